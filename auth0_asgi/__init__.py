@@ -1,0 +1,59 @@
+"""auth0-asgi: protect path prefixes of an ASGI app with Auth0 access tokens."""
+
+from ._jwk import SigningKey
+from ._version import __version__
+from .errors import (
+    Auth0Error,
+    AuthenticationError,
+    ConfigurationError,
+    DisallowedAlgorithmError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InsufficientScopeError,
+    InvalidAudienceError,
+    InvalidIssuerError,
+    InvalidRequestError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    JWKSFetchError,
+    MalformedTokenError,
+    MissingTokenError,
+    SigningKeysUnavailableError,
+    TokenTooLargeError,
+    UnknownSigningKeyError,
+)
+from .jwks import JWKSCache
+from .middleware import Auth0Middleware
+from .settings import Auth0Settings
+from .user import Auth0User, granted_scopes
+from .verifier import SigningKeySource, TokenVerifier
+
+__all__ = [
+    "Auth0Error",
+    "Auth0Middleware",
+    "Auth0Settings",
+    "Auth0User",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DisallowedAlgorithmError",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InsufficientScopeError",
+    "InvalidAudienceError",
+    "InvalidIssuerError",
+    "InvalidRequestError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
+    "JWKSCache",
+    "JWKSFetchError",
+    "MalformedTokenError",
+    "MissingTokenError",
+    "SigningKey",
+    "SigningKeySource",
+    "SigningKeysUnavailableError",
+    "TokenTooLargeError",
+    "TokenVerifier",
+    "UnknownSigningKeyError",
+    "__version__",
+    "granted_scopes",
+]

@@ -1,0 +1,120 @@
+"""Turning an untrusted JWKS document into the signing keys we are willing to use."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.exceptions import PyJWTError
+
+from .errors import JWKSFetchError
+
+logger = logging.getLogger("auth0_asgi")
+
+_RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+# RFC 7518 §3.4: each ES* algorithm is bound to exactly one curve.
+_EC_ALGORITHM_BY_CURVE: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+# RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits MUST NOT be used.
+_MIN_RSA_BITS: Final = 2048
+_MAX_KID_LENGTH: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A verified-usable public key from the key set.
+
+    `kid` is its key id, `key` the cryptography public key object and `algorithms` the
+    algorithms it may verify: the configured allow-list narrowed by key type, curve and
+    the JWK's own `alg`.
+    """
+
+    kid: str
+    key: RSAPublicKey | EllipticCurvePublicKey
+    algorithms: frozenset[str]
+
+
+def _candidate_algorithms(jwk: Mapping[str, Any], allowed: frozenset[str]) -> frozenset[str]:
+    kty = jwk.get("kty")
+    if kty == "RSA":
+        fitting = _RSA_ALGORITHMS & allowed
+    elif kty == "EC":
+        curve_alg = _EC_ALGORITHM_BY_CURVE.get(jwk.get("crv"))  # type: ignore[arg-type]
+        fitting = frozenset({curve_alg}) & allowed if curve_alg else frozenset()
+    else:
+        return frozenset()
+    declared = jwk.get("alg")
+    if declared is not None:
+        fitting = fitting & {declared}
+    return fitting
+
+
+def _load_key(jwk: Mapping[str, Any]) -> RSAPublicKey | EllipticCurvePublicKey:
+    # "d" means the publisher leaked a private key; refuse to build on it rather than
+    # quietly deriving the public half.
+    if "d" in jwk:
+        raise ValueError("the key carries private parameters")
+    loaded = (RSAAlgorithm if jwk["kty"] == "RSA" else ECAlgorithm).from_jwk(dict(jwk))
+    if isinstance(loaded, RSAPublicKey):
+        if loaded.key_size < _MIN_RSA_BITS:
+            raise ValueError(f"RSA key of {loaded.key_size} bits is too small")
+        return loaded
+    if isinstance(loaded, EllipticCurvePublicKey):
+        return loaded
+    raise ValueError("not a public key")
+
+
+def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
+    """The key, or why it is skipped."""
+    if not isinstance(jwk, dict):
+        return "not a JSON object"
+    kid = jwk.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
+        return "no usable kid"
+    if jwk.get("use", "sig") != "sig":
+        return f"use={jwk.get('use')!r}"
+    algorithms = _candidate_algorithms(jwk, allowed)
+    if not algorithms:
+        return f"kty={jwk.get('kty')!r} crv={jwk.get('crv')!r} alg={jwk.get('alg')!r} fits no allowed algorithm"
+    try:
+        key = _load_key(jwk)
+    except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+        return f"unparseable ({type(exc).__name__})"
+    return SigningKey(kid=kid, key=key, algorithms=algorithms)
+
+
+def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, SigningKey]:
+    """Parse a JWKS document into usable keys by kid.
+
+    Unusable entries (other key types or uses, unparseable, private, too small) are skipped
+    with a debug log. A kid published twice is dropped whole: which key it means is
+    ambiguous, and guessing could verify with the wrong one. Raises JWKSFetchError when the
+    document itself is not a JSON object with a `keys` array.
+    """
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise JWKSFetchError("the key set is not valid JSON") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array")
+    allowed = frozenset(allowed_algorithms)
+    keys: dict[str, SigningKey] = {}
+    duplicated: set[str] = set()
+    for index, jwk in enumerate(document["keys"]):
+        usable = _usable_key(jwk, allowed)
+        if isinstance(usable, str):
+            logger.debug("skipping JWKS entry %d: %s", index, usable)
+            continue
+        if usable.kid in keys or usable.kid in duplicated:
+            duplicated.add(usable.kid)
+            keys.pop(usable.kid, None)
+            logger.warning("the key set publishes kid %r more than once; ignoring it", usable.kid)
+            continue
+        keys[usable.kid] = usable
+    return keys

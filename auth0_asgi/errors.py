@@ -1,0 +1,156 @@
+"""The exceptions auth0-asgi raises.
+
+Auth0Error
+ ├── ConfigurationError            bad or missing setting, raised at start-up (also a ValueError)
+ ├── JWKSFetchError                one key-set fetch failed; the cache logs it and keeps what it has
+ └── AuthenticationError           a request is refused; carries the HTTP status and RFC 6750 code
+      ├── MissingTokenError        401, no bearer credentials at all (no error attribute)
+      ├── InvalidRequestError      400 invalid_request
+      ├── InvalidTokenError        401 invalid_token
+      │    ├── MalformedTokenError
+      │    ├── TokenTooLargeError
+      │    ├── DisallowedAlgorithmError
+      │    ├── UnknownSigningKeyError
+      │    ├── InvalidSignatureError
+      │    ├── ExpiredTokenError
+      │    ├── ImmatureTokenError
+      │    ├── InvalidIssuerError
+      │    └── InvalidAudienceError
+      ├── InsufficientScopeError   403 insufficient_scope
+      └── SigningKeysUnavailableError  503 temporarily_unavailable
+
+Every `description` is one of our own fixed strings: a client never sees a library
+message, a token or a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+
+class Auth0Error(Exception):
+    """Base class of every exception auth0-asgi raises."""
+
+
+class ConfigurationError(Auth0Error, ValueError):
+    """A setting is missing or invalid; the message names the variable and the value."""
+
+
+class JWKSFetchError(Auth0Error):
+    """Fetching or parsing the JSON Web Key Set failed."""
+
+
+class AuthenticationError(Auth0Error):
+    """A request is refused.
+
+    `status_code` is the HTTP status, `error` the RFC 6750 §3.1 error code (None when
+    the request carried no bearer credentials) and `description` a fixed, client-safe text.
+    `reason` is a finer internal explanation for the log; it is never sent to the client.
+    """
+
+    status_code: ClassVar[int] = 401
+    error: ClassVar[str | None] = None
+    description: ClassVar[str] = "Not authenticated"
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason = reason or self.description
+        super().__init__(self.reason)
+
+
+class MissingTokenError(AuthenticationError):
+    """The request carried no bearer token (no Authorization header, or another scheme)."""
+
+
+class InvalidRequestError(AuthenticationError):
+    """The Authorization header is malformed: empty token, spaces inside it, or repeated."""
+
+    status_code = 400
+    error = "invalid_request"
+    description = "The Authorization header is malformed"
+
+
+class InvalidTokenError(AuthenticationError):
+    """The access token is not acceptable."""
+
+    status_code = 401
+    error = "invalid_token"
+    description = "The access token is invalid"
+
+
+class MalformedTokenError(InvalidTokenError):
+    """The token is not a well-formed compact JWS with JSON object header and payload."""
+
+    description = "The access token is malformed"
+
+
+class TokenTooLargeError(InvalidTokenError):
+    """The token exceeds the configured size cap."""
+
+    description = "The access token is too large"
+
+
+class DisallowedAlgorithmError(InvalidTokenError):
+    """The token's `alg` is not allowed, or does not fit its signing key."""
+
+    description = "The access token algorithm is not allowed"
+
+
+class UnknownSigningKeyError(InvalidTokenError):
+    """The token's `kid` names no key in the key set, even after a refresh."""
+
+    description = "The access token signing key is unknown"
+
+
+class InvalidSignatureError(InvalidTokenError):
+    """The signature does not verify with the key named by `kid`."""
+
+    description = "The access token signature is invalid"
+
+
+class ExpiredTokenError(InvalidTokenError):
+    """The token's `exp` has passed (beyond the leeway), or `exp` is missing or not a number."""
+
+    description = "The access token has expired"
+
+
+class ImmatureTokenError(InvalidTokenError):
+    """The token's `nbf` or `iat` lies in the future (beyond the leeway)."""
+
+    description = "The access token is not yet valid"
+
+
+class InvalidIssuerError(InvalidTokenError):
+    """The token's `iss` is not exactly the configured issuer."""
+
+    description = "The access token issuer is not trusted"
+
+
+class InvalidAudienceError(InvalidTokenError):
+    """The token's `aud` contains none of the configured audiences."""
+
+    description = "The access token was not issued for this API"
+
+
+class InsufficientScopeError(AuthenticationError):
+    """A valid token lacks a scope the path requires."""
+
+    status_code = 403
+    error = "insufficient_scope"
+    description = "The access token does not grant the required scope"
+
+    def __init__(self, required_scopes: Iterable[str]) -> None:
+        self.required_scopes = tuple(sorted(required_scopes))
+        super().__init__(f"missing scope(s): {' '.join(self.required_scopes)}")
+
+
+class SigningKeysUnavailableError(AuthenticationError):
+    """No signing keys could be obtained; `retry_after` is whole seconds until the next try."""
+
+    status_code = 503
+    error = "temporarily_unavailable"
+    description = "The signing keys are temporarily unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"no signing keys; next fetch in {retry_after}s")

@@ -1,0 +1,194 @@
+"""JWKSCache: the tenant's signing keys, fetched asynchronously and cached.
+
+Rules, in the order a lookup meets them:
+
+1. No keys yet, or the TTL has passed: refresh. Concurrent callers share one fetch; while a
+   refresh is under way, callers that already hold keys keep using them instead of waiting.
+2. The kid is known: return its key.
+3. The kid is unknown: refresh once, unless an unknown-kid refresh already ran within the
+   cooldown. A rotated-in key is picked up at once; a flood of made-up kids costs at most
+   one fetch per cooldown.
+4. A failed fetch keeps the keys already held (serve stale) and is not retried before the
+   retry interval; with no keys at all the caller gets SigningKeysUnavailableError (503).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Final
+
+import anyio
+import httpx
+
+from ._jwk import SigningKey, parse_jwks
+from ._version import __version__
+from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
+from .settings import Auth0Settings
+
+__all__ = ["JWKSCache", "SigningKey"]
+
+logger = logging.getLogger("auth0_asgi")
+
+USER_AGENT: Final = f"auth0-asgi/{__version__}"
+DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
+
+
+class JWKSCache:
+    """An async, single-flight, rate-limited cache of one JWKS URL.
+
+    - `url`: the key set URL. Warning: it comes from configuration only; never pass a URL
+      taken from a token header (`jku`, `x5u`): that would let the token choose its own key.
+    - `algorithms`: the allow-list; keys that fit none of it are skipped.
+    - `http_client`: an `httpx.AsyncClient` to use; default: one created on the first fetch
+      and closed by `aclose()`. An injected client is never closed here.
+    - `cache_ttl`, `refresh_cooldown`, `fetch_timeout`, `retry_interval`: seconds, see
+      `Auth0Settings`.
+    - `max_body_bytes`: a larger key set document is refused; default 256 KiB.
+    - `clock`: monotonic seconds; default `time.monotonic`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        algorithms: Iterable[str],
+        http_client: httpx.AsyncClient | None = None,
+        cache_ttl: float = 600.0,
+        refresh_cooldown: float = 30.0,
+        fetch_timeout: float = 5.0,
+        retry_interval: float = 5.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._algorithms = frozenset(algorithms)
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._cache_ttl = cache_ttl
+        self._refresh_cooldown = refresh_cooldown
+        self._fetch_timeout = fetch_timeout
+        self._retry_interval = retry_interval
+        self._max_body_bytes = max_body_bytes
+        self._clock = clock
+        self._keys: dict[str, SigningKey] | None = None
+        self._expires_at = -math.inf
+        self._retry_not_before = -math.inf
+        self._last_unknown_kid_refresh = -math.inf
+        self._attempts = 0
+        self._lock: anyio.Lock | None = None
+        self.fetch_count = 0
+        """How many fetches went to the network: for tests, benchmarks and metrics."""
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Auth0Settings,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> JWKSCache:
+        """A cache configured from `settings` (URL, allow-list and every jwks_* tunable)."""
+        return cls(
+            settings.jwks_url,
+            algorithms=settings.algorithms,
+            http_client=http_client,
+            cache_ttl=settings.jwks_cache_ttl,
+            refresh_cooldown=settings.jwks_refresh_cooldown,
+            fetch_timeout=settings.jwks_fetch_timeout,
+            retry_interval=settings.jwks_retry_interval,
+            clock=clock,
+        )
+
+    async def get_signing_key(self, kid: str) -> SigningKey:
+        """The key published under `kid`.
+
+        Raises UnknownSigningKeyError when the set has no such key (after the one refresh the
+        cooldown allows), SigningKeysUnavailableError when no key set could be fetched at all.
+        """
+        if self._keys is None or self._clock() >= self._expires_at:
+            await self._refresh()
+        if self._keys is None:
+            raise SigningKeysUnavailableError(self._seconds_until_retry())
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        now = self._clock()
+        if now - self._last_unknown_kid_refresh < self._refresh_cooldown:
+            raise UnknownSigningKeyError("unknown kid; refresh cooldown active")
+        self._last_unknown_kid_refresh = now
+        await self._refresh(force=True)
+        key = self._keys.get(kid)
+        if key is None:
+            raise UnknownSigningKeyError("unknown kid after refresh")
+        return key
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this cache created it."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    def _seconds_until_retry(self) -> int:
+        return max(1, math.ceil(self._retry_not_before - self._clock()))
+
+    async def _refresh(self, *, force: bool = False) -> None:
+        if self._clock() < self._retry_not_before:
+            return  # the last fetch failed; let the key server breathe
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        if self._keys is not None and self._lock.locked() and not force:
+            return  # someone is refreshing already; keep serving what we hold meanwhile
+        attempts_seen = self._attempts
+        async with self._lock:
+            if self._attempts != attempts_seen:
+                return  # a fetch finished while we waited: share its outcome
+            self._attempts += 1
+            try:
+                keys = await self._fetch()
+            except JWKSFetchError as exc:
+                self._retry_not_before = self._clock() + self._retry_interval
+                held = "serving the cached keys" if self._keys is not None else "no keys held"
+                logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
+                return
+            self._keys = keys
+            self._expires_at = self._clock() + self._cache_ttl
+            logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        return self._client
+
+    async def _fetch(self) -> dict[str, SigningKey]:
+        self.fetch_count += 1
+        client = self._http_client()
+        try:
+            with anyio.fail_after(self._fetch_timeout):
+                async with client.stream(
+                    "GET",
+                    self.url,
+                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                    follow_redirects=False,  # the configured URL is the only trusted place
+                ) as response:
+                    if response.status_code != 200:
+                        raise JWKSFetchError(f"HTTP {response.status_code}")
+                    body = await self._read_capped(response)
+        except TimeoutError as exc:
+            raise JWKSFetchError(f"timed out after {self._fetch_timeout:g}s") from exc
+        except httpx.HTTPError as exc:
+            raise JWKSFetchError(f"{type(exc).__name__}") from exc
+        return parse_jwks(body, self._algorithms)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise JWKSFetchError(f"body of {declared} bytes is over the {self._max_body_bytes}-byte cap")
+        chunks = bytearray()
+        async for chunk in response.aiter_bytes():
+            chunks += chunk
+            if len(chunks) > self._max_body_bytes:
+                raise JWKSFetchError(f"body is over the {self._max_body_bytes}-byte cap")
+        return bytes(chunks)

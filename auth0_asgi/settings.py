@@ -1,0 +1,188 @@
+"""Auth0Settings: what the middleware verifies against, read from code or the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from starlette.config import Config
+
+from .errors import ConfigurationError
+
+__all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings"]
+
+#: The algorithms a JWKS of public keys can verify. HS* (and "none") are refused at start-up:
+#: accepting them is the classic key-confusion hole (RFC 8725 §2.1, §3.1).
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _normalise_domain(raw: str) -> str:
+    domain = raw.strip()
+    if domain.lower().startswith("https://"):
+        domain = domain[len("https://") :]
+    domain = domain.rstrip("/")
+    try:
+        parts = urlsplit(f"https://{domain}")
+        hostname, _port = parts.hostname, parts.port
+    except ValueError:
+        hostname = None
+    if not domain or not hostname or parts.path or parts.query or parts.fragment or parts.username or " " in domain:
+        raise ConfigurationError(f"AUTH0_DOMAIN={raw!r}: expected a tenant host such as 'dev-x.us.auth0.com'")
+    return domain
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_jwks_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _port = parts.port
+    except ValueError:
+        host = None
+    if host and parts.scheme == "https":
+        return
+    if host and parts.scheme == "http" and _is_loopback(host):
+        return
+    raise ConfigurationError(f"AUTH0_JWKS_URL={url!r}: must be an https:// URL (http:// only for a loopback host)")
+
+
+def _check_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]:
+    if not algorithms:
+        raise ConfigurationError("AUTH0_ALGORITHMS='': name at least one algorithm, such as 'RS256'")
+    canonical = []
+    for name in algorithms:
+        upper = name.strip().upper()
+        if upper not in ASYMMETRIC_ALGORITHMS:
+            why = (
+                "symmetric or unsigned algorithms cannot be verified with a JWKS of public keys"
+                if upper == "NONE" or upper.startswith("HS")
+                else "unknown algorithm"
+            )
+            allowed = ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
+            raise ConfigurationError(f"AUTH0_ALGORITHMS={name!r}: {why}; allowed: {allowed}")
+        if upper not in canonical:
+            canonical.append(upper)
+    return tuple(canonical)
+
+
+def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{name}={value!r}: must be a finite number {bound}")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Auth0Settings:
+    """What tokens must look like to pass, and how keys are fetched.
+
+    Fields mirror the environment variables `Auth0Settings.from_env` reads:
+
+    - `domain` (AUTH0_DOMAIN): the tenant host, e.g. ``dev-x.us.auth0.com``. A value written
+      as ``https://dev-x.us.auth0.com/`` is accepted and normalised.
+    - `audience` (AUTH0_API_AUDIENCE): the API identifier(s); a token passes when its `aud`
+      contains any of them. A lone string is accepted.
+    - `issuer` (AUTH0_ISSUER): the exact expected `iss`; default ``https://{domain}/``.
+    - `algorithms` (AUTH0_ALGORITHMS): allow-list of asymmetric algorithms; default RS256.
+      Warning: "none" and HS* are refused, they would let anyone holding the public key sign.
+    - `jwks_url` (AUTH0_JWKS_URL): where the key set lives; default
+      ``https://{domain}/.well-known/jwks.json``. Plain http only for loopback hosts.
+
+    Tunables (seconds unless stated):
+
+    - `leeway`: clock skew tolerated on `exp`, `nbf` and `iat`; default 5.
+    - `jwks_cache_ttl`: how long a fetched key set is used before it is refreshed; default 600.
+    - `jwks_refresh_cooldown`: least time between two refreshes caused by an unknown `kid`;
+      bounds what a flood of made-up kids can cost; default 30.
+    - `jwks_fetch_timeout`: total time one key-set fetch may take; default 5.
+    - `jwks_retry_interval`: after a failed fetch, how long before the next attempt (and the
+      `Retry-After` of a 503 while no keys are held); default 5.
+    - `max_token_bytes`: tokens longer than this are refused before any parsing; default 8192.
+
+    Raises ConfigurationError naming the variable and the bad value.
+    """
+
+    domain: str
+    audience: tuple[str, ...]
+    issuer: str = ""
+    algorithms: tuple[str, ...] = ("RS256",)
+    jwks_url: str = ""
+    leeway: float = 5.0
+    jwks_cache_ttl: float = 600.0
+    jwks_refresh_cooldown: float = 30.0
+    jwks_fetch_timeout: float = 5.0
+    jwks_retry_interval: float = 5.0
+    max_token_bytes: int = 8192
+
+    def __post_init__(self) -> None:
+        domain = _normalise_domain(self.domain)
+        audience = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
+        audience = tuple(a.strip() for a in audience if a.strip())
+        if not audience:
+            raise ConfigurationError(f"AUTH0_API_AUDIENCE={self.audience!r}: name at least one API identifier")
+        algorithms = (self.algorithms,) if isinstance(self.algorithms, str) else tuple(self.algorithms)
+        jwks_url = self.jwks_url or f"https://{domain}/.well-known/jwks.json"
+        _check_jwks_url(jwks_url)
+        _check_positive("leeway", self.leeway, allow_zero=True)
+        for name in ("jwks_cache_ttl", "jwks_refresh_cooldown", "jwks_fetch_timeout", "jwks_retry_interval"):
+            _check_positive(name, getattr(self, name))
+        if not isinstance(self.max_token_bytes, int) or self.max_token_bytes < 64:
+            raise ConfigurationError(f"max_token_bytes={self.max_token_bytes!r}: must be an integer >= 64")
+        object.__setattr__(self, "domain", domain)
+        object.__setattr__(self, "audience", audience)
+        object.__setattr__(self, "algorithms", _check_algorithms(algorithms))
+        object.__setattr__(self, "issuer", self.issuer or f"https://{domain}/")
+        object.__setattr__(self, "jwks_url", jwks_url)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        env_file: str | os.PathLike[str] | None = ".env",
+        **tunables: Any,
+    ) -> Auth0Settings:
+        """Read AUTH0_* variables from `environ` (default `os.environ`) and an optional `.env` file.
+
+        The environment wins over the file; a missing file is not an error. `tunables` are
+        passed through as keyword fields (``leeway=10``). Raises ConfigurationError naming
+        the first missing or invalid variable.
+        """
+        source = os.environ if environ is None else environ
+        file = Path(env_file) if env_file is not None and os.path.isfile(env_file) else None
+        config = Config(file, environ=source)
+        domain = config("AUTH0_DOMAIN", default="")
+        if not domain.strip():
+            raise ConfigurationError("AUTH0_DOMAIN is not set: give your tenant domain, such as 'dev-x.us.auth0.com'")
+        audience = config("AUTH0_API_AUDIENCE", default="")
+        if not audience.strip():
+            raise ConfigurationError("AUTH0_API_AUDIENCE is not set: give your API identifier from the Auth0 dashboard")
+        return cls(
+            domain=domain,
+            audience=_split_list(audience),
+            issuer=config("AUTH0_ISSUER", default="").strip(),
+            algorithms=_split_list(config("AUTH0_ALGORITHMS", default="RS256")),
+            jwks_url=config("AUTH0_JWKS_URL", default="").strip(),
+            **tunables,
+        )

@@ -1,0 +1,57 @@
+"""Auth0User: the verified token's subject, as Starlette's authentication expects it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.authentication import BaseUser
+
+__all__ = ["Auth0User", "granted_scopes"]
+
+
+def granted_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The scopes a token grants: its space-separated `scope` plus Auth0's `permissions` list.
+
+    A claim of the wrong type grants nothing rather than failing the request: the token is
+    authentic, and a scope check that needs the grant will refuse with 403 anyway.
+    """
+    scopes: set[str] = set()
+    scope_claim = claims.get("scope")
+    if isinstance(scope_claim, str):
+        scopes.update(scope_claim.split())
+    permissions = claims.get("permissions")
+    if isinstance(permissions, list):
+        scopes.update(item for item in permissions if isinstance(item, str))
+    return frozenset(scopes)
+
+
+class Auth0User(BaseUser):
+    """The authenticated caller: `request.user` on a protected path.
+
+    `claims` holds every verified claim of the access token; `identity` and `display_name`
+    are its `sub` (for a client-credentials token, ``<client-id>@clients``); `scopes` is what
+    `granted_scopes` derives from it.
+    """
+
+    __slots__ = ("claims", "scopes")
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        self.claims = claims
+        self.scopes = granted_scopes(claims)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.identity
+
+    @property
+    def identity(self) -> str:
+        subject = self.claims.get("sub")
+        return subject if isinstance(subject, str) else ""
+
+    def __repr__(self) -> str:
+        return f"Auth0User(identity={self.identity!r})"

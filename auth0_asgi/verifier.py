@@ -1,0 +1,188 @@
+"""TokenVerifier: a raw access token in, its claims out, or one of our errors. No ASGI here.
+
+The compact JWS is parsed strictly by hand (RFC 7515 §7.1, RFC 8725): canonical
+base64url segments, UTF-8 JSON objects without duplicate names, numeric time claims.
+PyJWT supplies the algorithm implementations; its exceptions are translated to ours here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol, TypeGuard
+
+from jwt.algorithms import Algorithm, get_default_algorithms
+from jwt.exceptions import PyJWTError
+
+from ._jwk import SigningKey
+from .errors import (
+    DisallowedAlgorithmError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InvalidAudienceError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    MalformedTokenError,
+    TokenTooLargeError,
+)
+from .settings import Auth0Settings
+
+__all__ = ["SigningKeySource", "TokenVerifier"]
+
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+# RFC 4648 §3.5: in canonical encoding the unused low bits of the last character are zero,
+# so each text decodes from exactly one spelling.
+_CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+_MAX_KID_LENGTH: Final = 256
+
+
+class SigningKeySource(Protocol):
+    """Where the verifier gets keys: a `JWKSCache`, or anything with the same lookup."""
+
+    async def get_signing_key(self, kid: str) -> SigningKey:
+        """The key for `kid`; raises an AuthenticationError subclass when there is none."""
+
+
+def _decode_segment(segment: str) -> bytes:
+    remainder = len(segment) % 4
+    if (
+        remainder == 1
+        or not _BASE64URL.fullmatch(segment)
+        or (remainder > 1 and segment[-1] not in _CANONICAL_LAST_CHAR[remainder])
+    ):
+        raise MalformedTokenError("segment is not canonical base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-remainder % 4))
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedTokenError(f"{what} is not strict UTF-8 JSON") from exc
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"{what} is not a JSON object")
+    return value
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    # bool is an int subclass and float("nan") is a float: neither is a NumericDate.
+    if type(value) is int:
+        return True
+    return type(value) is float and math.isfinite(value)
+
+
+class TokenVerifier:
+    """Verifies Auth0 access tokens against `settings`, taking keys from `keys`.
+
+    - `settings`: issuer, audiences, algorithm allow-list, leeway and size cap.
+    - `keys`: the signing key source, normally a `JWKSCache`.
+    - `now`: wall-clock seconds since the epoch, for `exp`/`nbf`/`iat`; default `time.time`.
+
+    Warning: the header's `jku`, `x5u`, `jwk` and `x5c` are never read: a key chosen by the
+    token would let anyone sign. Only `kid` selects a key, and only from `keys`.
+    """
+
+    def __init__(
+        self,
+        settings: Auth0Settings,
+        *,
+        keys: SigningKeySource,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._keys = keys
+        self._now = now
+        self._audiences = frozenset(settings.audience)
+        defaults = get_default_algorithms()
+        self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in settings.algorithms}
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """The verified claims of `token`.
+
+        Raises an InvalidTokenError subclass for any defect of the token, and
+        SigningKeysUnavailableError when no key set could be fetched.
+        """
+        if len(token) > self.settings.max_token_bytes:
+            raise TokenTooLargeError(f"token of {len(token)} bytes")
+        if token.count(".") != 2:
+            raise MalformedTokenError("not three dot-separated segments")
+        header_segment, payload_segment, signature_segment = token.split(".")
+        header = _json_object(_decode_segment(header_segment), "header")
+        payload = _decode_segment(payload_segment)
+        signature = _decode_segment(signature_segment)
+        algorithm_name, kid = self._read_header(header)
+        key = await self._keys.get_signing_key(kid)
+        if algorithm_name not in key.algorithms:
+            raise DisallowedAlgorithmError(f"alg {algorithm_name} does not fit key {kid!r}")
+        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+        self._check_signature(algorithm_name, key, signing_input, signature)
+        claims = _json_object(payload, "payload")
+        self._check_claims(claims)
+        return claims
+
+    def _read_header(self, header: Mapping[str, Any]) -> tuple[str, str]:
+        algorithm_name = header.get("alg")
+        if not isinstance(algorithm_name, str) or algorithm_name not in self._algorithms:
+            raise DisallowedAlgorithmError(f"alg {str(algorithm_name)[:32]!r} is not allowed")
+        # RFC 7515 §4.1.11: extensions listed in crit must be understood; we implement none.
+        # RFC 7797: b64=false changes what is signed; refusing it closes that door too.
+        if "crit" in header or header.get("b64", True) is not True:
+            raise MalformedTokenError("critical header extension not supported")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
+            raise MalformedTokenError("kid is missing or not a usable string")
+        return algorithm_name, kid
+
+    def _check_signature(self, algorithm_name: str, key: SigningKey, signing_input: bytes, signature: bytes) -> None:
+        try:
+            valid = self._algorithms[algorithm_name].verify(signing_input, key.key, signature)
+        except (PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidSignatureError("signature could not be checked") from exc
+        if not valid:
+            raise InvalidSignatureError()
+
+    def _check_claims(self, claims: Mapping[str, Any]) -> None:
+        now, leeway = self._now(), self.settings.leeway
+        exp = claims.get("exp")
+        if not _is_number(exp):
+            raise MalformedTokenError("exp is missing or not a number")
+        # Comparisons only: arithmetic on a huge integer claim could overflow a float.
+        if exp <= now - leeway:
+            raise ExpiredTokenError()
+        for name in ("nbf", "iat"):
+            if name not in claims:
+                continue
+            value = claims[name]
+            if not _is_number(value):
+                raise MalformedTokenError(f"{name} is not a number")
+            if value > now + leeway:
+                raise ImmatureTokenError(f"{name} is in the future")
+        if claims.get("iss") != self.settings.issuer:
+            raise InvalidIssuerError()
+        self._check_audience(claims.get("aud"))
+
+    def _check_audience(self, audience: object) -> None:
+        if isinstance(audience, str):
+            granted = {audience}
+        elif isinstance(audience, list) and audience and all(isinstance(item, str) for item in audience):
+            granted = set(audience)
+        else:
+            raise InvalidAudienceError("aud is missing or not a string or list of strings")
+        if granted.isdisjoint(self._audiences):
+            raise InvalidAudienceError()

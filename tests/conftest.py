@@ -1,0 +1,296 @@
+"""Shared fixtures: real keys made at run time, a real JWKS server on 127.0.0.1, token and client makers."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
+
+from auth0_asgi import Auth0Middleware, Auth0Settings
+
+AUDIENCE = "https://api.example.test"
+DOMAIN = "tenant.example.test"
+ISSUER = f"https://{DOMAIN}/"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningPair:
+    """A private key with the public JWK we publish for it."""
+
+    kid: str
+    private: Any
+    algorithm: str
+
+    @property
+    def jwk(self) -> dict[str, Any]:
+        cls = ECAlgorithm if self.algorithm.startswith("ES") else RSAAlgorithm
+        public = cls.to_jwk(self.private.public_key(), as_dict=True)
+        return {**public, "kid": self.kid, "use": "sig", "alg": self.algorithm}
+
+
+_RSA_POOL: list[Any] = []
+
+
+def _rsa_private(index: int) -> Any:
+    # Generating RSA keys is the slowest thing tests do: make each one once per session.
+    while len(_RSA_POOL) <= index:
+        _RSA_POOL.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _RSA_POOL[index]
+
+
+@pytest.fixture
+def rsa_key() -> SigningPair:
+    return SigningPair("rsa-1", _rsa_private(0), "RS256")
+
+
+@pytest.fixture
+def second_rsa_key() -> SigningPair:
+    return SigningPair("rsa-2", _rsa_private(1), "RS256")
+
+
+@pytest.fixture
+def ec_key() -> SigningPair:
+    return SigningPair("ec-1", ec.generate_private_key(ec.SECP256R1()), "ES256")
+
+
+# --- the JWKS server ------------------------------------------------------------------------
+
+
+@dataclass
+class JWKSServer:
+    """A real HTTP key server on 127.0.0.1 whose behaviour a test can change at any time."""
+
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False
+    drop: bool = False
+    requests: list[dict[str, str]] = field(default_factory=list)
+    received: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+    def publish(self, *keys: SigningPair) -> None:
+        self.keys = [key.jwk for key in keys]
+        self.status, self.body, self.hang, self.drop = 200, None, False, False
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def respond(self) -> tuple[int, dict[str, str], bytes]:
+        body = self.body if self.body is not None else json.dumps({"keys": self.keys}).encode()
+        return self.status, {"Content-Type": "application/json", **self.headers}, body
+
+
+def _handler_for(server: JWKSServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+            server.received.set()
+            if server.hang:
+                server.release.wait(timeout=30)
+            if server.drop:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            status, headers, body = server.respond()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextlib.contextmanager
+def running_jwks_server() -> Iterator[JWKSServer]:
+    state = JWKSServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/.well-known/jwks.json"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def jwks_server(rsa_key: SigningPair) -> Iterator[JWKSServer]:
+    """A key server publishing `rsa_key`."""
+    with running_jwks_server() as server:
+        server.publish(rsa_key)
+        yield server
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, signature: bytes = b"sig") -> str:
+    """A token assembled from raw parts, for shapes PyJWT refuses to make."""
+    parts = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in (header, payload)]
+    return ".".join([b64url(parts[0]), b64url(parts[1]), b64url(signature)])
+
+
+def standard_claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": "client-42@clients",
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 3600,
+        "scope": "read:messages",
+        "gty": "client-credentials",
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+TokenMaker = Callable[..., str]
+
+
+@pytest.fixture
+def make_token(rsa_key: SigningPair) -> TokenMaker:
+    """make_token(key=..., headers=..., **claims): a signed token; a claim set to None is left out."""
+
+    def make(key: SigningPair | None = None, headers: Mapping[str, Any] | None = None, **claims: Any) -> str:
+        signer = key or rsa_key
+        return jwt.encode(
+            standard_claims(**claims),
+            signer.private,
+            algorithm=signer.algorithm,
+            headers={"kid": signer.kid, **(headers or {})},
+        )
+
+    return make
+
+
+# --- apps and clients -----------------------------------------------------------------------
+
+
+def make_settings(server: JWKSServer, **overrides: Any) -> Auth0Settings:
+    fields: dict[str, Any] = {"domain": DOMAIN, "audience": (AUDIENCE,), "jwks_url": server.url}
+    fields.update(overrides)
+    return Auth0Settings(**fields)
+
+
+async def _claims_endpoint(request: Request) -> JSONResponse:
+    user = request.user
+    return JSONResponse(
+        {
+            "authenticated": user.is_authenticated,
+            "identity": user.identity if user.is_authenticated else None,
+            "scopes": sorted(request.auth.scopes),
+            "path": request.url.path,
+        }
+    )
+
+
+def demo_routes() -> list[Route | Mount]:
+    return [
+        Route("/api/public", _claims_endpoint),
+        Route("/api/privateer", _claims_endpoint),
+        Route("/api/private", _claims_endpoint, methods=["GET", "POST", "HEAD"]),
+        Route("/api/private/{rest:path}", _claims_endpoint),
+        Route("/api/admin/{rest:path}", _claims_endpoint),
+    ]
+
+
+def protect(server: JWKSServer, app: ASGIApp | None = None, **options: Any) -> Auth0Middleware:
+    """Our middleware around `app` (default: the routes above), checking keys at `server`."""
+    settings = options.pop("settings", None) or make_settings(server)
+    options.setdefault("protected_prefixes", ["/api/private", "/api/admin"])
+    return Auth0Middleware(app or Starlette(routes=demo_routes()), settings=settings, **options)
+
+
+@contextlib.asynccontextmanager
+async def asgi_client(app: Auth0Middleware, root_path: str = "") -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client calling `app` in process; closes the middleware's key client after."""
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        await app.aclose()
+
+
+ClientMaker = Callable[..., contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def make_client(jwks_server: JWKSServer) -> ClientMaker:
+    """make_client(**middleware_options): an in-process client for the protected demo routes."""
+
+    def make(**options: Any) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+        return asgi_client(protect(jwks_server, **options))
+
+    return make
+
+
+# --- real uvicorn ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def serve_with_uvicorn(app: ASGIApp, **config: Any) -> Iterator[str]:
+    """Run `app` under real uvicorn on a free loopback port; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,388 @@
+"""The RFC 6750 contract of Auth0Middleware, row by row, in process."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from auth0_asgi import Auth0Middleware, ConfigurationError
+
+from .conftest import (
+    AUDIENCE,
+    ISSUER,
+    ClientMaker,
+    JWKSServer,
+    SigningPair,
+    TokenMaker,
+    asgi_client,
+    demo_routes,
+    forge,
+    make_settings,
+    protect,
+)
+
+pytestmark = pytest.mark.anyio
+
+REALM = f'realm="{AUDIENCE}"'
+NO_CREDENTIALS = {"detail": "Not authenticated"}
+CHALLENGE = f"Bearer {REALM}"
+
+
+def invalid_request(description: str = "The Authorization header is malformed") -> tuple[int, dict[str, str], str]:
+    body = {"detail": description, "error": "invalid_request"}
+    return 400, body, f'Bearer {REALM}, error="invalid_request", error_description="{description}"'
+
+
+def invalid_token(description: str) -> tuple[int, dict[str, str], str]:
+    body = {"detail": description, "error": "invalid_token"}
+    return 401, body, f'Bearer {REALM}, error="invalid_token", error_description="{description}"'
+
+
+# Each row: headers to send (a list, so a header can repeat) -> exact status, body, WWW-Authenticate.
+HEADER_ROWS: list[Any] = [
+    pytest.param([], 401, NO_CREDENTIALS, CHALLENGE, id="no-authorization-header"),
+    pytest.param([("Authorization", "Basic dXNlcjpwYXNz")], 401, NO_CREDENTIALS, CHALLENGE, id="basic-scheme"),
+    pytest.param([("Authorization", "Token abc")], 401, NO_CREDENTIALS, CHALLENGE, id="other-scheme"),
+    pytest.param([("Authorization", "Bearerabc")], 401, NO_CREDENTIALS, CHALLENGE, id="scheme-without-space"),
+    pytest.param([("Authorization", "Bearer")], *invalid_request(), id="bearer-without-token"),
+    pytest.param([("Authorization", "Bearer    ")], *invalid_request(), id="bearer-with-blank-token"),
+    pytest.param([("Authorization", "Bearer abc def")], *invalid_request(), id="token-with-space"),
+    pytest.param([("Authorization", "Bearer abc\tdef")], *invalid_request(), id="token-with-tab"),
+    pytest.param(
+        [("Authorization", "Bearer a.b.c"), ("Authorization", "Bearer a.b.c")],
+        *invalid_request(),
+        id="two-authorization-headers",
+    ),
+    pytest.param(
+        [("Authorization", "Bearer not-a-jwt")], *invalid_token("The access token is malformed"), id="not-a-jwt"
+    ),
+    pytest.param(
+        [("Authorization", "Bearer " + "a" * 9000)],
+        *invalid_token("The access token is too large"),
+        id="oversized-token",
+    ),
+]
+
+
+@pytest.mark.parametrize(("headers", "status", "body", "challenge"), HEADER_ROWS)
+async def test_header_contract(
+    make_client: ClientMaker, headers: list[tuple[str, str]], status: int, body: dict[str, str], challenge: str
+) -> None:
+    async with make_client() as client:
+        response = await client.get("/api/private", headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == body
+    assert response.headers["www-authenticate"] == challenge
+
+
+TOKEN_ROWS: list[Any] = [
+    pytest.param(lambda mt, other: mt(exp=int(time.time()) - 60), "The access token has expired", id="expired"),
+    pytest.param(
+        lambda mt, other: mt(nbf=int(time.time()) + 600), "The access token is not yet valid", id="nbf-future"
+    ),
+    pytest.param(
+        lambda mt, other: mt(iat=int(time.time()) + 600), "The access token is not yet valid", id="iat-future"
+    ),
+    pytest.param(lambda mt, other: mt(iss="https://evil.example/"), "The access token issuer is not trusted", id="iss"),
+    pytest.param(
+        lambda mt, other: mt(aud="https://other-api.test"), "The access token was not issued for this API", id="aud"
+    ),
+    pytest.param(
+        lambda mt, other: mt(headers={"alg": "RS512"}),
+        "The access token algorithm is not allowed",
+        id="alg-outside-allow-list",
+    ),
+    pytest.param(
+        lambda mt, other: mt(key=SigningPair("rsa-1", other.private, "RS256")),
+        "The access token signature is invalid",
+        id="signed-by-another-key",
+    ),
+    pytest.param(
+        lambda mt, other: mt(key=other), "The access token signing key is unknown", id="unknown-kid-after-refresh"
+    ),
+    pytest.param(
+        lambda mt, other: mt().rsplit(".", 1)[0] + ".AAAA", "The access token signature is invalid", id="tampered-sig"
+    ),
+    pytest.param(
+        lambda mt, other: forge({"alg": "none", "kid": "rsa-1"}, {"sub": "x"}, b""),
+        "The access token algorithm is not allowed",
+        id="alg-none",
+    ),
+    pytest.param(lambda mt, other: "a.b.c.d.e", "The access token is malformed", id="five-segments"),
+]
+
+
+@pytest.mark.parametrize(("token_for", "description"), TOKEN_ROWS)
+async def test_invalid_token_contract(
+    make_client: ClientMaker, make_token: TokenMaker, second_rsa_key: SigningPair, token_for: Any, description: str
+) -> None:
+    async with make_client() as client:
+        response = await client.get(
+            "/api/private", headers={"Authorization": f"Bearer {token_for(make_token, second_rsa_key)}"}
+        )
+    status, body, challenge = invalid_token(description)
+    assert response.status_code == status
+    assert response.json() == body
+    assert response.headers["www-authenticate"] == challenge
+
+
+async def test_valid_token_reaches_the_route_with_user_and_scopes(
+    make_client: ClientMaker, make_token: TokenMaker
+) -> None:
+    token = make_token(scope="read:messages write:messages", permissions=["admin:all"])
+    async with make_client() as client:
+        response = await client.get("/api/private", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "authenticated": True,
+        "identity": "client-42@clients",
+        "scopes": ["admin:all", "read:messages", "write:messages"],
+        "path": "/api/private",
+    }
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param("Bearer {t}", id="canonical"),
+        pytest.param("bearer {t}", id="lower"),
+        pytest.param("BEARER {t}", id="upper"),
+        pytest.param("bEaReR {t}", id="mixed"),
+        pytest.param("Bearer    {t}", id="several-spaces"),
+    ],
+)
+async def test_scheme_is_case_insensitive_and_spaces_may_repeat(
+    make_client: ClientMaker, make_token: TokenMaker, authorization: str
+) -> None:
+    async with make_client() as client:
+        response = await client.get("/api/private", headers={"Authorization": authorization.format(t=make_token())})
+    assert response.status_code == 200
+    assert response.json()["identity"] == "client-42@clients"
+
+
+@pytest.mark.parametrize(
+    ("path", "protected"),
+    [
+        pytest.param("/api/private", True, id="exact"),
+        pytest.param("/api/private/", True, id="trailing-slash"),
+        pytest.param("/api/private/x/y", True, id="below"),
+        pytest.param("/api/privateer", False, id="longer-segment"),
+        pytest.param("/api/public", False, id="sibling"),
+        pytest.param("/api//private", True, id="double-slash"),
+        pytest.param("/api/./private", True, id="dot-segment"),
+        pytest.param("/api/public/../private", True, id="dot-dot-segment"),
+        pytest.param("/API/Private", True, id="case-variant"),
+        pytest.param("/api/private;jsessionid=1", True, id="matrix-parameter"),
+    ],
+)
+async def test_prefixes_match_by_whole_segment(
+    make_client: ClientMaker, jwks_server: JWKSServer, path: str, protected: bool
+) -> None:
+    async with make_client() as client:
+        response = await client.get(path)
+    if protected:
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == CHALLENGE
+    else:
+        assert response.status_code in (200, 404)
+        assert "www-authenticate" not in response.headers
+
+
+async def test_unprotected_paths_get_the_anonymous_user_and_no_token_is_examined(
+    make_client: ClientMaker, jwks_server: JWKSServer
+) -> None:
+    async with make_client() as client:
+        response = await client.get("/api/public", headers={"Authorization": "Bearer garbage garbage"})
+    assert response.status_code == 200
+    assert response.json() == {"authenticated": False, "identity": None, "scopes": [], "path": "/api/public"}
+    assert jwks_server.count == 0
+
+
+@pytest.mark.parametrize(
+    ("claims", "path", "status", "required"),
+    [
+        pytest.param({"scope": "read:admin"}, "/api/admin/x", 200, None, id="scope-claim-grants"),
+        pytest.param({"scope": "", "permissions": ["read:admin"]}, "/api/admin/x", 200, None, id="permissions-grant"),
+        pytest.param({"scope": "read:messages"}, "/api/admin/x", 403, "read:admin", id="missing-scope"),
+        pytest.param(
+            {"scope": "read:admin"}, "/api/admin/users/1", 403, "read:admin write:users", id="nested-needs-both"
+        ),
+        pytest.param({"scope": "read:admin write:users"}, "/api/admin/users/1", 200, None, id="nested-has-both"),
+        pytest.param({"scope": 42, "permissions": "read:admin"}, "/api/admin/x", 403, "read:admin", id="bad-types"),
+    ],
+)
+async def test_required_scopes(
+    make_client: ClientMaker,
+    make_token: TokenMaker,
+    claims: dict[str, Any],
+    path: str,
+    status: int,
+    required: str | None,
+) -> None:
+    rules = {"/api/admin": ["read:admin"], "/api/admin/users": ["write:users"]}
+    async with make_client(required_scopes=rules) as client:
+        response = await client.get(path, headers={"Authorization": f"Bearer {make_token(**claims)}"})
+    assert response.status_code == status
+    if required is not None:
+        description = "The access token does not grant the required scope"
+        assert response.json() == {"detail": description, "error": "insufficient_scope"}
+        assert response.headers["www-authenticate"] == (
+            f'Bearer {REALM}, error="insufficient_scope", error_description="{description}", scope="{required}"'
+        )
+
+
+async def test_no_keys_at_all_gives_503_with_retry_after(
+    make_client: ClientMaker, jwks_server: JWKSServer, make_token: TokenMaker
+) -> None:
+    jwks_server.status = 500
+    async with make_client() as client:
+        response = await client.get("/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "The signing keys are temporarily unavailable",
+        "error": "temporarily_unavailable",
+    }
+    assert response.headers["retry-after"] == "5"
+    assert "www-authenticate" not in response.headers
+
+
+async def test_starlette_requires_decorator_works(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+    @requires("read:messages")
+    async def reader(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    @requires("write:messages")
+    async def writer(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/api/read", reader), Route("/api/write", writer)])
+    async with asgi_client(protect(jwks_server, app, protected_prefixes=["/api"])) as client:
+        headers = {"Authorization": f"Bearer {make_token(scope='read:messages')}"}
+        assert (await client.get("/api/read", headers=headers)).status_code == 200
+        assert (await client.get("/api/write", headers=headers)).status_code == 403
+
+
+async def test_cors_preflight_passes_through(make_client: ClientMaker) -> None:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    async with make_client() as client:
+        passed = await client.options("/api/private", headers=preflight)
+        plain_options = await client.options("/api/private")
+    assert passed.status_code == 405  # reached the router, which has no OPTIONS handler
+    assert "www-authenticate" not in passed.headers
+    assert plain_options.status_code == 401
+
+
+async def test_failures_are_logged_without_the_token(
+    make_client: ClientMaker, make_token: TokenMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = make_token(aud="https://other-api.test")
+    with caplog.at_level(logging.INFO, logger="auth0_asgi"):
+        async with make_client() as client:
+            await client.get("/api/private/x", headers={"Authorization": f"Bearer {token}"})
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert refusals == ["refused GET /api/private/x: The access token was not issued for this API"]
+    assert all(token not in r.getMessage() and token.split(".")[1] not in r.getMessage() for r in caplog.records)
+
+
+async def test_mounted_sub_app_is_protected_by_the_outer_middleware(
+    jwks_server: JWKSServer, make_token: TokenMaker
+) -> None:
+    inner = Starlette(routes=demo_routes())
+    outer = Starlette(routes=[Mount("/v1", app=inner)])
+    async with asgi_client(protect(jwks_server, outer, protected_prefixes=["/v1/api/private"])) as client:
+        refused = await client.get("/v1/api/private")
+        allowed = await client.get("/v1/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+    assert refused.status_code == 401
+    assert allowed.status_code == 200
+
+
+async def test_middleware_on_a_mounted_sub_app_protects_its_own_routes(
+    jwks_server: JWKSServer, make_token: TokenMaker
+) -> None:
+    inner = protect(jwks_server, Starlette(routes=demo_routes()), protected_prefixes=["/api/private"])
+    outer = Starlette(routes=[Mount("/v1", app=inner)])
+    transport_app: Any = outer
+    try:
+        async with asgi_client(protect(jwks_server, transport_app, protected_prefixes=["/nothing"])) as client:
+            refused = await client.get("/v1/api/private")
+            public = await client.get("/v1/api/public")
+            allowed = await client.get("/v1/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+    finally:
+        await inner.aclose()
+    assert refused.status_code == 401
+    assert public.status_code == 200
+    assert allowed.status_code == 200
+
+
+@pytest.mark.parametrize("root_path", ["/gateway", "/api"])
+async def test_root_path_opens_no_bypass(jwks_server: JWKSServer, root_path: str) -> None:
+    async with asgi_client(protect(jwks_server), root_path=root_path) as client:
+        response = await client.get(f"{root_path}/api/private")
+        bare = await client.get("/api/private")
+    assert response.status_code == 401
+    assert bare.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"protected_prefixes": []}, "protected_prefixes=[]", id="no-prefix"),
+        pytest.param({"protected_prefixes": ["api"]}, "protected prefix 'api'", id="relative-prefix"),
+        pytest.param(
+            {"protected_prefixes": ["/api"], "required_scopes": {"/other": ["x"]}},
+            "required_scopes['/other']",
+            id="scope-outside",
+        ),
+        pytest.param({"required_scopes": {"/api/private": ['a"b']}}, "'a\"b' is not a valid scope", id="bad-scope"),
+        pytest.param({"realm": "caf\u00e9"}, "realm='café'", id="non-ascii-realm"),
+    ],
+)
+def test_middleware_configuration_errors(jwks_server: JWKSServer, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Auth0Middleware(Starlette(), settings=make_settings(jwks_server), **options)
+
+
+async def test_realm_is_configurable_and_quoted(jwks_server: JWKSServer) -> None:
+    async with asgi_client(protect(jwks_server, realm='my "api"')) as client:
+        response = await client.get("/api/private")
+    assert response.headers["www-authenticate"] == 'Bearer realm="my \\"api\\""'
+
+
+async def test_issuer_must_match_exactly(make_client: ClientMaker, make_token: TokenMaker) -> None:
+    async with make_client() as client:
+        without_slash = await client.get(
+            "/api/private", headers={"Authorization": f"Bearer {make_token(iss=ISSUER.rstrip('/'))}"}
+        )
+    assert without_slash.status_code == 401
+    assert without_slash.json()["detail"] == "The access token issuer is not trusted"
+
+
+async def test_websocket_refusal_without_denial_extension_closes_with_policy_violation(
+    jwks_server: JWKSServer,
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def never_called(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+        raise AssertionError("the app must not see a refused websocket")
+
+    async def receive() -> dict[str, Any]:  # pragma: no cover - nothing is read before refusing
+        return {"type": "websocket.connect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    scope = {"type": "websocket", "path": "/api/private/ws", "root_path": "", "headers": []}
+    middleware = protect(jwks_server, never_called)
+    await middleware(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]

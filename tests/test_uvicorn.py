@@ -1,0 +1,164 @@
+"""Behaviour that depends on the server: real uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from .conftest import AUDIENCE, JWKSServer, TokenMaker, demo_routes, make_settings, protect, serve_with_uvicorn
+
+pytestmark = pytest.mark.anyio
+
+
+def test_a_hung_key_server_does_not_delay_unprotected_requests(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+    jwks_server.hang = True
+    app = protect(jwks_server, settings=make_settings(jwks_server, jwks_fetch_timeout=20))
+    protected_answer: list[int] = []
+    with serve_with_uvicorn(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+
+        def call_protected() -> None:
+            response = client.get("/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+            protected_answer.append(response.status_code)
+
+        waiter = threading.Thread(target=call_protected)
+        waiter.start()
+        assert jwks_server.received.wait(timeout=10), "the protected request never reached the key server"
+        # The key fetch is now stuck inside the worker's event loop; public traffic must flow.
+        public = [client.get("/api/public").status_code for _ in range(20)]
+        assert public == [200] * 20
+        assert protected_answer == []  # still waiting on the hung key server
+        jwks_server.hang = False
+        jwks_server.release.set()
+        waiter.join(timeout=20)
+    assert protected_answer == [200]
+
+
+def _raw_request(base_url: str, request_line: str, *headers: str) -> int:
+    parts = urlsplit(base_url)
+    head = "".join(f"{header}\r\n" for header in (*headers, f"Host: {parts.netloc}", "Connection: close"))
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(f"{request_line}\r\n{head}\r\n".encode())
+        status_line = sock.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
+def _recording_app(jwks_server: JWKSServer, reached: list[str]) -> Any:
+    async def private(request: Request) -> JSONResponse:
+        reached.append(request.headers.get("authorization", ""))
+        return JSONResponse({"identity": request.user.identity})
+
+    async def catch_all(request: Request) -> JSONResponse:
+        return JSONResponse({"caught": request.url.path}, status_code=404)
+
+    routes = [Route("/api/private", private), Route("/{rest:path}", catch_all)]
+    return protect(jwks_server, Starlette(routes=routes), protected_prefixes=["/api/private"])
+
+
+@pytest.mark.parametrize(
+    ("target", "routes_to_private"),
+    [
+        ("/api/private", True),
+        ("/api%2Fprivate", True),
+        ("/api%2fprivate", True),
+        ("/api/%70rivate", True),
+        ("/api/private?x=1", True),
+        ("http://127.0.0.1/api/private", False),
+        ("//api/private", False),
+        ("/api/private/", False),
+        ("/API/PRIVATE", False),
+    ],
+)
+def test_raw_request_targets_reach_the_private_handler_only_with_a_token(
+    jwks_server: JWKSServer, make_token: TokenMaker, target: str, routes_to_private: bool
+) -> None:
+    reached: list[str] = []
+    with serve_with_uvicorn(_recording_app(jwks_server, reached)) as base_url:
+        without = _raw_request(base_url, f"GET {target} HTTP/1.1")
+        with_token = _raw_request(base_url, f"GET {target} HTTP/1.1", f"Authorization: Bearer {make_token()}")
+    assert without == 401  # every spelling of the protected path is refused, routed or not
+    assert with_token == (200 if routes_to_private else 404)
+    assert all(value.startswith("Bearer ey") for value in reached)
+    assert len(reached) == (1 if routes_to_private else 0)
+
+
+@pytest.mark.parametrize("root_path", ["/gateway", "/api"])
+def test_uvicorn_root_path_opens_no_bypass(jwks_server: JWKSServer, make_token: TokenMaker, root_path: str) -> None:
+    reached: list[str] = []
+    app = _recording_app(jwks_server, reached)
+    with serve_with_uvicorn(app, root_path=root_path) as base_url, httpx.Client(base_url=base_url) as client:
+        assert client.get("/api/private").status_code == 401
+        assert client.get(f"{root_path}/api/private").status_code in (401, 404)
+        token = {"Authorization": f"Bearer {make_token()}"}
+        assert client.get("/api/private", headers=token).status_code == 200
+    assert len(reached) == 1
+
+
+@contextlib.asynccontextmanager
+async def _ws(url: str, **headers: str) -> AsyncIterator[Any]:
+    async with connect(url, additional_headers=headers, open_timeout=10) as websocket:
+        yield websocket
+
+
+def _ws_app(jwks_server: JWKSServer) -> Any:
+    async def whoami(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.user.identity)
+        await websocket.close()
+
+    return protect(jwks_server, Starlette(routes=[WebSocketRoute("/api/private/ws", whoami)]))
+
+
+async def test_websocket_without_a_valid_token_is_refused_before_accept(jwks_server: JWKSServer) -> None:
+    with serve_with_uvicorn(_ws_app(jwks_server), ws="websockets-sansio") as base_url:
+        url = base_url.replace("http://", "ws://") + "/api/private/ws"
+        with pytest.raises(InvalidStatus) as missing:
+            async with _ws(url):
+                pass  # pragma: no cover - the handshake is refused
+        with pytest.raises(InvalidStatus) as garbage:
+            async with _ws(url, Authorization="Bearer a.b.c"):
+                pass  # pragma: no cover - the handshake is refused
+    assert missing.value.response.status_code == 401
+    assert missing.value.response.headers["WWW-Authenticate"] == f'Bearer realm="{AUDIENCE}"'
+    assert garbage.value.response.status_code == 401
+    assert 'error="invalid_token"' in garbage.value.response.headers["WWW-Authenticate"]
+
+
+async def test_websocket_with_a_valid_token_is_accepted(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+    with serve_with_uvicorn(_ws_app(jwks_server), ws="websockets-sansio") as base_url:
+        url = base_url.replace("http://", "ws://") + "/api/private/ws"
+        async with _ws(url, Authorization=f"Bearer {make_token()}") as websocket:
+            assert await websocket.recv() == "client-42@clients"
+
+
+def test_lifespan_passes_through_and_closes_the_key_client(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+    events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    app = protect(jwks_server, Starlette(routes=demo_routes(), lifespan=lifespan))
+    with serve_with_uvicorn(app) as base_url:
+        response = httpx.get(f"{base_url}/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+        key_client = app.key_set._client
+        assert key_client is not None
+        assert not key_client.is_closed
+    assert response.status_code == 200
+    assert events == ["startup", "shutdown"]
+    assert key_client.is_closed
