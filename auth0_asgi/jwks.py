@@ -14,11 +14,12 @@ Rules, in the order a lookup meets them:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
-from typing import Final
+from collections.abc import AsyncGenerator, Callable, Iterable
+from typing import Final, cast
 
 import anyio
 import httpx
@@ -170,7 +171,8 @@ class JWKSCache:
                 async with client.stream(
                     "GET",
                     self.url,
-                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                    # identity: the size cap then applies to the bytes we parse, read raw.
+                    headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"},
                     follow_redirects=False,  # the configured URL is the only trusted place
                 ) as response:
                     if response.status_code != 200:
@@ -187,8 +189,11 @@ class JWKSCache:
         if declared.isdigit() and int(declared) > self._max_body_bytes:
             raise JWKSFetchError(f"body of {declared} bytes is over the {self._max_body_bytes}-byte cap")
         chunks = bytearray()
-        async for chunk in response.aiter_bytes():
-            chunks += chunk
-            if len(chunks) > self._max_body_bytes:
-                raise JWKSFetchError(f"body is over the {self._max_body_bytes}-byte cap")
+        # aclosing: leaving the loop early must finalise the stream now (trio insists).
+        raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())  # typed as a plain iterator
+        async with contextlib.aclosing(raw) as body:
+            async for chunk in body:
+                chunks += chunk
+                if len(chunks) > self._max_body_bytes:
+                    raise JWKSFetchError(f"body is over the {self._max_body_bytes}-byte cap")
         return bytes(chunks)

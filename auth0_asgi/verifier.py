@@ -152,7 +152,8 @@ class TokenVerifier:
     def _check_signature(self, algorithm_name: str, key: SigningKey, signing_input: bytes, signature: bytes) -> None:
         try:
             valid = self._algorithms[algorithm_name].verify(signing_input, key.key, signature)
-        except (PyJWTError, ValueError, TypeError) as exc:
+        except (PyJWTError, ValueError, TypeError) as exc:  # pragma: no cover - key and alg already agree
+            # Defence in depth: whatever a library raises on hostile bytes is a refusal, not a 500.
             raise InvalidSignatureError("signature could not be checked") from exc
         if not valid:
             raise InvalidSignatureError()

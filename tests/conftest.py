@@ -18,7 +18,7 @@ import jwt
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm, get_default_algorithms
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -93,6 +93,7 @@ class JWKSServer:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
     drop: bool = False
+    declare_length: bool = True
     requests: list[dict[str, str]] = field(default_factory=list)
     received: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -126,7 +127,8 @@ def _handler_for(server: JWKSServer) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            if server.declare_length:
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
@@ -172,6 +174,14 @@ def forge(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes,
     """A token assembled from raw parts, for shapes PyJWT refuses to make."""
     parts = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in (header, payload)]
     return ".".join([b64url(parts[0]), b64url(parts[1]), b64url(signature)])
+
+
+def sign_compact(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, key: SigningPair) -> str:
+    """A token over exactly these header and payload bytes, validly signed by `key`."""
+    parts = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in (header, payload)]
+    signing_input = f"{b64url(parts[0])}.{b64url(parts[1])}"
+    signature = get_default_algorithms()[key.algorithm].sign(signing_input.encode(), key.private)
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def standard_claims(**overrides: Any) -> dict[str, Any]:

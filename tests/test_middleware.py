@@ -386,3 +386,40 @@ async def test_websocket_refusal_without_denial_extension_closes_with_policy_vio
     middleware = protect(jwks_server, never_called)
     await middleware(scope, receive, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+async def _call(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/public/../private", "/api/x/../../api/private", "/../api/private", "/api/./private/."]
+)
+async def test_dot_segments_sent_verbatim_are_protected(jwks_server: JWKSServer, path: str) -> None:
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": [], "query_string": b""}
+    middleware = protect(jwks_server)
+    try:
+        sent = await _call(middleware, scope)
+    finally:
+        await middleware.aclose()
+    assert sent[0]["status"] == 401
+
+
+async def test_other_scope_types_pass_through_untouched(jwks_server: JWKSServer) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope)
+
+    scope = {"type": "custom.protocol", "path": "/api/private"}
+    await _call(protect(jwks_server, app), scope)
+    assert seen == [{"type": "custom.protocol", "path": "/api/private"}]

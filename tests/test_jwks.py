@@ -1,0 +1,323 @@
+"""JWKSCache against a real loopback key server, on asyncio and trio; time from a fake clock."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from auth0_asgi import JWKSCache, SigningKeysUnavailableError, UnknownSigningKeyError
+
+from .conftest import JWKSServer, SigningPair, running_jwks_server
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_cache(jwks_server: JWKSServer, clock: FakeClock) -> AsyncIterator[Any]:
+    caches: list[JWKSCache] = []
+
+    def make(**options: Any) -> JWKSCache:
+        options.setdefault("algorithms", ["RS256", "ES256"])
+        options.setdefault("clock", clock)
+        cache = JWKSCache(options.pop("url", jwks_server.url), **options)
+        caches.append(cache)
+        return cache
+
+    yield make
+    for cache in caches:
+        await cache.aclose()
+
+
+async def test_keys_are_fetched_once_and_cached(jwks_server: JWKSServer, make_cache: Any, rsa_key: SigningPair) -> None:
+    cache = make_cache()
+    for _ in range(20):
+        key = await cache.get_signing_key("rsa-1")
+    assert key.kid == "rsa-1"
+    assert key.algorithms == frozenset({"RS256"})
+    assert key.key.public_numbers() == rsa_key.private.public_key().public_numbers()
+    assert jwks_server.count == 1
+    assert cache.fetch_count == 1
+
+
+async def test_fetch_sends_a_user_agent_naming_the_package(jwks_server: JWKSServer, make_cache: Any) -> None:
+    await make_cache().get_signing_key("rsa-1")
+    assert jwks_server.requests[0]["user-agent"].startswith("auth0-asgi/")
+    assert jwks_server.requests[0]["path"] == "/.well-known/jwks.json"
+
+
+async def test_ttl_expiry_refreshes(jwks_server: JWKSServer, make_cache: Any, clock: FakeClock) -> None:
+    cache = make_cache(cache_ttl=600)
+    await cache.get_signing_key("rsa-1")
+    clock.advance(599)
+    await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 1
+    clock.advance(2)
+    await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 2
+
+
+async def test_a_rotated_in_key_is_accepted_at_once(
+    jwks_server: JWKSServer, make_cache: Any, rsa_key: SigningPair, second_rsa_key: SigningPair
+) -> None:
+    cache = make_cache()
+    await cache.get_signing_key("rsa-1")
+    jwks_server.publish(rsa_key, second_rsa_key)
+    key = await cache.get_signing_key("rsa-2")
+    assert key.kid == "rsa-2"
+    assert jwks_server.count == 2
+
+
+async def test_a_removed_key_is_refused_after_refresh(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock, second_rsa_key: SigningPair
+) -> None:
+    cache = make_cache(cache_ttl=600)
+    await cache.get_signing_key("rsa-1")
+    jwks_server.publish(second_rsa_key)
+    clock.advance(601)
+    with pytest.raises(UnknownSigningKeyError):
+        await cache.get_signing_key("rsa-1")
+
+
+async def test_a_flood_of_unknown_kids_costs_one_fetch_per_cooldown(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock
+) -> None:
+    cache = make_cache(refresh_cooldown=30)
+    await cache.get_signing_key("rsa-1")
+    refused = 0
+    for i in range(50):
+        try:
+            await cache.get_signing_key(f"made-up-{i}")
+        except UnknownSigningKeyError:
+            refused += 1
+    assert refused == 50
+    assert jwks_server.count == 2  # the first fetch plus one unknown-kid refresh
+    clock.advance(31)
+    for i in range(50):
+        with pytest.raises(UnknownSigningKeyError):
+            await cache.get_signing_key(f"again-{i}")
+    assert jwks_server.count == 3
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+
+
+async def test_concurrent_unknown_kids_share_one_refresh(jwks_server: JWKSServer, make_cache: Any) -> None:
+    cache = make_cache()
+    await cache.get_signing_key("rsa-1")
+    outcomes: list[str] = []
+
+    async def lookup(i: int) -> None:
+        try:
+            await cache.get_signing_key(f"made-up-{i}")
+        except UnknownSigningKeyError:
+            outcomes.append("refused")
+
+    async with anyio.create_task_group() as tg:
+        for i in range(50):
+            tg.start_soon(lookup, i)
+    assert outcomes == ["refused"] * 50
+    assert jwks_server.count == 2
+
+
+async def test_fifty_concurrent_cold_lookups_share_one_fetch(jwks_server: JWKSServer, make_cache: Any) -> None:
+    cache = make_cache()
+    kids: list[str] = []
+
+    async def lookup() -> None:
+        kids.append((await cache.get_signing_key("rsa-1")).kid)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(50):
+            tg.start_soon(lookup)
+    assert kids == ["rsa-1"] * 50
+    assert jwks_server.count == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"status": 500}, id="http-500"),
+        pytest.param({"status": 404}, id="http-404"),
+        pytest.param({"body": b"{not json"}, id="invalid-json"),
+        pytest.param({"body": b"[1, 2]"}, id="json-array"),
+        pytest.param({"body": b'{"keys": {}}'}, id="keys-not-a-list"),
+        pytest.param({"body": b"\xff\xfe{}"}, id="not-utf8"),
+        pytest.param({"drop": True}, id="connection-dropped"),
+    ],
+)
+async def test_serve_stale_when_a_refresh_fails(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock, fault: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = make_cache(cache_ttl=600, retry_interval=5)
+    await cache.get_signing_key("rsa-1")
+    for name, value in fault.items():
+        setattr(jwks_server, name, value)
+    clock.advance(601)
+    with caplog.at_level(logging.WARNING, logger="auth0_asgi"):
+        assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    assert jwks_server.count == 2
+    assert "serving the cached keys" in caplog.text
+    # Within the retry interval nobody calls the failing server again.
+    clock.advance(4)
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    assert jwks_server.count == 2
+
+
+async def test_with_no_keys_at_all_lookups_fail_with_retry_after_and_recover(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock, rsa_key: SigningPair
+) -> None:
+    jwks_server.status = 503
+    cache = make_cache(retry_interval=5)
+    with pytest.raises(SigningKeysUnavailableError) as first:
+        await cache.get_signing_key("rsa-1")
+    assert first.value.retry_after == 5
+    clock.advance(3.5)
+    with pytest.raises(SigningKeysUnavailableError) as second:
+        await cache.get_signing_key("rsa-1")
+    assert second.value.retry_after == 2
+    assert jwks_server.count == 1
+    jwks_server.publish(rsa_key)
+    clock.advance(2)
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    assert jwks_server.count == 2
+
+
+async def test_a_hung_key_server_times_out(jwks_server: JWKSServer, make_cache: Any) -> None:
+    jwks_server.hang = True
+    cache = make_cache(fetch_timeout=0.2)
+    with pytest.raises(SigningKeysUnavailableError):
+        await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 1
+
+
+async def test_redirects_are_not_followed(jwks_server: JWKSServer, make_cache: Any) -> None:
+    with running_jwks_server() as elsewhere:
+        jwks_server.status = 302
+        jwks_server.headers = {"Location": elsewhere.url}
+        with pytest.raises(SigningKeysUnavailableError):
+            await make_cache().get_signing_key("rsa-1")
+        assert elsewhere.count == 0
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "read-to-close"])
+async def test_an_oversized_body_is_refused(jwks_server: JWKSServer, make_cache: Any, declared: bool) -> None:
+    jwks_server.body = json.dumps({"keys": [], "padding": "x" * 300_000}).encode()
+    jwks_server.declare_length = declared
+    with pytest.raises(SigningKeysUnavailableError):
+        await make_cache().get_signing_key("rsa-1")
+    assert jwks_server.count == 1
+
+
+def _rsa_jwk(kid: str, bits: int = 2048, **extra: Any) -> dict[str, Any]:
+    public = rsa.generate_private_key(public_exponent=65537, key_size=bits).public_key()
+    return {**RSAAlgorithm.to_jwk(public, as_dict=True), "kid": kid, **extra}
+
+
+UNUSABLE_ENTRIES: list[Any] = [
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": "enc", "use": "enc"}, id="use-enc"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {"kty": "oct", "kid": "sym", "k": "c2VjcmV0"}, id="symmetric"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": "okp", "kty": "OKP"}, id="unsupported-kty"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {k: v for k, v in rsa_jwk.items() if k != "kid"}, id="no-kid"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": 7}, id="numeric-kid"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": "k" * 300}, id="huge-kid"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": "bad-n", "n": "!!!"}, id="unparseable"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": "rs512", "alg": "RS512"}, id="alg-outside-allow-list"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**rsa_jwk, "kid": "priv", "d": "AQAB"}, id="private-parameters"),
+    pytest.param(lambda rsa_jwk, ec_jwk: _rsa_jwk("small", bits=1024), id="rsa-1024"),
+    pytest.param(lambda rsa_jwk, ec_jwk: {**ec_jwk, "kid": "p384", "crv": "P-384"}, id="ec-curve-mismatch"),
+    pytest.param(lambda rsa_jwk, ec_jwk: "not-an-object", id="not-an-object"),
+]
+
+
+@pytest.mark.parametrize("make_entry", UNUSABLE_ENTRIES)
+async def test_unusable_keys_are_skipped(
+    jwks_server: JWKSServer, make_cache: Any, rsa_key: SigningPair, ec_key: SigningPair, make_entry: Any
+) -> None:
+    entry = make_entry(rsa_key.jwk, ec_key.jwk)
+    jwks_server.keys = [entry, rsa_key.jwk]
+    cache = make_cache()
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    kid = entry.get("kid") if isinstance(entry, dict) else None
+    if isinstance(kid, str):
+        with pytest.raises(UnknownSigningKeyError):
+            await cache.get_signing_key(kid)
+
+
+async def test_a_duplicated_kid_is_ignored_whole(
+    jwks_server: JWKSServer, make_cache: Any, rsa_key: SigningPair, second_rsa_key: SigningPair, ec_key: SigningPair
+) -> None:
+    jwks_server.keys = [rsa_key.jwk, {**second_rsa_key.jwk, "kid": "rsa-1"}, ec_key.jwk]
+    cache = make_cache()
+    assert (await cache.get_signing_key("ec-1")).algorithms == frozenset({"ES256"})
+    with pytest.raises(UnknownSigningKeyError):
+        await cache.get_signing_key("rsa-1")
+
+
+async def test_an_injected_client_is_used_and_left_open(jwks_server: JWKSServer, make_cache: Any) -> None:
+    async with httpx.AsyncClient() as client:
+        cache = make_cache(http_client=client)
+        await cache.get_signing_key("rsa-1")
+        await cache.aclose()
+        assert not client.is_closed
+    assert jwks_server.count == 1
+
+
+async def test_an_owned_client_is_closed_by_aclose(jwks_server: JWKSServer, make_cache: Any) -> None:
+    cache = make_cache()
+    await cache.get_signing_key("rsa-1")
+    client = cache._client
+    assert client is not None
+    await cache.aclose()
+    assert client.is_closed
+
+
+async def test_while_one_refresh_hangs_others_are_served_the_stale_keys(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock
+) -> None:
+    cache = make_cache(cache_ttl=600, fetch_timeout=30)
+    await cache.get_signing_key("rsa-1")
+    clock.advance(601)
+    jwks_server.hang = True
+    jwks_server.received.clear()
+    served: list[str] = []
+
+    async def refresher() -> None:
+        served.append((await cache.get_signing_key("rsa-1")).kid + " after refresh")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(refresher)
+        await anyio.to_thread.run_sync(jwks_server.received.wait, 10)
+        for _ in range(10):
+            served.append((await cache.get_signing_key("rsa-1")).kid)
+        assert served == ["rsa-1"] * 10  # none of them waited for the hung fetch
+        jwks_server.hang = False
+        jwks_server.release.set()
+    assert served[-1] == "rsa-1 after refresh"
+    assert jwks_server.count == 2

@@ -1,0 +1,143 @@
+"""Auth0Settings: environment, .env file, defaults, normalisation and one-line errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auth0_asgi import Auth0Settings, ConfigurationError
+
+TENANT = {"AUTH0_DOMAIN": "dev-x.us.auth0.com", "AUTH0_API_AUDIENCE": "https://api.example.com"}
+
+
+def test_defaults_follow_the_domain() -> None:
+    settings = Auth0Settings.from_env(TENANT, env_file=None)
+    assert settings.domain == "dev-x.us.auth0.com"
+    assert settings.audience == ("https://api.example.com",)
+    assert settings.issuer == "https://dev-x.us.auth0.com/"
+    assert settings.algorithms == ("RS256",)
+    assert settings.jwks_url == "https://dev-x.us.auth0.com/.well-known/jwks.json"
+    assert (settings.leeway, settings.jwks_cache_ttl, settings.jwks_refresh_cooldown) == (5.0, 600.0, 30.0)
+    assert (settings.jwks_fetch_timeout, settings.jwks_retry_interval, settings.max_token_bytes) == (5.0, 5.0, 8192)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    ["dev-x.us.auth0.com", "https://dev-x.us.auth0.com/", " HTTPS://dev-x.us.auth0.com ", "dev-x.us.auth0.com/"],
+)
+def test_domain_is_normalised(domain: str) -> None:
+    settings = Auth0Settings.from_env({**TENANT, "AUTH0_DOMAIN": domain}, env_file=None)
+    assert settings.domain == "dev-x.us.auth0.com"
+    assert settings.issuer == "https://dev-x.us.auth0.com/"
+
+
+def test_every_variable_is_read() -> None:
+    environ = {
+        **TENANT,
+        "AUTH0_API_AUDIENCE": "https://a.example, https://b.example",
+        "AUTH0_ISSUER": "https://login.example.com/",
+        "AUTH0_ALGORITHMS": "RS256, ps256,ES256,RS256",
+        "AUTH0_JWKS_URL": "http://127.0.0.1:8080/jwks.json",
+    }
+    settings = Auth0Settings.from_env(environ, env_file=None)
+    assert settings.audience == ("https://a.example", "https://b.example")
+    assert settings.issuer == "https://login.example.com/"
+    assert settings.algorithms == ("RS256", "PS256", "ES256")
+    assert settings.jwks_url == "http://127.0.0.1:8080/jwks.json"
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# the tutorial's file\n"
+        "AUTH0_DOMAIN=file-tenant.eu.auth0.com\n"
+        "AUTH0_API_AUDIENCE='https://file-api.example'\n"
+        'AUTH0_ALGORITHMS="RS256"\n'
+    )
+    from_file = Auth0Settings.from_env({}, env_file=env_file)
+    assert from_file.domain == "file-tenant.eu.auth0.com"
+    assert from_file.audience == ("https://file-api.example",)
+    overridden = Auth0Settings.from_env({"AUTH0_DOMAIN": "env-tenant.us.auth0.com"}, env_file=env_file)
+    assert overridden.domain == "env-tenant.us.auth0.com"
+    assert overridden.audience == ("https://file-api.example",)
+
+
+def test_a_missing_env_file_is_not_an_error(tmp_path: Path) -> None:
+    assert Auth0Settings.from_env(TENANT, env_file=tmp_path / "absent.env").domain == "dev-x.us.auth0.com"
+
+
+def test_os_environ_is_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("AUTH0_DOMAIN", "os-tenant.us.auth0.com")
+    monkeypatch.setenv("AUTH0_API_AUDIENCE", "https://os-api.example")
+    monkeypatch.chdir(tmp_path)
+    assert Auth0Settings.from_env().domain == "os-tenant.us.auth0.com"
+
+
+def test_tunables_pass_through_from_env() -> None:
+    settings = Auth0Settings.from_env(TENANT, env_file=None, leeway=0, jwks_cache_ttl=60.5)
+    assert (settings.leeway, settings.jwks_cache_ttl) == (0, 60.5)
+
+
+def test_settings_in_code_accept_a_lone_audience_string() -> None:
+    settings = Auth0Settings(domain="dev-x.us.auth0.com", audience="https://api.example.com")  # type: ignore[arg-type]
+    assert settings.audience == ("https://api.example.com",)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        pytest.param({}, "AUTH0_DOMAIN is not set", id="no-domain"),
+        pytest.param({"AUTH0_DOMAIN": "dev-x.us.auth0.com"}, "AUTH0_API_AUDIENCE is not set", id="no-audience"),
+        pytest.param({**TENANT, "AUTH0_API_AUDIENCE": " , "}, "AUTH0_API_AUDIENCE=", id="blank-audience"),
+        pytest.param({**TENANT, "AUTH0_DOMAIN": "dev-x.us.auth0.com/path"}, "AUTH0_DOMAIN='dev-x", id="domain-path"),
+        pytest.param({**TENANT, "AUTH0_DOMAIN": "two words"}, "AUTH0_DOMAIN='two words'", id="domain-space"),
+        pytest.param({**TENANT, "AUTH0_DOMAIN": "host:notaport"}, "AUTH0_DOMAIN='host:notaport'", id="domain-port"),
+        pytest.param({**TENANT, "AUTH0_ALGORITHMS": "none"}, "AUTH0_ALGORITHMS='none': symmetric", id="alg-none"),
+        pytest.param({**TENANT, "AUTH0_ALGORITHMS": "RS256,HS256"}, "AUTH0_ALGORITHMS='HS256'", id="alg-hs256"),
+        pytest.param({**TENANT, "AUTH0_ALGORITHMS": "XY999"}, "AUTH0_ALGORITHMS='XY999': unknown", id="alg-unknown"),
+        pytest.param({**TENANT, "AUTH0_ALGORITHMS": " , "}, "AUTH0_ALGORITHMS=''", id="alg-empty"),
+        pytest.param(
+            {**TENANT, "AUTH0_JWKS_URL": "http://keys.example.com/jwks.json"},
+            "AUTH0_JWKS_URL='http://keys.example.com/jwks.json': must be an https://",
+            id="jwks-http-remote",
+        ),
+        pytest.param({**TENANT, "AUTH0_JWKS_URL": "ftp://x/jwks"}, "AUTH0_JWKS_URL='ftp://x/jwks'", id="jwks-ftp"),
+        pytest.param({**TENANT, "AUTH0_JWKS_URL": "https://[::1"}, "AUTH0_JWKS_URL='https://[::1'", id="jwks-broken"),
+    ],
+)
+def test_configuration_errors_name_the_variable_and_value(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)) as raised:
+        Auth0Settings.from_env(environ, env_file=None)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["http://localhost:3000/jwks", "http://127.0.0.5/jwks", "http://[::1]:9/jwks"])
+def test_plain_http_is_allowed_for_loopback_only(url: str) -> None:
+    assert Auth0Settings.from_env({**TENANT, "AUTH0_JWKS_URL": url}, env_file=None).jwks_url == url
+
+
+@pytest.mark.parametrize(
+    ("tunable", "value"),
+    [
+        ("leeway", -1),
+        ("leeway", float("nan")),
+        ("jwks_cache_ttl", 0),
+        ("jwks_refresh_cooldown", float("inf")),
+        ("jwks_fetch_timeout", "5"),
+        ("jwks_retry_interval", True),
+        ("max_token_bytes", 10),
+        ("max_token_bytes", 8192.5),
+    ],
+)
+def test_bad_tunables_are_refused(tunable: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(f"{tunable}={value!r}")):
+        Auth0Settings.from_env(TENANT, env_file=None, **{tunable: value})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Auth0Settings.from_env(TENANT, env_file=None)
+    with pytest.raises(AttributeError):
+        settings.domain = "other"  # type: ignore[misc]
