@@ -78,7 +78,7 @@ class JWKSCache:
         self._expires_at = -math.inf
         self._retry_not_before = -math.inf
         self._last_unknown_kid_refresh = -math.inf
-        self._attempts = 0
+        self._finished_fetches = 0
         self._lock: anyio.Lock | None = None
         self.fetch_count = 0
         """How many fetches went to the network: for tests, benchmarks and metrics."""
@@ -142,21 +142,23 @@ class JWKSCache:
             self._lock = anyio.Lock()
         if self._keys is not None and self._lock.locked() and not force:
             return  # someone is refreshing already; keep serving what we hold meanwhile
-        attempts_seen = self._attempts
+        finished_seen = self._finished_fetches
         async with self._lock:
-            if self._attempts != attempts_seen:
+            if self._finished_fetches != finished_seen:
                 return  # a fetch finished while we waited: share its outcome
-            self._attempts += 1
             try:
                 keys = await self._fetch()
             except JWKSFetchError as exc:
                 self._retry_not_before = self._clock() + self._retry_interval
                 held = "serving the cached keys" if self._keys is not None else "no keys held"
                 logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
-                return
-            self._keys = keys
-            self._expires_at = self._clock() + self._cache_ttl
-            logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
+            else:
+                self._keys = keys
+                self._expires_at = self._clock() + self._cache_ttl
+                logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
+            # Counted only when the fetch ends: if the fetching request is cancelled, the
+            # requests queued behind it fetch for themselves instead of failing with it.
+            self._finished_fetches += 1
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -180,7 +182,7 @@ class JWKSCache:
                     body = await self._read_capped(response)
         except TimeoutError as exc:
             raise JWKSFetchError(f"timed out after {self._fetch_timeout:g}s") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise JWKSFetchError(f"{type(exc).__name__}") from exc
         return parse_jwks(body, self._algorithms)
 

@@ -326,3 +326,30 @@ async def test_while_one_refresh_hangs_others_are_served_the_stale_keys(
         jwks_server.release.set()
     assert served[-1] == "rsa-1 after refresh"
     assert jwks_server.count == 2
+
+
+async def test_a_cancelled_fetch_does_not_fail_the_lookups_waiting_on_it(
+    jwks_server: JWKSServer, make_cache: Any
+) -> None:
+    jwks_server.hang = True
+    cache = make_cache(fetch_timeout=30)
+    first_scope = anyio.CancelScope()
+    kids: list[str] = []
+
+    async def first() -> None:
+        with first_scope:
+            await cache.get_signing_key("rsa-1")
+
+    async def second() -> None:
+        kids.append((await cache.get_signing_key("rsa-1")).kid)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        tg.start_soon(second)  # queues behind the first lookup's fetch before it starts
+        await anyio.to_thread.run_sync(jwks_server.received.wait, 10)
+        await anyio.wait_all_tasks_blocked()
+        jwks_server.hang = False
+        first_scope.cancel()
+    assert first_scope.cancelled_caught
+    assert kids == ["rsa-1"]
+    assert jwks_server.count == 2

@@ -8,6 +8,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import anyio
 import pytest
 from starlette.applications import Starlette
 from starlette.authentication import requires
@@ -423,3 +424,20 @@ async def test_other_scope_types_pass_through_untouched(jwks_server: JWKSServer)
     scope = {"type": "custom.protocol", "path": "/api/private"}
     await _call(protect(jwks_server, app), scope)
     assert seen == [{"type": "custom.protocol", "path": "/api/private"}]
+
+
+async def test_fifty_concurrent_cold_requests_share_one_key_fetch(
+    make_client: ClientMaker, make_token: TokenMaker, jwks_server: JWKSServer
+) -> None:
+    statuses: list[int] = []
+    headers = {"Authorization": f"Bearer {make_token()}"}
+    async with make_client() as client:
+
+        async def call() -> None:
+            statuses.append((await client.get("/api/private", headers=headers)).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(50):
+                tg.start_soon(call)
+    assert statuses == [200] * 50
+    assert jwks_server.count == 1
