@@ -6,6 +6,7 @@ environment or a `.env` file beside it).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,4 +38,6 @@ def create_app(settings: Auth0Settings) -> FastAPI:
     return app
 
 
+# The library adds no log handlers; the demo shows its refusals and httpx's key-set fetches.
+logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
 app = create_app(_settings())

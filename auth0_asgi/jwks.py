@@ -176,6 +176,7 @@ class JWKSCache:
                     # identity: the size cap then applies to the bytes we parse, read raw.
                     headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"},
                     follow_redirects=False,  # the configured URL is the only trusted place
+                    timeout=self._fetch_timeout,  # httpx's per-phase limits, inside the total deadline
                 ) as response:
                     if response.status_code != 200:
                         raise JWKSFetchError(f"HTTP {response.status_code}")
@@ -190,12 +191,21 @@ class JWKSCache:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_body_bytes:
             raise JWKSFetchError(f"body of {declared} bytes is over the {self._max_body_bytes}-byte cap")
+        if response.is_stream_consumed:
+            body = response.content  # a transport that hands over a response already read
+        else:
+            body = await self._read_stream(response)
+        if len(body) > self._max_body_bytes:
+            raise JWKSFetchError(f"body is over the {self._max_body_bytes}-byte cap")
+        return body
+
+    async def _read_stream(self, response: httpx.Response) -> bytes:
         chunks = bytearray()
-        # aclosing: leaving the loop early must finalise the stream now (trio insists).
         raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())  # typed as a plain iterator
+        # aclosing: leaving the loop early must finalise the stream now (trio insists).
         async with contextlib.aclosing(raw) as body:
             async for chunk in body:
                 chunks += chunk
                 if len(chunks) > self._max_body_bytes:
-                    raise JWKSFetchError(f"body is over the {self._max_body_bytes}-byte cap")
+                    break
         return bytes(chunks)

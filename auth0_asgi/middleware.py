@@ -209,7 +209,8 @@ class Auth0Middleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: AuthenticationError) -> None:
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
-        logger.log(level, "refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.reason)
+        # %r: the path is percent-decoded, so a raw newline in it could forge a log line.
+        logger.log(level, "refused %s %r: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.reason)
         if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
             # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
             await send({"type": "websocket.close", "code": 1008})

@@ -328,28 +328,68 @@ async def test_while_one_refresh_hangs_others_are_served_the_stale_keys(
     assert jwks_server.count == 2
 
 
-async def test_a_cancelled_fetch_does_not_fail_the_lookups_waiting_on_it(
-    jwks_server: JWKSServer, make_cache: Any
-) -> None:
-    jwks_server.hang = True
-    cache = make_cache(fetch_timeout=30)
-    first_scope = anyio.CancelScope()
+async def test_a_cancelled_fetch_does_not_fail_the_lookups_waiting_on_it(make_cache: Any, rsa_key: SigningPair) -> None:
+    calls: list[str] = []
+    fetching = anyio.Event()
+    document = json.dumps({"keys": [rsa_key.jwk]}).encode()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        if len(calls) == 1:
+            fetching.set()
+            await anyio.sleep_forever()  # the first fetch only ends by being cancelled
+        return httpx.Response(200, content=document)
+
+    fetcher_scope = anyio.CancelScope()
     kids: list[str] = []
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        cache = make_cache(http_client=client, fetch_timeout=30)
 
-    async def first() -> None:
-        with first_scope:
-            await cache.get_signing_key("rsa-1")
+        async def fetcher() -> None:
+            with fetcher_scope:
+                await cache.get_signing_key("rsa-1")
 
-    async def second() -> None:
-        kids.append((await cache.get_signing_key("rsa-1")).kid)
+        async def waiter() -> None:
+            kids.append((await cache.get_signing_key("rsa-1")).kid)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        tg.start_soon(second)  # queues behind the first lookup's fetch before it starts
-        await anyio.to_thread.run_sync(jwks_server.received.wait, 10)
-        await anyio.wait_all_tasks_blocked()
-        jwks_server.hang = False
-        first_scope.cancel()
-    assert first_scope.cancelled_caught
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetcher)
+            await fetching.wait()
+            tg.start_soon(waiter)  # queues behind the fetch in progress
+            await anyio.wait_all_tasks_blocked()
+            fetcher_scope.cancel()
+    assert fetcher_scope.cancelled_caught
     assert kids == ["rsa-1"]
-    assert jwks_server.count == 2
+    assert len(calls) == 2
+
+
+async def test_an_injected_mock_transport_serves_keys_with_our_timeout_and_headers(
+    make_cache: Any, rsa_key: SigningPair
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"keys": [rsa_key.jwk]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        cache = make_cache(http_client=client, fetch_timeout=12.5)
+        assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    # httpx's own default (5 s a phase) must not cut a longer configured fetch short.
+    assert seen[0].extensions["timeout"] == {"connect": 12.5, "read": 12.5, "write": 12.5, "pool": 12.5}
+    assert seen[0].headers["accept-encoding"] == "identity"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "no-length"])
+async def test_an_oversized_pre_read_response_is_refused(make_cache: Any, declared: bool) -> None:
+    huge = json.dumps({"keys": [], "padding": "x" * 300_000}).encode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = httpx.Response(200, content=huge)
+        if not declared:
+            del response.headers["content-length"]
+        return response
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(SigningKeysUnavailableError):
+            await make_cache(http_client=client).get_signing_key("rsa-1")

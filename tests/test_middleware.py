@@ -292,8 +292,18 @@ async def test_failures_are_logged_without_the_token(
         async with make_client() as client:
             await client.get("/api/private/x", headers={"Authorization": f"Bearer {token}"})
     refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
-    assert refusals == ["refused GET /api/private/x: The access token was not issued for this API"]
+    assert refusals == ["refused GET '/api/private/x': The access token was not issued for this API"]
     assert all(token not in r.getMessage() and token.split(".")[1] not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_decoded_newline_in_the_path_cannot_forge_a_log_line(
+    make_client: ClientMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="auth0_asgi"):
+        async with make_client() as client:
+            await client.get("/api/private/%0Arefused GET /admin: forged")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["refused GET '/api/private/\\nrefused GET /admin: forged': Not authenticated"]
 
 
 async def test_mounted_sub_app_is_protected_by_the_outer_middleware(
