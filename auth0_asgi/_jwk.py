@@ -23,7 +23,8 @@ _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384",
 _EC_ALGORITHM_BY_CURVE: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 # RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits MUST NOT be used.
 _MIN_RSA_BITS: Final = 2048
-_MAX_KID_LENGTH: Final = 256
+#: Longer kids are refused outright, in tokens and in key sets: no real key set needs more.
+MAX_KID_LENGTH: Final = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
     if not isinstance(jwk, dict):
         return "not a JSON object"
     kid = jwk.get("kid")
-    if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
+    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
         return "no usable kid"
     if jwk.get("use", "sig") != "sig":
         return f"use={jwk.get('use')!r}"

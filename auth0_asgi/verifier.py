@@ -19,7 +19,7 @@ from typing import Any, Final, Protocol, TypeGuard
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
-from ._jwk import SigningKey
+from ._jwk import MAX_KID_LENGTH, SigningKey
 from .errors import (
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -38,7 +38,6 @@ _BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 # RFC 4648 §3.5: in canonical encoding the unused low bits of the last character are zero,
 # so each text decodes from exactly one spelling.
 _CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
-_MAX_KID_LENGTH: Final = 256
 
 
 class SigningKeySource(Protocol):
@@ -145,7 +144,7 @@ class TokenVerifier:
         if "crit" in header or header.get("b64", True) is not True:
             raise MalformedTokenError("critical header extension not supported")
         kid = header.get("kid")
-        if not isinstance(kid, str) or not kid or len(kid) > _MAX_KID_LENGTH:
+        if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
             raise MalformedTokenError("kid is missing or not a usable string")
         return algorithm_name, kid
 

@@ -451,3 +451,33 @@ async def test_fifty_concurrent_cold_requests_share_one_key_fetch(
                 tg.start_soon(call)
     assert statuses == [200] * 50
     assert jwks_server.count == 1
+
+
+async def test_key_rotation_and_removal_through_the_middleware(
+    make_client: ClientMaker, make_token: TokenMaker, jwks_server: JWKSServer, second_rsa_key: SigningPair
+) -> None:
+    async with make_client() as client:
+
+        async def status(key: SigningPair | None = None) -> int:
+            headers = {"Authorization": f"Bearer {make_token(key=key)}"}
+            return (await client.get("/api/private", headers=headers)).status_code
+
+        assert await status() == 200
+        jwks_server.publish(second_rsa_key)  # rsa-1 rotated out, rsa-2 in, no restart
+        assert await status(second_rsa_key) == 200  # unknown kid -> one refresh -> accepted
+        assert await status() == 401  # rsa-1 left the set at that refresh
+    assert jwks_server.count == 2
+
+
+async def test_valid_tokens_keep_passing_while_the_key_server_is_down(
+    jwks_server: JWKSServer, make_token: TokenMaker
+) -> None:
+    settings = make_settings(jwks_server, jwks_cache_ttl=0.05)
+    headers = {"Authorization": f"Bearer {make_token()}"}
+    async with asgi_client(protect(jwks_server, settings=settings)) as client:
+        assert (await client.get("/api/private", headers=headers)).status_code == 200
+        jwks_server.status = 500
+        await anyio.sleep(0.1)  # past the TTL: the next request tries a refresh, which fails
+        assert (await client.get("/api/private", headers=headers)).status_code == 200
+        assert (await client.get("/api/private", headers=headers)).status_code == 200
+    assert jwks_server.count == 2  # one good fetch, one failed refresh, then the retry interval
