@@ -181,11 +181,12 @@ class Auth0Middleware:
     async def _authenticate(self, scope: Scope, paths: tuple[tuple[str, ...], ...]) -> Auth0User:
         token = self._bearer_token(scope)
         user = Auth0User(await self.verifier.verify(token))
-        required = frozenset().union(
-            *(rule.scopes for rule in self._scope_rules for path in paths if rule.matches(path))
-        )
-        if not required <= user.scopes:
-            raise InsufficientScopeError(required)
+        if self._scope_rules:
+            required = frozenset().union(
+                *(rule.scopes for rule in self._scope_rules for path in paths if rule.matches(path))
+            )
+            if not required <= user.scopes:
+                raise InsufficientScopeError(required)
         return user
 
     @staticmethod

@@ -119,9 +119,10 @@ class TokenVerifier:
         """
         if len(token) > self.settings.max_token_bytes:
             raise TokenTooLargeError(f"token of {len(token)} bytes")
-        if token.count(".") != 2:
+        segments = token.split(".")
+        if len(segments) != 3:
             raise MalformedTokenError("not three dot-separated segments")
-        header_segment, payload_segment, signature_segment = token.split(".")
+        header_segment, payload_segment, signature_segment = segments
         header = _json_object(_decode_segment(header_segment), "header")
         payload = _decode_segment(payload_segment)
         signature = _decode_segment(signature_segment)
