@@ -102,6 +102,10 @@ class Auth0Middleware:
     its scopes; on unprotected paths they are `UnauthenticatedUser()` and empty credentials.
     Raises ConfigurationError for an invalid argument. Does no I/O until the first protected
     request.
+
+    Attributes: `settings`, `realm`, `key_set` (the `JWKSCache`, one per middleware and so
+    per worker process) and `verifier` (the `TokenVerifier` using it), for code that needs
+    to verify a token the same way outside the protected prefixes.
     """
 
     def __init__(
