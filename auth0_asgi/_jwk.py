@@ -57,10 +57,6 @@ def _candidate_algorithms(jwk: Mapping[str, Any], allowed: frozenset[str]) -> fr
 
 
 def _load_key(jwk: Mapping[str, Any]) -> RSAPublicKey | EllipticCurvePublicKey:
-    # "d" means the publisher leaked a private key; refuse to build on it rather than
-    # quietly deriving the public half.
-    if "d" in jwk:
-        raise ValueError("the key carries private parameters")
     loaded = (RSAAlgorithm if jwk["kty"] == "RSA" else ECAlgorithm).from_jwk(dict(jwk))
     if isinstance(loaded, RSAPublicKey):
         if loaded.key_size < _MIN_RSA_BITS:
@@ -68,7 +64,9 @@ def _load_key(jwk: Mapping[str, Any]) -> RSAPublicKey | EllipticCurvePublicKey:
         return loaded
     if isinstance(loaded, EllipticCurvePublicKey):
         return loaded
-    raise ValueError("not a public key")  # pragma: no cover - only "d" yields a private key
+    # A private JWK means the publisher leaked its key: refuse it rather than quietly
+    # deriving the public half.
+    raise ValueError("not a public key")
 
 
 def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
