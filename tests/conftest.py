@@ -170,16 +170,19 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _signing_input(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes) -> str:
+    parts = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in (header, payload)]
+    return f"{b64url(parts[0])}.{b64url(parts[1])}"
+
+
 def forge(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, signature: bytes = b"sig") -> str:
     """A token assembled from raw parts, for shapes PyJWT refuses to make."""
-    parts = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in (header, payload)]
-    return ".".join([b64url(parts[0]), b64url(parts[1]), b64url(signature)])
+    return f"{_signing_input(header, payload)}.{b64url(signature)}"
 
 
 def sign_compact(header: Mapping[str, Any] | bytes, payload: Mapping[str, Any] | bytes, key: SigningPair) -> str:
     """A token over exactly these header and payload bytes, validly signed by `key`."""
-    parts = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in (header, payload)]
-    signing_input = f"{b64url(parts[0])}.{b64url(parts[1])}"
+    signing_input = _signing_input(header, payload)
     signature = get_default_algorithms()[key.algorithm].sign(signing_input.encode(), key.private)
     return f"{signing_input}.{b64url(signature)}"
 

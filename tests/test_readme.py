@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +45,19 @@ def tenant_env(monkeypatch: pytest.MonkeyPatch, jwks_server: JWKSServer, tmp_pat
     monkeypatch.setenv("AUTH0_JWKS_URL", jwks_server.url)
 
 
-def _app_from(block: str) -> Any:
+@contextlib.contextmanager
+def _serving_readme_example(marker: str) -> Iterator[httpx.Client]:
+    """The README's Python block containing `marker`, executed and served by real uvicorn."""
+    block = next(block for block in _python_blocks() if marker in block)
     namespace: dict[str, Any] = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
-    return namespace["app"]
+    with serve_with_uvicorn(namespace["app"]) as base_url, httpx.Client(base_url=base_url) as client:
+        yield client
 
 
 @pytest.mark.usefixtures("tenant_env")
 def test_readme_fastapi_example_runs(make_token: TokenMaker) -> None:
-    fastapi_block = next(block for block in _python_blocks() if "FastAPI()" in block)
-    with serve_with_uvicorn(_app_from(fastapi_block)) as base_url, httpx.Client(base_url=base_url) as client:
+    with _serving_readme_example("FastAPI()") as client:
         allowed = client.get("/api/private", headers={"Authorization": f"Bearer {make_token()}"})
         admin = client.get("/api/admin/x", headers={"Authorization": f"Bearer {make_token()}"})
         anonymous = client.get("/api/private")
@@ -64,8 +69,7 @@ def test_readme_fastapi_example_runs(make_token: TokenMaker) -> None:
 
 @pytest.mark.usefixtures("tenant_env")
 def test_readme_starlette_example_runs(make_token: TokenMaker) -> None:
-    starlette_block = next(block for block in _python_blocks() if "Starlette(" in block)
-    with serve_with_uvicorn(_app_from(starlette_block)) as base_url, httpx.Client(base_url=base_url) as client:
+    with _serving_readme_example("Starlette(") as client:
         reader = client.get("/api/messages", headers={"Authorization": f"Bearer {make_token()}"})
         no_scope = client.get("/api/messages", headers={"Authorization": f"Bearer {make_token(scope='other')}"})
     assert reader.status_code == 200
