@@ -19,6 +19,8 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from auth0_asgi import JWKSCache
+
 from .conftest import AUDIENCE, JWKSServer, TokenMaker, demo_routes, make_settings, protect, serve_with_uvicorn
 
 pytestmark = pytest.mark.anyio
@@ -156,6 +158,7 @@ def test_lifespan_passes_through_and_closes_the_key_client(jwks_server: JWKSServ
     app = protect(jwks_server, Starlette(routes=demo_routes(), lifespan=lifespan))
     with serve_with_uvicorn(app) as base_url:
         response = httpx.get(f"{base_url}/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+        assert isinstance(app.key_set, JWKSCache)
         key_client = app.key_set._client
         assert key_client is not None
         assert not key_client.is_closed
