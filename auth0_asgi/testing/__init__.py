@@ -1,0 +1,24 @@
+"""auth0_asgi.testing: an offline Auth0 stand-in for demos and for testing apps that use auth0-asgi.
+
+- `LocalIssuer` mints real signed tokens (and ready-made bad ones), publishes its JWKS and
+  rotates keys. It is a key source: ``Auth0Middleware(app, settings=issuer.settings(), keys=issuer)``
+  verifies in process, with no network.
+- `serve_issuer(issuer)` serves its token, JWKS and discovery endpoints on a loopback port, for
+  end-to-end tests through a real server; `issuer.environ()` then gives the AUTH0_* variables.
+- `issuer_app(issuer)` is the same endpoints as an ASGI app, to mount beside an app.
+- With the package installed, pytest loads fixtures from `auth0_asgi.testing.pytest_plugin`.
+"""
+
+from ._http import ISSUER_PATHS, issuer_app, serve_issuer
+from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer, PrivateKey, generate_private_key
+
+__all__ = [
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_ISSUER",
+    "ISSUER_PATHS",
+    "LocalIssuer",
+    "PrivateKey",
+    "generate_private_key",
+    "issuer_app",
+    "serve_issuer",
+]
