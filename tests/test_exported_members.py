@@ -1,20 +1,45 @@
-"""The public API: everything exported is listed, and the list is sorted."""
+"""The public API: everything exported is listed, and each list is sorted."""
 
 from __future__ import annotations
 
+import types
+
+import pytest
+
 import auth0_asgi
+import auth0_asgi.fastapi
+import auth0_asgi.testing
+import auth0_asgi.testing.pytest_plugin
+
+PUBLIC_MODULES = [auth0_asgi, auth0_asgi.fastapi, auth0_asgi.testing, auth0_asgi.testing.pytest_plugin]
 
 
-def test_all_names_exist_and_are_sorted() -> None:
-    assert auth0_asgi.__all__ == sorted(auth0_asgi.__all__)
-    for name in auth0_asgi.__all__:
-        assert hasattr(auth0_asgi, name), name
+@pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda module: module.__name__)
+def test_all_names_exist_and_are_sorted(module: types.ModuleType) -> None:
+    assert module.__all__ == sorted(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name), name
 
 
-def test_every_public_name_is_exported() -> None:
-    public = {name for name in vars(auth0_asgi) if not name.startswith("_")}
-    modules = {"errors", "jwks", "middleware", "settings", "user", "verifier"}
-    assert public - modules == set(auth0_asgi.__all__) - {"__version__"}
+def _defined_in(module: types.ModuleType, value: object) -> bool:
+    home = getattr(value, "__module__", None)
+    if not isinstance(home, str) or isinstance(value, types.ModuleType):
+        return False
+    return home == module.__name__ or (hasattr(module, "__path__") and home.startswith(module.__name__ + "."))
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda module: module.__name__)
+def test_every_public_class_and_function_is_exported(module: types.ModuleType) -> None:
+    defined_here = {
+        name for name, value in vars(module).items() if not name.startswith("_") and _defined_in(module, value)
+    }
+    assert defined_here
+    assert defined_here - set(module.__all__) == set()
+
+
+def test_the_package_exports_exactly_its_api() -> None:
+    public = {name for name, value in vars(auth0_asgi).items() if not isinstance(value, types.ModuleType)}
+    assert {name for name in public if not name.startswith("_")} == set(auth0_asgi.__all__) - {"__version__"}
 
 
 def test_version_is_a_string() -> None:
