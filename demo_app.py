@@ -1,43 +1,99 @@
-"""The demo: the tutorial's two routes, with /api/private protected by Auth0Middleware.
+"""The demo: the tutorial's routes, with /api/private protected by Auth0Middleware.
 
-Run with ``uvicorn demo_app:app`` after setting AUTH0_DOMAIN and AUTH0_API_AUDIENCE (in the
-environment or a `.env` file beside it).
+Run with ``uvicorn demo_app:app``.
+
+- With AUTH0_DOMAIN and AUTH0_API_AUDIENCE set (in the environment or a `.env` file beside
+  it), tokens come from your Auth0 tenant.
+- With no AUTH0_DOMAIN anywhere, the demo runs offline: a local issuer built into it
+  (`auth0_asgi.testing.LocalIssuer`) answers ``POST /oauth/token`` like a tenant and its keys
+  verify the tokens, so the whole flow works with no account and no network. Only the
+  configuration read at start-up chooses this; no request can.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+import os
+from pathlib import Path
+from typing import Annotated, Any, Final
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI
+from starlette.config import Config
+from starlette.routing import Route
 
-from auth0_asgi import Auth0Middleware, Auth0Settings, ConfigurationError
+from auth0_asgi import Auth0Middleware, Auth0Settings, Auth0User, ConfigurationError
+from auth0_asgi.fastapi import Claims, document_security, require_scopes
+from auth0_asgi.testing import ISSUER_PATHS, LocalIssuer, issuer_app
+
+logger = logging.getLogger("demo_app")
+
+#: What the offline issuer grants, so that /api/private-scoped can be tried too.
+OFFLINE_SCOPES: Final = ("read:messages",)
 
 
-def _settings() -> Auth0Settings:
-    try:
-        return Auth0Settings.from_env()
-    except ConfigurationError as exc:
-        # A one-line message instead of an import traceback from uvicorn.
-        raise SystemExit(f"demo_app: configuration error: {exc}") from None
+def create_app(settings: Auth0Settings, *, issuer: LocalIssuer | None = None) -> FastAPI:
+    """The demo app verifying tokens against `settings`.
 
-
-def create_app(settings: Auth0Settings) -> FastAPI:
-    """The demo app verifying tokens against `settings`."""
+    With `issuer`, its keys verify the tokens (no key set is fetched) and its token, JWKS and
+    discovery endpoints are served beside the API.
+    """
     app = FastAPI(title="auth0-asgi demo")
-    app.add_middleware(Auth0Middleware, settings=settings, protected_prefixes=["/api/private"])
+    app.add_middleware(Auth0Middleware, settings=settings, protected_prefixes=["/api/private"], keys=issuer)
 
     @app.get("/api/public")
     async def public() -> dict[str, str]:
         return {"message": "Hello, World!"}
 
     @app.get("/api/private")
-    async def private(request: Request) -> dict[str, Any]:
-        return {"message": "Access granted", "data": dict(request.user.claims)}
+    async def private(claims: Claims) -> dict[str, Any]:
+        return {"message": "Access granted", "data": dict(claims)}
 
+    @app.get("/api/private-scoped")
+    async def private_scoped(user: Annotated[Auth0User, Depends(require_scopes("read:messages"))]) -> dict[str, str]:
+        return {"message": "Access granted: the token grants read:messages", "caller": user.identity}
+
+    if issuer is not None:
+        endpoints = issuer_app(issuer)
+        app.router.routes.extend(Route(path, endpoints, include_in_schema=False) for path in ISSUER_PATHS)
+    document_security(app)
     return app
+
+
+def _tenant_configured() -> bool:
+    env_file = Path(".env") if os.path.isfile(".env") else None
+    return bool(Config(env_file, environ=os.environ)("AUTH0_DOMAIN", default="").strip())
+
+
+def _offline_banner(issuer: LocalIssuer) -> str:
+    request = {
+        "grant_type": "client_credentials",
+        "client_id": "demo-client",
+        "client_secret": "demo-secret",  # the offline issuer takes any non-empty secret
+        "audience": issuer.audience,
+    }
+    body = json.dumps(request, separators=(",", ":"))
+    return (
+        "OFFLINE MODE: AUTH0_DOMAIN is not set, so tokens come from a local issuer inside this demo, not from "
+        "Auth0. Set AUTH0_DOMAIN and AUTH0_API_AUDIENCE (environment or .env) to use your tenant.\n"
+        "    Get a token (adjust the address if you passed --host or --port):\n"
+        f"    curl -s -X POST http://127.0.0.1:8000/oauth/token -H 'content-type: application/json' -d '{body}'"
+    )
+
+
+def _load() -> FastAPI:
+    if not _tenant_configured():
+        issuer = LocalIssuer(scopes=OFFLINE_SCOPES)
+        logger.warning("%s", _offline_banner(issuer))
+        return create_app(issuer.settings(), issuer=issuer)
+    try:
+        settings = Auth0Settings.from_env()
+    except ConfigurationError as exc:
+        # A one-line message instead of an import traceback from uvicorn.
+        raise SystemExit(f"demo_app: configuration error: {exc}") from None
+    return create_app(settings)
 
 
 # The library adds no log handlers; the demo shows its refusals and httpx's key-set fetches.
 logging.basicConfig(level=logging.INFO, format="%(levelname)-9s %(name)s: %(message)s")
-app = create_app(_settings())
+app = _load()

@@ -12,7 +12,7 @@ from starlette.types import Scope
 
 from .errors import ConfigurationError
 
-__all__ = ["ProtectionRules", "candidate_paths", "segments"]
+__all__ = ["ProtectionRules", "candidate_paths", "scope_set", "segments"]
 
 # RFC 6749 §3.3 scope-token characters: anything else could not be written into a
 # WWW-Authenticate header safely.
@@ -73,6 +73,15 @@ class _Rule:
         return path_segments[: len(self.segments)] == self.segments
 
 
+def scope_set(scopes: str | Iterable[str], where: str) -> frozenset[str]:
+    """`scopes` as a set, each checked to be an RFC 6749 scope-token; `where` names them in errors."""
+    wanted = frozenset([scopes] if isinstance(scopes, str) else scopes)
+    for scope_token in wanted:
+        if not isinstance(scope_token, str) or not _SCOPE_TOKEN.fullmatch(scope_token):
+            raise ConfigurationError(f"{where}: {scope_token!r} is not a valid scope")
+    return wanted
+
+
 def _prefix_segments(prefix: object) -> Segments:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigurationError(f"protected prefix {prefix!r}: must be a path starting with '/'")
@@ -97,11 +106,7 @@ class ProtectionRules:
             prefix_segments = _prefix_segments(prefix)
             if not self.protects((prefix_segments,)):
                 raise ConfigurationError(f"required_scopes[{prefix!r}]: the prefix is not protected")
-            wanted = frozenset([scopes] if isinstance(scopes, str) else scopes)
-            for scope_token in wanted:
-                if not isinstance(scope_token, str) or not _SCOPE_TOKEN.fullmatch(scope_token):
-                    raise ConfigurationError(f"required_scopes[{prefix!r}]: {scope_token!r} is not a valid scope")
-            scoped.append(_Rule(prefix_segments, wanted))
+            scoped.append(_Rule(prefix_segments, scope_set(scopes, f"required_scopes[{prefix!r}]")))
         self._scoped = tuple(scoped)
 
     def protects(self, paths: Iterable[Segments]) -> bool:

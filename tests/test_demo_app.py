@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,9 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from auth0_asgi.testing import DEFAULT_AUDIENCE, LocalIssuer
+
 from .conftest import AUDIENCE, DOMAIN, JWKSServer, TokenMaker
 
 REPO = Path(__file__).resolve().parent.parent
+BASH = shutil.which("bash") or "/bin/bash"
 
 
 def _environment(**variables: str) -> dict[str, str]:
@@ -35,32 +41,43 @@ def _import_demo(tmp_path: Path, **variables: str) -> subprocess.CompletedProces
     )
 
 
-def test_demo_without_a_domain_stops_with_a_clear_message(tmp_path: Path) -> None:
+def test_demo_without_a_domain_runs_offline_and_says_so(tmp_path: Path) -> None:
     result = _import_demo(tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("demo_app: configuration error: AUTH0_DOMAIN is not set")
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "OFFLINE MODE: AUTH0_DOMAIN is not set" in result.stderr
+    assert "curl -s -X POST http://127.0.0.1:8000/oauth/token" in result.stderr
+    assert result.stderr.count("OFFLINE MODE") == 1
 
 
 def test_demo_without_an_audience_names_it(tmp_path: Path) -> None:
     result = _import_demo(tmp_path, AUTH0_DOMAIN="dev-x.us.auth0.com")
     assert result.returncode == 1
-    assert "AUTH0_API_AUDIENCE is not set" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("demo_app: configuration error: AUTH0_API_AUDIENCE")
     assert "Traceback" not in result.stderr
+    assert "OFFLINE" not in result.stderr
 
 
-@pytest.fixture
-def demo_url(jwks_server: JWKSServer, tmp_path: Path) -> Iterator[str]:
+def test_a_domain_in_dot_env_also_rules_out_offline_mode(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("AUTH0_DOMAIN=dev-x.us.auth0.com\n")
+    result = _import_demo(tmp_path)
+    assert result.returncode == 1
+    assert "AUTH0_API_AUDIENCE is not set" in result.stderr
+    assert "OFFLINE" not in result.stderr
+
+
+@contextlib.contextmanager
+def serving_demo(cwd: Path, **variables: str) -> Iterator[str]:
+    """`uvicorn demo_app:app` in its own process on a free loopback port; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    variables = {"AUTH0_DOMAIN": DOMAIN, "AUTH0_API_AUDIENCE": AUDIENCE, "AUTH0_JWKS_URL": jwks_server.url}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "demo_app:app", "--fd", str(sock.fileno()), "--log-level", "warning"],
-        cwd=tmp_path,
+        cwd=cwd,
         env=_environment(**variables),
         pass_fds=(sock.fileno(),),
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,6 +97,14 @@ def demo_url(jwks_server: JWKSServer, tmp_path: Path) -> Iterator[str]:
         sock.close()
 
 
+@pytest.fixture
+def demo_url(jwks_server: JWKSServer, tmp_path: Path) -> Iterator[str]:
+    """The demo configured for a tenant whose keys the loopback JWKS server publishes."""
+    variables = {"AUTH0_DOMAIN": DOMAIN, "AUTH0_API_AUDIENCE": AUDIENCE, "AUTH0_JWKS_URL": jwks_server.url}
+    with serving_demo(tmp_path, **variables) as url:
+        yield url
+
+
 def test_the_tutorial_curl_flow_against_the_demo(demo_url: str, make_token: TokenMaker) -> None:
     with httpx.Client(base_url=demo_url) as client:
         public = client.get("/api/public")
@@ -96,3 +121,85 @@ def test_the_tutorial_curl_flow_against_the_demo(demo_url: str, make_token: Toke
     assert body["message"] == "Access granted"
     assert body["data"]["sub"] == "client-42@clients"
     assert body["data"]["aud"] == AUDIENCE
+
+
+def test_with_a_tenant_the_demo_has_no_token_endpoint_and_refuses_local_tokens(
+    demo_url: str, jwks_server: JWKSServer, auth0_issuer: LocalIssuer
+) -> None:
+    local_token = auth0_issuer.token(iss=f"https://{DOMAIN}/", aud=AUDIENCE)
+    with httpx.Client(base_url=demo_url) as client:
+        token_endpoint = client.post("/oauth/token", json={"grant_type": "client_credentials"})
+        jwks = client.get("/.well-known/jwks.json")
+        private = client.get("/api/private", headers={"Authorization": f"Bearer {local_token}"})
+    assert token_endpoint.status_code in (404, 405)
+    assert jwks.status_code == 404
+    assert private.status_code == 401
+    assert private.json() == {"detail": "The access token signing key is unknown", "error": "invalid_token"}
+    assert jwks_server.count >= 1  # the tenant's key server was asked, not a local issuer
+
+
+def test_the_offline_demo_serves_its_issuer_and_scoped_route(tmp_path: Path) -> None:
+    with serving_demo(tmp_path) as url, httpx.Client(base_url=url) as client:
+        request = {
+            "grant_type": "client_credentials",
+            "client_id": "c",
+            "client_secret": "s",
+            "audience": DEFAULT_AUDIENCE,
+        }
+        granted = client.post("/oauth/token", data=request).json()
+        narrowed = client.post("/oauth/token", json={**request, "scope": "write:other"}).json()
+        wrong_audience = client.post("/oauth/token", json={**request, "audience": AUDIENCE})
+        scoped = client.get("/api/private-scoped", headers={"Authorization": f"Bearer {granted['access_token']}"})
+        unscoped = client.get("/api/private-scoped", headers={"Authorization": f"Bearer {narrowed['access_token']}"})
+        discovery = client.get("/.well-known/openid-configuration").json()
+        keys = client.get("/.well-known/jwks.json").json()
+    assert granted["scope"] == "read:messages"
+    assert narrowed["scope"] == ""
+    assert wrong_audience.status_code == 400
+    assert wrong_audience.json()["error"] == "invalid_target"
+    assert scoped.status_code == 200
+    assert scoped.json()["caller"] == "c@clients"
+    assert unscoped.status_code == 403
+    assert unscoped.json()["error"] == "insufficient_scope"
+    assert discovery["jwks_uri"] == f"{url}/.well-known/jwks.json"
+    assert [key["kty"] for key in keys["keys"]] == ["RSA"]
+
+
+def test_the_offline_demo_openapi_marks_only_the_private_routes(tmp_path: Path) -> None:
+    with serving_demo(tmp_path) as url:
+        schema = httpx.get(f"{url}/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["Auth0"]["scheme"] == "bearer"
+    marked = {path: item["get"].get("security") for path, item in schema["paths"].items()}
+    assert marked == {
+        "/api/public": None,
+        "/api/private": [{"Auth0": []}],
+        "/api/private-scoped": [{"Auth0": ["read:messages"]}],
+    }
+    assert "401" in schema["paths"]["/api/private"]["get"]["responses"]
+    assert "403" in schema["paths"]["/api/private-scoped"]["get"]["responses"]
+
+
+def _quickstart_block() -> str:
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+    block: str = next(block for block in blocks if "/oauth/token" in block and "127.0.0.1:8000" in block)
+    return block
+
+
+def test_the_readme_quickstart_runs_verbatim_against_the_offline_demo(tmp_path: Path) -> None:
+    script = _quickstart_block()
+    expected = [line.removeprefix("# ") for line in script.splitlines() if line.startswith("# ")]
+    with serving_demo(tmp_path) as url:
+        # The one change: the port this test's uvicorn got instead of uvicorn's default 8000.
+        result = subprocess.run(
+            [BASH, "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", url)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert len(expected) == 2
+    # curl prints no newline of its own, so the answers arrive back to back. The README
+    # abbreviates with "…"; everything it does show must match exactly.
+    pattern = r"\s*".join(".*".join(re.escape(part) for part in shown.split("…")) for shown in expected)
+    assert re.fullmatch(pattern + r"\s*", result.stdout), (expected, result.stdout)

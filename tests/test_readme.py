@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,8 +64,19 @@ def test_readme_fastapi_example_runs(make_token: TokenMaker) -> None:
         allowed = client.get("/api/private", headers={"Authorization": f"Bearer {make_token()}"})
         admin = client.get("/api/admin/x", headers={"Authorization": f"Bearer {make_token()}"})
         anonymous = client.get("/api/private")
+        me = client.get("/api/me", headers={"Authorization": f"Bearer {make_token()}"})
+        me_anonymous = client.get("/api/me")
+        messages = client.get("/api/private/messages", headers={"Authorization": f"Bearer {make_token()}"})
+        no_messages = client.get("/api/private/messages", headers={"Authorization": f"Bearer {make_token(scope='x')}"})
+        schema = client.get("/openapi.json").json()
+    assert me.json() == {"caller": "client-42@clients"}
+    assert me_anonymous.status_code == 401
+    assert messages.status_code == 200
+    assert no_messages.status_code == 403
+    assert schema["paths"]["/api/me"]["get"]["security"] == [{"Auth0": []}]
     assert allowed.status_code == 200
     assert allowed.json()["caller"] == "client-42@clients"
+    assert allowed.json()["claims"]["aud"] == AUDIENCE
     assert admin.status_code == 403
     assert anonymous.status_code == 401
 
@@ -75,3 +89,24 @@ def test_readme_starlette_example_runs(make_token: TokenMaker) -> None:
     assert reader.status_code == 200
     assert reader.json() == {"sub": "client-42@clients", "scopes": ["read:messages"]}
     assert no_scope.status_code == 403
+
+
+def test_readme_testing_example_runs_with_the_installed_plugin(tmp_path: Path) -> None:
+    """The README's test file, beside the README's FastAPI example as `myapp.py`, run by pytest."""
+    app_block = next(block for block in _python_blocks() if "FastAPI()" in block)
+    test_block = next(block for block in _python_blocks() if "from myapp import app" in block)
+    (tmp_path / "myapp.py").write_text(app_block)
+    (tmp_path / "test_myapp.py").write_text(test_block)
+    result = subprocess.run(
+        # -p no:cacheprovider: nothing written beside the user's files; -W error: no warnings either.
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "test_myapp.py"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AUTH0_", "PYTEST_"))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b\d+ passed", result.stdout)  # on each anyio backend installed
+    assert len([line for line in test_block.splitlines() if line.strip()]) <= 12
