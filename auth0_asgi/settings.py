@@ -120,6 +120,9 @@ class Auth0Settings:
     - `jwks_retry_interval`: after a failed fetch, how long before the next attempt (and the
       `Retry-After` of a 503 while no keys are held); default 5.
     - `max_token_bytes`: tokens longer than this are refused before any parsing; default 8192.
+    - `token_cache_size`: how many verified tokens each worker remembers, so a token reused for
+      hours costs one signature check (entries are re-checked against the clock and the key
+      set on every use); 0 disables the cache; default 1024.
 
     Raises ConfigurationError naming the variable and the bad value.
     """
@@ -135,6 +138,7 @@ class Auth0Settings:
     jwks_fetch_timeout: float = 5.0
     jwks_retry_interval: float = 5.0
     max_token_bytes: int = 8192
+    token_cache_size: int = 1024
 
     def __post_init__(self) -> None:
         domain = _normalise_domain(self.domain)
@@ -150,6 +154,8 @@ class Auth0Settings:
             _check_positive(name, getattr(self, name))
         if not isinstance(self.max_token_bytes, int) or self.max_token_bytes < 64:
             raise ConfigurationError(f"max_token_bytes={self.max_token_bytes!r}: must be an integer >= 64")
+        if type(self.token_cache_size) is not int or self.token_cache_size < 0:
+            raise ConfigurationError(f"token_cache_size={self.token_cache_size!r}: must be an integer >= 0")
         object.__setattr__(self, "domain", domain)
         object.__setattr__(self, "audience", audience)
         object.__setattr__(self, "algorithms", _check_algorithms(algorithms))

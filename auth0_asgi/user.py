@@ -34,11 +34,13 @@ class Auth0User(BaseUser):
     `granted_scopes` derives from it.
     """
 
-    __slots__ = ("claims", "scopes")
+    __slots__ = ("claims", "scopes", "sorted_scopes")
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
         self.claims = claims
         self.scopes = granted_scopes(claims)
+        self.sorted_scopes = sorted(self.scopes)
+        """`scopes` in order, as `request.auth.scopes` lists them."""
 
     @property
     def is_authenticated(self) -> bool:

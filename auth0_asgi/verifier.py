@@ -20,6 +20,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from ._jwk import MAX_KID_LENGTH, SigningKey
+from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .errors import (
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -29,8 +30,10 @@ from .errors import (
     InvalidSignatureError,
     MalformedTokenError,
     TokenTooLargeError,
+    UnknownSigningKeyError,
 )
 from .settings import Auth0Settings
+from .user import Auth0User
 
 __all__ = ["SigningKeySource", "TokenVerifier"]
 
@@ -114,13 +117,49 @@ class TokenVerifier:
         self._audiences = frozenset(settings.audience)
         defaults = get_default_algorithms()
         self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in settings.algorithms}
+        self._cache = VerifiedTokenCache(settings.token_cache_size)
 
     async def verify(self, token: str) -> dict[str, Any]:
-        """The verified claims of `token`.
+        """The verified claims of `token`, as a new dict the caller may change.
 
         Raises an InvalidTokenError subclass for any defect of the token, and
         SigningKeysUnavailableError when no key set could be fetched.
         """
+        return dict((await self.authenticate(token)).claims)
+
+    async def authenticate(self, token: str) -> Auth0User:
+        """The `Auth0User` of `token`; raises as `verify` does.
+
+        A token verified before (the cache holds `settings.token_cache_size` of them) is not
+        verified again: its `exp`, `nbf` and `iat` are checked against the clock, and its
+        signing key must still be in the key set. The returned user is then shared by every
+        request carrying that token: treat its `claims` as read-only.
+        """
+        entry = self._cache.get(token)
+        if entry is not None:
+            user = await self._reuse(token, entry)
+            if user is not None:
+                return user
+        return await self._verify_fully(token)
+
+    async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User | None:
+        now, leeway = self._now(), self.settings.leeway
+        if entry.expires_at <= now - leeway:
+            self._cache.discard(token)
+            raise ExpiredTokenError()
+        if entry.not_before is not None and entry.not_before > now + leeway:
+            raise ImmatureTokenError("nbf or iat is in the future")
+        try:
+            key = await self._keys.get_signing_key(entry.kid)
+        except UnknownSigningKeyError:
+            self._cache.discard(token)  # the key left the key set: so does every token it signed
+            raise
+        if key is not entry.key and key != entry.key:
+            self._cache.discard(token)  # another key under the same kid: verify afresh
+            return None
+        return entry.user
+
+    async def _verify_fully(self, token: str) -> Auth0User:
         if len(token) > self.settings.max_token_bytes:
             raise TokenTooLargeError(f"token of {len(token)} bytes")
         segments = token.split(".")
@@ -138,7 +177,10 @@ class TokenVerifier:
         self._check_signature(algorithm_name, key, signing_input, signature)
         claims = _json_object(payload, "payload")
         self._check_claims(claims)
-        return claims
+        user = Auth0User(claims)
+        times = [claims[name] for name in ("nbf", "iat") if name in claims]
+        self._cache.put(token, VerifiedToken(user, kid, key, claims["exp"], max(times) if times else None))
+        return user
 
     def _read_header(self, header: Mapping[str, Any]) -> tuple[str, str]:
         algorithm_name = header.get("alg")
