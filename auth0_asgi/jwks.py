@@ -109,6 +109,7 @@ class JWKSCache:
         Raises UnknownSigningKeyError when the set has no such key (after the one refresh the
         cooldown allows), SigningKeysUnavailableError when no key set could be fetched at all.
         """
+        fetched_before = self._finished_fetches
         if self._keys is None or self._clock() >= self._expires_at:
             await self._refresh()
         if self._keys is None:
@@ -116,6 +117,8 @@ class JWKSCache:
         key = self._keys.get(kid)
         if key is not None:
             return key
+        if self._finished_fetches != fetched_before:
+            raise UnknownSigningKeyError("unknown kid in a key set fetched just now")
         now = self._clock()
         if now - self._last_unknown_kid_refresh < self._refresh_cooldown:
             raise UnknownSigningKeyError("unknown kid; refresh cooldown active")
