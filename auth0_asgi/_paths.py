@@ -88,6 +88,11 @@ def _prefix_segments(prefix: object) -> Segments:
     return segments(prefix)
 
 
+#: Decisions remembered per rule set: real apps see few distinct paths, and a flood of
+#: made-up ones only empties the memo now and then.
+_MAX_REMEMBERED_PATHS: Final = 4096
+
+
 class ProtectionRules:
     """The protected prefixes and per-prefix scopes of one middleware, checked once here.
 
@@ -95,7 +100,7 @@ class ProtectionRules:
     prefix outside every protected prefix or a scope that is not an RFC 6749 scope-token.
     """
 
-    __slots__ = ("_protected", "_scoped")
+    __slots__ = ("_decisions", "_protected", "_scoped")
 
     def __init__(self, protected_prefixes: Iterable[str], required_scopes: Mapping[str, Iterable[str]]) -> None:
         self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
@@ -108,6 +113,21 @@ class ProtectionRules:
                 raise ConfigurationError(f"required_scopes[{prefix!r}]: the prefix is not protected")
             scoped.append(_Rule(prefix_segments, scope_set(scopes, f"required_scopes[{prefix!r}]")))
         self._scoped = tuple(scoped)
+        self._decisions: dict[tuple[str, str], frozenset[str] | None] = {}
+
+    def decide(self, scope: Scope) -> frozenset[str] | None:
+        """None when the request in `scope` is not protected, else the scopes it requires."""
+        key = (scope["path"], scope.get("root_path", ""))
+        try:
+            return self._decisions[key]
+        except KeyError:
+            pass
+        paths = candidate_paths(scope)
+        decision = self.required_scopes(paths) if self.protects(paths) else None
+        if len(self._decisions) >= _MAX_REMEMBERED_PATHS:
+            self._decisions.clear()
+        self._decisions[key] = decision
+        return decision
 
     def protects(self, paths: Iterable[Segments]) -> bool:
         """Whether any of `paths` lies within a protected prefix."""

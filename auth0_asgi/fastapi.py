@@ -75,9 +75,9 @@ async def require_user(
     middleware = connection.scope.get(MIDDLEWARE_SCOPE_KEY)
     if not isinstance(middleware, Auth0Middleware):
         raise RuntimeError("require_user needs Auth0Middleware on the app: app.add_middleware(Auth0Middleware, ...)")
-    user = Auth0User(await middleware.verifier.verify(bearer_token(connection.scope)))
+    user = await middleware.verifier.authenticate(bearer_token(connection.scope))
     connection.scope["user"] = user
-    connection.scope["auth"] = AuthCredentials(sorted(user.scopes))
+    connection.scope["auth"] = AuthCredentials(user.sorted_scopes)
     return user
 
 

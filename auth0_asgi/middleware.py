@@ -13,11 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._bearer import bearer_token
 from ._challenge import challenge_response
-from ._paths import ProtectionRules, Segments, candidate_paths
+from ._paths import ProtectionRules
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .jwks import JWKSCache
 from .settings import Auth0Settings
-from .user import Auth0User
 from .verifier import SigningKeySource, TokenVerifier
 
 __all__ = ["Auth0Middleware"]
@@ -32,8 +31,6 @@ _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 
 
 def _is_preflight(scope: Scope) -> bool:
-    if scope.get("method") != "OPTIONS":
-        return False
     names = {name for name, _ in scope["headers"]}
     return b"origin" in names and b"access-control-request-method" in names
 
@@ -95,33 +92,28 @@ class Auth0Middleware:
         self._rules = ProtectionRules(protected_prefixes, required_scopes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, self._closing_on_shutdown(send))
-            return
-        if scope["type"] not in ("http", "websocket"):
+        scope_type = scope["type"]
+        if scope_type != "http" and scope_type != "websocket":
+            if scope_type == "lifespan":
+                send = self._closing_on_shutdown(send)
             await self.app(scope, receive, send)
             return
         scope[MIDDLEWARE_SCOPE_KEY] = self
-        paths = candidate_paths(scope)
-        if not self._rules.protects(paths) or _is_preflight(scope):
+        required_scopes = self._rules.decide(scope)
+        if required_scopes is None or (scope.get("method") == "OPTIONS" and _is_preflight(scope)):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
         else:
             try:
-                user = await self._authenticate(scope, paths)
+                user = await self.verifier.authenticate(bearer_token(scope))
+                if not required_scopes <= user.scopes:
+                    raise InsufficientScopeError(required_scopes)
             except AuthenticationError as exc:
                 await self._refuse(scope, receive, send, exc)
                 return
             scope["user"] = user
-            scope["auth"] = AuthCredentials(sorted(user.scopes))
+            scope["auth"] = AuthCredentials(user.sorted_scopes)
         await self._call_app(scope, receive, send)
-
-    async def _authenticate(self, scope: Scope, paths: tuple[Segments, ...]) -> Auth0User:
-        user = Auth0User(await self.verifier.verify(bearer_token(scope)))
-        required = self._rules.required_scopes(paths)
-        if not required <= user.scopes:
-            raise InsufficientScopeError(required)
-        return user
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

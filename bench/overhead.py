@@ -1,71 +1,51 @@
-"""In-process cost of Auth0Middleware, as ratios measured side by side in one interleaved run.
+"""In-process cost of Auth0Middleware against the bare app, the raw signature check and peers.
 
-    python bench/overhead.py            # full run (about ten seconds)
+    python bench/overhead.py            # full run, a minute or two
     python bench/overhead.py --smoke    # a few iterations: checks the harness runs, not its timings
 
-F is the floor: one cryptography RSA-2048 PKCS1v15-SHA256 verify of the token's signing input.
-Every case is driven as a raw ASGI call (no sockets), so the numbers are the middleware's own
-cost. The key set comes from a real loopback HTTP server, fetched once during warm-up.
+F is the floor: one cryptography RSA-2048 PKCS1v15-SHA256 verify of a token's signing input.
+Every app is driven as a raw ASGI call on one event loop (no sockets), so each row is the
+app's own cost. All rows are measured interleaved, round after round, and each row reports
+its median: compare the ratios, not the lone times (shared machines are noisy).
+
+"added (F)" is the row's cost above the bare app it wraps, in units of F; "x bare" is the
+row's cost over that bare app's. Key-set fetches are counted at the loopback HTTPS tenant
+during the measured rounds. Peers are measured when installed (bench/requirements-peers.txt).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import gc
+import itertools
 import statistics
-import threading
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
+import apps
 import jwt
+from _keyserver import AUDIENCE, Tenant
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from jwt.algorithms import RSAAlgorithm
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from auth0_asgi import Auth0Middleware, Auth0Settings
+Operation = Callable[[], Awaitable[Any]]
 
-AUDIENCE = "https://bench.example"
-DOMAIN = "bench.example.test"
-
-
-def serve_jwks(document: bytes) -> tuple[ThreadingHTTPServer, str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(document)))
-            self.end_headers()
-            self.wfile.write(document)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-
-
-async def endpoint(request: Any) -> JSONResponse:
-    return JSONResponse({"ok": True})
-
-
-def bare_app() -> Starlette:
-    return Starlette(routes=[Route("/api/public", endpoint), Route("/api/private", endpoint)])
+BARE_PUBLIC = "bare Starlette, /api/public"
+BARE_PRIVATE = "bare Starlette, /api/private"
+BARE_FASTAPI = "bare FastAPI, /api/private"
 
 
 def http_scope(path: str, token: str | None) -> dict[str, Any]:
-    headers = [(b"host", b"bench")]
+    headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
     if token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     return {
         "type": "http",
-        "asgi": {"version": "3.0"},
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
@@ -76,12 +56,16 @@ def http_scope(path: str, token: str | None) -> dict[str, Any]:
         "headers": headers,
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 50000),
+        "state": {},
     }
 
 
-def asgi_call(app: Any, path: str, token: str | None = None) -> Callable[[], Awaitable[int]]:
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def asgi_call(app: Any, path: str, tokens: Callable[[], str | None] = lambda: None) -> Operation:
+    """One request to `app` per call; `tokens` gives each request's token. Returns the status."""
 
     async def call() -> int:
         status = 0
@@ -91,81 +75,161 @@ def asgi_call(app: Any, path: str, token: str | None = None) -> Callable[[], Awa
             if message["type"] == "http.response.start":
                 status = message["status"]
 
-        await app(http_scope(path, token), receive, send)
+        await app(http_scope(path, tokens()), _receive, send)
         return status
 
     return call
 
 
-async def timed(operation: Callable[[], Awaitable[Any]], iterations: int) -> float:
+@dataclass
+class Case:
+    name: str
+    operation: Operation
+    base: str | None = None  # the bare app row this one wraps
+    expect: int | None = 200
+    memory: bool = False  # also measure memory per 10k requests
+    samples: list[float] | None = None
+    iterations: int = 0
+    fetches: int = 0
+    ops: int = 0
+
+
+async def per_op_us(operation: Operation, iterations: int) -> float:
     start = time.perf_counter()
     for _ in range(iterations):
         await operation()
     return (time.perf_counter() - start) / iterations * 1e6
 
 
-async def main(rounds: int, iterations: int) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "k1", "use": "sig", "alg": "RS256"}
-    server, url = serve_jwks(json.dumps({"keys": [jwk]}).encode())
-    now = int(time.time())
-    claims = {"iss": f"https://{DOMAIN}/", "aud": AUDIENCE, "sub": "bench@clients", "iat": now, "exp": now + 3600}
-    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+async def memory_per(operation: Operation, requests: int) -> tuple[float, float]:
+    """Peak and retained KiB (tracemalloc) over `requests` calls, scaled to 10k requests."""
+    gc.collect()
+    tracemalloc.start()
+    before, _ = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    for _ in range(requests):
+        await operation()
+    gc.collect()
+    after, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    scale = 10_000 / requests
+    return (peak - before) / 1024 * scale, (after - before) / 1024 * scale
+
+
+def cycling(tokens: list[str]) -> Callable[[], str]:
+    pool = itertools.cycle(tokens)
+    return lambda: next(pool)
+
+
+async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple[list[Case], list[Any], list[str]]:
+    token = tenant.token()
     signing_input, signature_segment = token.rsplit(".", 1)
     signature = jwt.utils.base64url_decode(signature_segment)
-    public = key.public_key()
-
-    settings = Auth0Settings(domain=DOMAIN, audience=(AUDIENCE,), jwks_url=url)
-    bare = bare_app()
-    protected = Auth0Middleware(bare_app(), settings=settings, protected_prefixes=["/api/private"])
+    public_key = tenant.key.public_key()
+    # More distinct tokens than the cache holds, used in turn: every request is a miss.
+    fresh = cycling([tenant.token(jti=str(n)) for n in range(new_tokens)])
 
     async def floor() -> None:
-        public.verify(signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        public_key.verify(signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
 
     async def pyjwt_decode() -> None:
-        jwt.decode(token, public, algorithms=["RS256"], audience=AUDIENCE, issuer=f"https://{DOMAIN}/")
+        jwt.decode(token, public_key, algorithms=["RS256"], audience=AUDIENCE, issuer=tenant.issuer)
 
-    cases: dict[str, Callable[[], Awaitable[Any]]] = {
-        "F: RSA-2048 verify (cryptography)": floor,
-        "PyJWT decode, pre-parsed key": pyjwt_decode,
-        "bare Starlette app, /api/public": asgi_call(bare, "/api/public"),
-        "bare Starlette app, /api/private": asgi_call(bare, "/api/private"),
-        "middleware, public route": asgi_call(protected, "/api/public"),
-        "middleware, protected, valid token": asgi_call(protected, "/api/private", token),
-        "middleware, protected, no token (401)": asgi_call(protected, "/api/private"),
-    }
-    assert await cases["middleware, protected, valid token"]() == 200
-    assert await cases["middleware, protected, no token (401)"]() == 401
-    for operation in cases.values():  # warm-up
-        await timed(operation, max(1, iterations // 10))
+    def reused() -> str:
+        return token
 
-    samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(rounds):  # interleaved: each round measures every case once
-        for name, operation in cases.items():
-            samples[name].append(await timed(operation, iterations))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    bare, bare_fastapi = apps.bare_starlette(), apps.bare_fastapi()
+    ours = apps.ours(tenant, token_cache_size=cache_size)
+    ours_fresh = apps.ours(tenant, token_cache_size=cache_size)
+    ours_uncached = apps.ours(tenant, token_cache_size=0)
+    ours_fastapi = apps.ours(tenant, app=apps.bare_fastapi(), token_cache_size=cache_size)
+    closers = [ours, ours_fresh, ours_uncached, ours_fastapi]
+    base_http = apps.base_http_middleware_pyjwt(tenant)
+    minimal = apps.minimal_asgi_pyjwt(tenant)
+    tutorial = apps.tutorial(tenant)
+    public, private, fastapi_private = BARE_PUBLIC, BARE_PRIVATE, BARE_FASTAPI
+    cases = [
+        Case("F: RSA-2048 verify (cryptography)", floor, expect=None),
+        Case("PyJWT decode alone, pre-parsed key", pyjwt_decode, expect=None),
+        Case(public, asgi_call(bare, "/api/public"), memory=True),
+        Case(private, asgi_call(bare, "/api/private", reused)),
+        Case("ours, public route", asgi_call(ours, "/api/public"), public, memory=True),
+        Case("ours, reused token", asgi_call(ours, "/api/private", reused), private, memory=True),
+        Case("ours, new token per request", asgi_call(ours_fresh, "/api/private", fresh), private, memory=True),
+        Case("ours, token cache disabled", asgi_call(ours_uncached, "/api/private", reused), private),
+        Case("ours, no token (401)", asgi_call(ours, "/api/private"), private, expect=401),
+        Case("minimal pure-ASGI + PyJWT decode", asgi_call(minimal, "/api/private", reused), private),
+        Case("BaseHTTPMiddleware + PyJWT, protected", asgi_call(base_http, "/api/private", reused), private),
+        Case("BaseHTTPMiddleware + PyJWT, public", asgi_call(base_http, "/api/public"), public),
+        Case(fastapi_private, asgi_call(bare_fastapi, "/api/private", reused)),
+        Case("ours on FastAPI, reused token", asgi_call(ours_fastapi, "/api/private", reused), fastapi_private),
+        Case(
+            "tutorial: PyJWKClient per request",
+            asgi_call(tutorial, "/api/private", reused),
+            fastapi_private,
+        ),
+    ]
+    peers, missing = apps.peer_apps(tenant)
+    for name, app in peers.items():
+        cases.append(Case(f"peer {name}", asgi_call(app, "/api/private", reused), BARE_FASTAPI))
+    return cases, closers, missing
+
+
+async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: int, new_tokens: int) -> None:
+    tenant = Tenant()
+    tenant.trust()
+    cases, closers, missing = await build_cases(tenant, cache_size, new_tokens)
+    by_name = {case.name: case for case in cases}
+    for case in cases:  # each row must do what it claims before it is timed
+        result = await case.operation()
+        if case.expect is not None and result != case.expect:
+            raise SystemExit(f"{case.name}: answered {result}, expected {case.expect}")
+    for case in cases:  # warm-up, then aim for about `budget_ms` per row per round
+        per_op = await per_op_us(case.operation, 3)
+        case.iterations = max(3, min(5000, int(budget_ms * 1000 / max(per_op, 0.1))))
+        case.samples = []
+    for _ in range(rounds):
+        for case in cases:
+            fetched = tenant.requests
+            assert case.samples is not None
+            case.samples.append(await per_op_us(case.operation, case.iterations))
+            case.fetches += tenant.requests - fetched
+            case.ops += case.iterations
+
+    medians = {case.name: statistics.median(case.samples or [0.0]) for case in cases}
     f = medians["F: RSA-2048 verify (cryptography)"]
-    bare_public = medians["bare Starlette app, /api/public"]
-    bare_private = medians["bare Starlette app, /api/private"]
+    print(f"rounds={rounds}; F = {f:.1f} us; token cache size {cache_size}; {new_tokens} distinct new tokens")
+    print(f"{'case':40} {'us/op':>9} {'x F':>7} {'added (F)':>10} {'x bare':>7} {'fetches/req':>12}")
+    for case in cases:
+        value = medians[case.name]
+        added = ratio = ""
+        if case.base is not None:
+            base = medians[by_name[case.base].name]
+            added, ratio = f"{(value - base) / f:+.2f}", f"{value / base:.2f}"
+        fetches = f"{case.fetches / case.ops:.3f}" if case.expect is not None else ""
+        print(f"{case.name:40} {value:9.1f} {value / f:7.2f} {added:>10} {ratio:>7} {fetches:>12}")
+    if missing:
+        print(f"peers not installed (pip install -r bench/requirements-peers.txt): {', '.join(missing)}")
 
-    print(f"rounds={rounds} iterations={iterations}; F = {f:.1f} us")
-    print(f"{'case':40} {'median us/op':>13} {'x F':>7} {'added vs bare (F)':>18}")
-    for name, value in medians.items():
-        added = ""
-        if name.startswith("middleware"):
-            base = bare_public if "public" in name else bare_private
-            added = f"{(value - base) / f:+.2f}"
-        print(f"{name:40} {value:13.1f} {value / f:7.2f} {added:>18}")
-    print(f"key-set fetches: {protected.key_set.fetch_count} (all during warm-up)")
-    await protected.aclose()
-    server.shutdown()
+    print(f"\nmemory per 10k requests (tracemalloc, {memory_requests} requests measured per row)")
+    print(f"{'case':40} {'peak KiB':>9} {'retained KiB':>13}")
+    for case in cases:
+        if case.memory:
+            peak, retained = await memory_per(case.operation, memory_requests)
+            print(f"{case.name:40} {peak:9.1f} {retained:13.1f}")
+    for app in closers:
+        await app.aclose()
+    tenant.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="a few iterations, to check the harness runs")
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--budget-ms", type=float, default=25.0, help="time per row per round")
+    parser.add_argument("--memory-requests", type=int, default=10_000)
     args = parser.parse_args()
-    rounds, iterations = (2, 5) if args.smoke else (args.rounds, args.iterations)
-    asyncio.run(main(rounds, iterations))
+    if args.smoke:
+        asyncio.run(main(rounds=2, budget_ms=1.0, memory_requests=50, cache_size=8, new_tokens=16))
+    else:
+        asyncio.run(main(args.rounds, args.budget_ms, args.memory_requests, cache_size=1024, new_tokens=2048))
