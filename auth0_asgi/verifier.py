@@ -8,7 +8,7 @@ and nowhere else.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import math
 import re
@@ -37,10 +37,14 @@ from .user import Auth0User
 
 __all__ = ["SigningKeySource", "TokenVerifier"]
 
-_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+# One scan checks the structure and the alphabet of all three segments (RFC 7515 §7.1); an
+# empty signature is left for the algorithm check to refuse (alg "none").
+_COMPACT_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
 # RFC 4648 §3.5: in canonical encoding the unused low bits of the last character are zero,
 # so each text decodes from exactly one spelling.
 _CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_PADDING: Final = ("", "", "==", "=")
 
 
 class SigningKeySource(Protocol):
@@ -51,14 +55,12 @@ class SigningKeySource(Protocol):
 
 
 def _decode_segment(segment: str) -> bytes:
+    """Decode a segment whose alphabet `_COMPACT_JWS` has already checked."""
     remainder = len(segment) % 4
-    if (
-        remainder == 1
-        or not _BASE64URL.fullmatch(segment)
-        or (remainder > 1 and segment[-1] not in _CANONICAL_LAST_CHAR[remainder])
-    ):
+    if remainder == 1 or (remainder > 1 and segment[-1] not in _CANONICAL_LAST_CHAR[remainder]):
         raise MalformedTokenError("segment is not canonical base64url")
-    return base64.urlsafe_b64decode(segment + "=" * (-remainder % 4))
+    # The alphabet is checked, so the plain decoder with translated characters is exact.
+    return binascii.a2b_base64((segment + _PADDING[remainder]).encode("ascii").translate(_FROM_URLSAFE))
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -162,10 +164,10 @@ class TokenVerifier:
     async def _verify_fully(self, token: str) -> Auth0User:
         if len(token) > self.settings.max_token_bytes:
             raise TokenTooLargeError(f"token of {len(token)} bytes")
-        segments = token.split(".")
-        if len(segments) != 3:
-            raise MalformedTokenError("not three dot-separated segments")
-        header_segment, payload_segment, signature_segment = segments
+        structure = _COMPACT_JWS.fullmatch(token)
+        if structure is None:
+            raise MalformedTokenError("not three base64url segments")
+        header_segment, payload_segment, signature_segment = structure.groups()
         header = _json_object(_decode_segment(header_segment), "header")
         payload = _decode_segment(payload_segment)
         signature = _decode_segment(signature_segment)

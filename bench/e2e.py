@@ -1,6 +1,6 @@
 """End to end through uvicorn (one worker, loopback): the public route against the protected one.
 
-    python bench/e2e.py            # about a minute: 3 rounds x 3 scenarios x 5 s
+    python bench/e2e.py            # about a minute: 3 rounds x 4 scenarios x 5 s
     python bench/e2e.py --smoke    # a second per scenario: checks the harness runs
 
 The load generator is wrk (Debian's `wrk` package) when it is installed, otherwise a bounded
@@ -139,6 +139,9 @@ def main(rounds: int, seconds: float, connections: int, new_tokens: int, generat
         Path(tokens_file).write_text("\n".join(fresh) + "\n")
         scenarios: dict[str, tuple[str, str | None, str | None, list[str | None]]] = {
             "public route": (f"{base}/api/public", None, None, [None]),
+            # The same header bytes as the protected requests: what carrying a token costs the
+            # server itself, before the middleware looks at it.
+            "public route, same Authorization": (f"{base}/api/public", token, None, [token]),
             "protected, reused token": (f"{base}/api/private", token, None, [token]),
             "protected, new token per request": (f"{base}/api/private", None, tokens_file, list(fresh)),
         }
@@ -158,12 +161,13 @@ def main(rounds: int, seconds: float, connections: int, new_tokens: int, generat
     print(f"uvicorn, 1 worker, loopback; {generator}, {connections} connections; {rounds} rounds x {seconds:g} s")
     print(f"{new_tokens} distinct tokens for the new-token scenario (the worker's token cache holds 1024)")
     public_rps = statistics.median(result["rps"] for result in results["public route"])
-    print(f"{'scenario':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x public':>9}")
+    print(f"{'scenario':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'x public':>9} {'x same header':>14}")
+    header_rps = statistics.median(result["rps"] for result in results["public route, same Authorization"])
     for name, runs in results.items():
         rps = statistics.median(run["rps"] for run in runs)
         p50 = statistics.median(run["p50"] for run in runs)
         p99 = statistics.median(run["p99"] for run in runs)
-        print(f"{name:34} {rps:9.0f} {p50:8.2f} {p99:8.2f} {rps / public_rps:9.2f}")
+        print(f"{name:34} {rps:9.0f} {p50:8.2f} {p99:8.2f} {rps / public_rps:9.2f} {rps / header_rps:14.2f}")
     print(f"key-set fetches by the worker: {tenant.requests}")
 
 
