@@ -44,6 +44,7 @@ _COMPACT_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0
 # so each text decodes from exactly one spelling.
 _CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 _FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_MAX_SAFE_INTEGER: Final = 2**53 - 1
 _PADDING: Final = ("", "", "==", "=")
 
 
@@ -89,9 +90,11 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    # bool is an int subclass and float("nan") is a float: neither is a NumericDate.
+    # bool is an int subclass and float("nan") is a float: neither is a NumericDate. RFC 7493
+    # §2.2: integers beyond IEEE 754 double precision are not interoperable, so a "never
+    # expiring" exp of 10**400 is malformed rather than valid for ever.
     if type(value) is int:
-        return True
+        return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
     return type(value) is float and math.isfinite(value)
 
 
