@@ -1,0 +1,225 @@
+"""Property-based fuzzing of the Authorization header, the token and the path (hypothesis).
+
+Raw ASGI calls, so bytes no HTTP client would send still reach the middleware. Invariants:
+the answer is one of the contract's, its body is JSON with a fixed description, its challenge
+is well-formed, nothing raises, and no request without a valid token reaches a protected
+handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import posixpath
+import re
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from auth0_asgi import Auth0Middleware
+
+from .conftest import AUDIENCE, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
+
+CHALLENGE: Final = re.compile(
+    r'Bearer realm="[^"\\]*"'
+    r'(, error="(invalid_request|invalid_token)", error_description="[A-Za-z ]+")?'
+)
+DESCRIPTIONS: Final = {
+    "Not authenticated",
+    "The Authorization header is malformed",
+    "The access token is invalid",
+    "The access token is malformed",
+    "The access token is too large",
+    "The access token algorithm is not allowed",
+    "The access token signing key is unknown",
+    "The access token signature is invalid",
+    "The access token has expired",
+    "The access token is not yet valid",
+    "The access token issuer is not trusted",
+    "The access token was not issued for this API",
+}
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@dataclass
+class Harness:
+    app: Auth0Middleware
+    runner: asyncio.Runner
+    reached: list[str] = field(default_factory=list)
+
+    def call(
+        self, path: str, headers: list[tuple[bytes, bytes]], root_path: str = ""
+    ) -> tuple[int, dict[str, str], bytes]:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode("utf-8", "surrogateescape"),
+            "root_path": root_path,
+            "query_string": b"",
+            "headers": [(b"host", b"fuzz"), *headers],
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+        }
+        messages: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            messages.append(message)
+
+        self.runner.run(self.app(scope, receive, send))
+        start, body = messages[0], b"".join(m.get("body", b"") for m in messages[1:])
+        response_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+        return start["status"], response_headers, body
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[Harness]:
+    key = SigningPair("rsa-1", _rsa_private(0), "RS256")
+    reached: list[str] = []
+
+    async def private(request: Request) -> PlainTextResponse:
+        reached.append(request.url.path)
+        return PlainTextResponse("private")
+
+    async def anything(request: Request) -> PlainTextResponse:
+        # A permissive router's view of the path: case-folded, ;params dropped, dot segments
+        # and repeated slashes resolved. If it sees the private area, so must the middleware.
+        path = request.scope["path"]
+        kept = "/".join(segment.split(";")[0] for segment in path.casefold().split("/"))
+        normal = posixpath.normpath("/" + kept.lstrip("/"))  # normpath keeps a leading "//"
+        if normal == "/api/private" or normal.startswith("/api/private/"):
+            reached.append(path)
+        return PlainTextResponse("other")
+
+    app = Starlette(
+        routes=[
+            Route("/api/private", private),
+            Route("/api/private/{rest:path}", private),
+            Route("/{p:path}", anything),
+        ]
+    )
+    with running_jwks_server() as server, asyncio.Runner() as runner:
+        server.publish(key)
+        middleware = Auth0Middleware(
+            app, settings=make_settings(server), protected_prefixes=["/api/private"], realm=AUDIENCE
+        )
+        yield Harness(middleware, runner, reached)
+        runner.run(middleware.aclose())
+
+
+def _assert_contract_refusal(status: int, headers: dict[str, str], body: bytes) -> None:
+    assert status in (400, 401), (status, body)
+    document = json.loads(body)
+    assert set(document) <= {"detail", "error"}
+    assert document["detail"] in DESCRIPTIONS
+    expected_error = {400: "invalid_request", 401: document.get("error")}[status]
+    assert document.get("error") == expected_error
+    assert document.get("error") in (None, "invalid_request", "invalid_token")
+    assert headers["content-type"] == "application/json"
+    assert CHALLENGE.fullmatch(headers["www-authenticate"]), headers["www-authenticate"]
+
+
+authorization_values = st.one_of(
+    st.binary(max_size=9000),
+    st.binary(max_size=9000).map(lambda raw: b"Bearer " + raw),
+    st.text(max_size=3000).map(lambda text: ("Bearer " + text).encode("utf-8")),
+    st.from_regex(rb"\A[Bb][Ee][Aa][Rr][Ee][Rr][ \t]{0,3}[A-Za-z0-9._~+/=-]{0,400}[ \t]{0,2}\Z"),
+)
+
+
+@FUZZ
+@given(values=st.lists(authorization_values, min_size=1, max_size=2))
+def test_any_authorization_header_gets_a_contract_answer(harness: Harness, values: list[bytes]) -> None:
+    harness.reached.clear()
+    status, headers, body = harness.call("/api/private", [(b"authorization", value) for value in values])
+    _assert_contract_refusal(status, headers, body)
+    assert harness.reached == []
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+headers_members = st.fixed_dictionaries(
+    {},
+    optional={
+        "alg": st.sampled_from(["RS256", "none", "HS256", "ES256", "RS512"]) | json_values,
+        "kid": st.sampled_from(["rsa-1", "", "../x"]) | json_values,
+        "crit": json_values,
+        "jku": st.just("http://127.0.0.1:9/keys"),
+        "b64": st.booleans(),
+    },
+)
+payloads = st.one_of(
+    json_values,
+    st.builds(
+        lambda extra: {**standard_claims(), **extra},
+        st.dictionaries(st.sampled_from(["exp", "nbf", "iat", "aud", "iss", "scope"]), json_values, max_size=3),
+    ),
+)
+
+
+@FUZZ
+@given(header=headers_members | json_values, payload=payloads, signature=st.binary(max_size=300))
+def test_any_structured_token_is_refused_as_invalid(
+    harness: Harness, header: Any, payload: Any, signature: bytes
+) -> None:
+    harness.reached.clear()
+    token = ".".join(_b64url(json.dumps(part).encode()) for part in (header, payload)) + "." + _b64url(signature)
+    status, headers, body = harness.call("/api/private", [(b"authorization", f"Bearer {token}".encode())])
+    _assert_contract_refusal(status, headers, body)
+    assert status == 401
+    assert json.loads(body)["error"] == "invalid_token"
+    assert harness.reached == []
+
+
+path_segments = st.sampled_from(
+    [
+        "api",
+        "API",
+        "Api",
+        "private",
+        "PRIVATE",
+        "privateer",
+        "public",
+        ".",
+        "..",
+        "",
+        "private;x=1",
+        "%2F",
+        "x",
+        "api;v=2",
+    ]
+)
+
+
+@FUZZ
+@given(segments=st.lists(path_segments, min_size=1, max_size=6), root=st.sampled_from(["", "/app", "/api"]))
+def test_no_path_without_a_token_reaches_the_private_area(harness: Harness, segments: list[str], root: str) -> None:
+    harness.reached.clear()
+    path = root + "/" + "/".join(segments)
+    status, headers, body = harness.call(path, [], root_path=root)
+    if harness.reached:
+        pytest.fail(f"{path!r} (root_path {root!r}) reached the private area without a token")
+    if status != 200:
+        _assert_contract_refusal(status, headers, body)
