@@ -10,6 +10,7 @@ Rules, in the order a lookup meets them:
    one fetch per cooldown.
 4. A failed fetch keeps the keys already held (serve stale) and is not retried before the
    retry interval; with no keys at all the caller gets SigningKeysUnavailableError (503).
+   A key set without a single usable signing key counts as a failed fetch.
 """
 
 from __future__ import annotations
@@ -188,7 +189,12 @@ class JWKSCache:
             raise JWKSFetchError(f"timed out after {self._fetch_timeout:g}s") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise JWKSFetchError(f"{type(exc).__name__}") from exc
-        return parse_jwks(body, self._algorithms)
+        keys = parse_jwks(body, self._algorithms)
+        if not keys:
+            # A set with nothing we can use (only enc keys, other key types, one kid twice) is
+            # a broken answer, not a revocation of every key: keep what we hold.
+            raise JWKSFetchError("the key set has no usable signing key")
+        return keys
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length", "")

@@ -95,6 +95,8 @@ class JWKSServer:
     drop: bool = False
     declare_length: bool = True
     requests: list[dict[str, str]] = field(default_factory=list)
+    abandoned: int = 0
+    gave_up: threading.Event = field(default_factory=threading.Event)
     received: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     url: str = ""
@@ -130,7 +132,11 @@ def _handler_for(server: JWKSServer) -> type[BaseHTTPRequestHandler]:
             if server.declare_length:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                server.abandoned += 1  # the client stopped reading: what a size cap does
+                server.gave_up.set()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
