@@ -36,6 +36,17 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert readme_test_command in _commands((REPO / ".ci" / "run").read_text())
 
 
+def test_ci_stops_when_the_readme_test_command_fails() -> None:
+    """`set -e` ignores a failure inside an && list: .ci/run must check the status itself."""
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("python3 -m venv .venv"))
+    end = next(i for i in range(start, len(lines)) if lines[i].strip() == "fi")
+    script = "\n".join(["set -euo pipefail", "true && false && true", *lines[start + 1 : end + 1], "echo after"])
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)  # noqa: S607
+    assert result.returncode != 0
+    assert "after" not in result.stdout
+
+
 def _python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
 
