@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
+from auth0_asgi._paths import ProtectionRules
 
 from .conftest import (
     AUDIENCE,
@@ -481,3 +482,12 @@ async def test_valid_tokens_keep_passing_while_the_key_server_is_down(
         assert (await client.get("/api/private", headers=headers)).status_code == 200
         assert (await client.get("/api/private", headers=headers)).status_code == 200
     assert jwks_server.count == 2  # one good fetch, one failed refresh, then the retry interval
+
+
+def test_the_path_decision_memo_stays_bounded_and_right() -> None:
+    rules = ProtectionRules(["/api/private"], {"/api/private/admin": ["read:admin"]})
+    for n in range(5000):  # a flood of made-up paths
+        assert rules.decide({"path": f"/x/{n}", "root_path": ""}) is None
+    assert len(rules._decisions) <= 4096
+    assert rules.decide({"path": "/API//private/admin/x", "root_path": ""}) == frozenset({"read:admin"})
+    assert rules.decide({"path": "/api/private", "root_path": ""}) == frozenset()
