@@ -16,16 +16,15 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 from _keyserver import Tenant
+from _uvicorn import start_uvicorn
 
 BENCH = Path(__file__).resolve().parent
 
@@ -41,14 +40,7 @@ end
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(tenant: Tenant) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
     env = {
         **os.environ,
         "BENCH_DOMAIN": tenant.domain,
@@ -56,19 +48,7 @@ def start_server(tenant: Tenant) -> tuple[subprocess.Popen[bytes], str]:
         "BENCH_JWKS_URL": tenant.jwks_url,
         "SSL_CERT_FILE": tenant.cert_path,
     }
-    command = [sys.executable, "-m", "uvicorn", "e2e_app:app", "--app-dir", str(BENCH), "--port", str(port)]
-    command += ["--workers", "1", "--log-level", "warning", "--no-access-log"]
-    process = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/api/public", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("uvicorn did not start") from None
-            time.sleep(0.1)
+    return start_uvicorn("e2e_app:app", env, BENCH, "--workers", "1", "--no-access-log")
 
 
 def run_wrk(url: str, seconds: float, connections: int, token: str | None, tokens_file: str | None) -> dict[str, float]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import jwt
+from _uvicorn import start_uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -104,9 +105,6 @@ def _rss_kib(pid: int) -> dict[str, int]:
 
 
 def _start_demo(key_server: FlappingKeyServer) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AUTH0_")},
         "AUTH0_DOMAIN": DOMAIN,
@@ -114,18 +112,7 @@ def _start_demo(key_server: FlappingKeyServer) -> tuple[subprocess.Popen[bytes],
         "AUTH0_JWKS_URL": key_server.url,
         "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'bench'}",
     }
-    command = [sys.executable, "-m", "uvicorn", "load_app:app", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=REPO / "bench", env=env, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/api/public", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit("the demo did not start") from None
-            time.sleep(0.1)
+    return start_uvicorn("load_app:app", env, REPO / "bench")
 
 
 class Tokens:

@@ -74,6 +74,11 @@ class Kit:
         return sign_compact(header, payload, self.rsa)
 
 
+def signed_as(alg: str, kid: str, private: Any) -> str:
+    """Standard claims under header {alg, kid}, really signed with `private` using `alg`."""
+    return sign_compact({"alg": alg, "kid": kid}, claims_of(), SigningPair(kid, private, alg))
+
+
 def claims_of(**overrides: Any) -> dict[str, Any]:
     return standard_claims(**overrides)
 
@@ -124,30 +129,22 @@ ALGORITHM_ATTACKS: list[Case] = [
     ],
     (
         "rs512-outside-allow-list",
-        lambda k: sign_compact(
-            {"alg": "RS512", "kid": "rsa-1"}, claims_of(), SigningPair("rsa-1", k.rsa.private, "RS512")
-        ),
+        lambda k: signed_as("RS512", "rsa-1", k.rsa.private),
         ALGORITHM,
     ),
     (
         "ps256-outside-allow-list",
-        lambda k: sign_compact(
-            {"alg": "PS256", "kid": "rsa-1"}, claims_of(), SigningPair("rsa-1", k.rsa.private, "PS256")
-        ),
+        lambda k: signed_as("PS256", "rsa-1", k.rsa.private),
         ALGORITHM,
     ),
     (
         "rs384-against-jwk-alg-rs256",
-        lambda k: sign_compact(
-            {"alg": "RS384", "kid": "rsa-1"}, claims_of(), SigningPair("rsa-1", k.rsa.private, "RS384")
-        ),
+        lambda k: signed_as("RS384", "rsa-1", k.rsa.private),
         ALGORITHM,
     ),
     (
         "es256-against-rsa-key",
-        lambda k: sign_compact(
-            {"alg": "ES256", "kid": "rsa-1"}, claims_of(), SigningPair("rsa-1", k.ec256.private, "ES256")
-        ),
+        lambda k: signed_as("ES256", "rsa-1", k.ec256.private),
         ALGORITHM,
     ),
     ("rs256-against-ec-key", lambda k: sign_compact({"alg": "RS256", "kid": "ec-1"}, claims_of(), k.rsa), ALGORITHM),
@@ -378,9 +375,7 @@ ECDSA_ATTACKS: list[Case] = [
     ),
     (
         "es384-against-p256-key",
-        lambda k: sign_compact(
-            {"alg": "ES384", "kid": "ec-1"}, claims_of(), SigningPair("ec-1", k.ec384.private, "ES384")
-        ),
+        lambda k: signed_as("ES384", "ec-1", k.ec384.private),
         ALGORITHM,
     ),
     (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -96,13 +98,27 @@ async def test_a_retired_key_voids_the_tokens_it_signed(auth0_issuer: LocalIssue
     assert len(verifier._cache) == 0
 
 
-async def test_a_key_that_leaves_the_fetched_key_set_voids_its_tokens(
-    jwks_server: JWKSServer, rsa_key: SigningPair, second_rsa_key: SigningPair, make_token: TokenMaker
-) -> None:
+@dataclass
+class Fetching:
+    """A verifier whose keys come from the loopback key server, on a clock the test moves."""
+
+    clock: Clock
+    verifier: TokenVerifier
+
+
+@pytest.fixture
+async def fetching(jwks_server: JWKSServer) -> AsyncIterator[Fetching]:
     clock = Clock(0.0)
     settings = make_settings(jwks_server)
     keys = JWKSCache.from_settings(settings, clock=clock)
-    verifier = TokenVerifier(settings, keys=keys)
+    yield Fetching(clock, TokenVerifier(settings, keys=keys))
+    await keys.aclose()
+
+
+async def test_a_key_that_leaves_the_fetched_key_set_voids_its_tokens(
+    jwks_server: JWKSServer, fetching: Fetching, second_rsa_key: SigningPair, make_token: TokenMaker
+) -> None:
+    clock, verifier = fetching.clock, fetching.verifier
     token = make_token()
     user = await verifier.authenticate(token)
     assert await verifier.authenticate(token) is user
@@ -111,16 +127,16 @@ async def test_a_key_that_leaves_the_fetched_key_set_voids_its_tokens(
     with pytest.raises(UnknownSigningKeyError):
         await verifier.authenticate(token)
     assert jwks_server.count == 2
-    await keys.aclose()
 
 
 async def test_another_key_under_the_same_kid_means_verifying_afresh(
-    jwks_server: JWKSServer, rsa_key: SigningPair, second_rsa_key: SigningPair, make_token: TokenMaker
+    jwks_server: JWKSServer,
+    fetching: Fetching,
+    rsa_key: SigningPair,
+    second_rsa_key: SigningPair,
+    make_token: TokenMaker,
 ) -> None:
-    clock = Clock(0.0)
-    settings = make_settings(jwks_server)
-    keys = JWKSCache.from_settings(settings, clock=clock)
-    verifier = TokenVerifier(settings, keys=keys)
+    clock, verifier = fetching.clock, fetching.verifier
     token = make_token()
     await verifier.authenticate(token)
     impostor = SigningPair(rsa_key.kid, second_rsa_key.private, "RS256")
@@ -128,20 +144,17 @@ async def test_another_key_under_the_same_kid_means_verifying_afresh(
     clock.now = 601.0
     with pytest.raises(InvalidSignatureError):
         await verifier.authenticate(token)
-    await keys.aclose()
 
 
-async def test_a_refetched_identical_key_keeps_the_entry(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
-    clock = Clock(0.0)
-    settings = make_settings(jwks_server)
-    keys = JWKSCache.from_settings(settings, clock=clock)
-    verifier = TokenVerifier(settings, keys=keys)
+async def test_a_refetched_identical_key_keeps_the_entry(
+    jwks_server: JWKSServer, fetching: Fetching, make_token: TokenMaker
+) -> None:
+    clock, verifier = fetching.clock, fetching.verifier
     token = make_token()
     user = await verifier.authenticate(token)
     clock.now = 601.0  # a refresh parses the same key into a new object: equal, so still valid
     assert await verifier.authenticate(token) is user
     assert jwks_server.count == 2
-    await keys.aclose()
 
 
 async def test_the_cache_is_keyed_by_the_exact_token(auth0_issuer: LocalIssuer) -> None:
