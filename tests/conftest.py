@@ -292,13 +292,18 @@ def make_client(jwks_server: JWKSServer) -> ClientMaker:
 # --- real uvicorn ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def serve_with_uvicorn(app: ASGIApp, **config: Any) -> Iterator[str]:
-    """Run `app` under real uvicorn on a free loopback port; yields its base URL."""
+def loopback_socket() -> tuple[socket.socket, int]:
+    """A socket bound to a free 127.0.0.1 port, to hand to a server (no race for the port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    return sock, sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_with_uvicorn(app: ASGIApp, **config: Any) -> Iterator[str]:
+    """Run `app` under real uvicorn on a free loopback port; yields its base URL."""
+    sock, port = loopback_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

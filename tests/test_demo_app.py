@@ -6,7 +6,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 
 from auth0_asgi.testing import DEFAULT_AUDIENCE, LocalIssuer
 
-from .conftest import AUDIENCE, DOMAIN, JWKSServer, TokenMaker
+from .conftest import AUDIENCE, DOMAIN, JWKSServer, TokenMaker, loopback_socket
 
 REPO = Path(__file__).resolve().parent.parent
 BASH = shutil.which("bash") or "/bin/bash"
@@ -68,10 +67,7 @@ def test_a_domain_in_dot_env_also_rules_out_offline_mode(tmp_path: Path) -> None
 @contextlib.contextmanager
 def serving_demo(cwd: Path, **variables: str) -> Iterator[str]:
     """`uvicorn demo_app:app` in its own process on a free loopback port; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock, port = loopback_socket()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "demo_app:app", "--fd", str(sock.fileno()), "--log-level", "warning"],
         cwd=cwd,
