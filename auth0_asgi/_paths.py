@@ -1,43 +1,82 @@
-"""Which requests a middleware protects, and which scopes they need: decided on path segments."""
+"""Which requests a middleware protects, and which scopes they need: decided on path segments.
+
+The rule (SECURITY.md, "Paths"): a request is protected when **any** reading of its path
+lies within a protected prefix. Routers, proxies and apps disagree on what a path means:
+Starlette routes ``/api/private/..`` literally, to ``/api/private/{param}``; a proxy or a
+client resolves it to ``/api``; an app may decode ``%2e`` once more. So the decision looks at
+every state a path passes through while its dot segments are resolved one at a time (the
+literal segments, the fully resolved ones and every partial resolution between), of the full
+path, the path below `root_path`, the path inside an absolute-form target, and each of those
+percent-decoded once more. Case is folded, ``;params`` are cut and ``\\`` counts as ``/``:
+each of those can only add readings, never remove one.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from starlette.types import Scope
 
 from .errors import ConfigurationError
 
-__all__ = ["ProtectionRules", "candidate_paths", "scope_set", "segments"]
+__all__ = ["ProtectionRules", "candidate_paths", "readings", "scope_set", "segments"]
 
 # RFC 6749 §3.3 scope-token characters: anything else could not be written into a
 # WWW-Authenticate header safely.
 _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+# Separators some server or proxy splits on: "/" always, "\\" on Windows-minded ones.
+_SEPARATORS: Final = re.compile(r"[/\\]")
+
+# RFC 3986 §3: scheme "://" authority, as it starts an absolute-form request target.
+_ABSOLUTE_FORM: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 Segments = tuple[str, ...]
 
 
-def segments(path: str) -> Segments:
-    """Path segments as a permissive router might see them.
+def _segment(raw: str) -> str:
+    return raw.split(";", 1)[0].casefold()
 
-    Deciding protection on this normal form fails closed: `//`, `.`/`..`, `;params` and
-    case variants of a protected path are protected too, whatever the app's router makes
-    of them.
+
+def readings(path: str, depth: int) -> Iterator[Segments]:
+    """Every reading of `path` a router or proxy might route on, cut to `depth` segments.
+
+    One pass of RFC 3986 §5.2.4 dot-segment removal, yielding the segments held after each
+    step that adds one. A prefix of the literal path is such a state (its segments are pushed
+    before any ``..`` pops them), and so is a prefix of the fully resolved path; states longer
+    than `depth` add nothing a rule of at most `depth` segments could match.
     """
-    result: list[str] = []
-    for raw in path.split("/"):
-        segment = raw.split(";", 1)[0].casefold()
+    stack: list[str] = []
+    for raw in _SEPARATORS.split(path):
+        segment = _segment(raw)
         if segment in ("", "."):
             continue
         if segment == "..":
+            if stack:
+                stack.pop()
+            continue
+        stack.append(segment)
+        if len(stack) <= depth:
+            yield tuple(stack)
+
+
+def segments(path: str) -> Segments:
+    """The fully resolved normal form of `path`: case-folded, `;params` cut, dot segments resolved.
+
+    One reading among those `readings` yields; used where a path names a resource (the test
+    issuer's endpoints, OpenAPI templates), never alone to decide protection.
+    """
+    result: list[str] = []
+    for raw in _SEPARATORS.split(path):
+        segment = _segment(raw)
+        if segment == "..":
             if result:
                 result.pop()
-            continue
-        result.append(segment)
+        elif segment not in ("", "."):
+            result.append(segment)
     return tuple(result)
 
 
@@ -50,18 +89,21 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def candidate_paths(scope: Scope) -> tuple[Segments, ...]:
-    """Every path a request may be routed on, as segments.
+def candidate_paths(scope: Scope) -> frozenset[str]:
+    """Every path string a request may be routed on.
 
-    The full path, the path the router sees, and the path inside an absolute-form target
-    (RFC 9112 §3.2.2, passed through verbatim by servers): protecting whichever of them
-    matches fails closed, whatever a mounted app, a proxy or a catch-all route uses.
+    The full path, the path the router sees, the path inside an absolute-form target (RFC 9112
+    §3.2.2, passed through verbatim by servers), and each of them percent-decoded once more,
+    for an app or proxy that decodes twice (``%252e`` reaching it as ``%2e``).
     """
     path: str = scope["path"]
     candidates = {path, _route_path(scope)}
-    if not path.startswith("/"):
-        candidates.add(urlsplit(path).path)
-    return tuple({segments(candidate) for candidate in candidates})
+    absolute_form = _ABSOLUTE_FORM.search(path)
+    if absolute_form is not None:
+        # Also behind a root_path uvicorn prepends: "/base" + "http://host/api/private".
+        candidates.add(path[absolute_form.end() :])
+    candidates.update([unquote(candidate) for candidate in candidates if "%" in candidate])
+    return frozenset(candidates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +127,10 @@ def scope_set(scopes: str | Iterable[str], where: str) -> frozenset[str]:
 def _prefix_segments(prefix: object) -> Segments:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigurationError(f"protected prefix {prefix!r}: must be a path starting with '/'")
+    raw_segments = _SEPARATORS.split(prefix)
+    if any(segment in (".", "..") or ";" in segment for segment in raw_segments) or "\\" in prefix:
+        # A prefix must name one place: readings would otherwise make it mean several.
+        raise ConfigurationError(f"protected prefix {prefix!r}: no '.' or '..' segments, ';' or '\\'")
     return segments(prefix)
 
 
@@ -96,11 +142,11 @@ _MAX_REMEMBERED_PATHS: Final = 4096
 class ProtectionRules:
     """The protected prefixes and per-prefix scopes of one middleware, checked once here.
 
-    Raises ConfigurationError for an empty prefix list, a prefix that is not a path, a scope
-    prefix outside every protected prefix or a scope that is not an RFC 6749 scope-token.
+    Raises ConfigurationError for an empty prefix list, a prefix that is not a plain path, a
+    scope prefix outside every protected prefix or a scope that is not an RFC 6749 scope-token.
     """
 
-    __slots__ = ("_decisions", "_protected", "_scoped")
+    __slots__ = ("_decisions", "_depth", "_protected", "_scoped")
 
     def __init__(self, protected_prefixes: Iterable[str], required_scopes: Mapping[str, Iterable[str]]) -> None:
         self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
@@ -109,10 +155,11 @@ class ProtectionRules:
         scoped = []
         for prefix, scopes in required_scopes.items():
             prefix_segments = _prefix_segments(prefix)
-            if not self.protects((prefix_segments,)):
+            if not any(rule.matches(prefix_segments) for rule in self._protected):
                 raise ConfigurationError(f"required_scopes[{prefix!r}]: the prefix is not protected")
             scoped.append(_Rule(prefix_segments, scope_set(scopes, f"required_scopes[{prefix!r}]")))
         self._scoped = tuple(scoped)
+        self._depth = max(len(rule.segments) for rule in (*self._protected, *self._scoped))
         self._decisions: dict[tuple[str, str], frozenset[str] | None] = {}
 
     def decide(self, scope: Scope) -> frozenset[str] | None:
@@ -129,13 +176,20 @@ class ProtectionRules:
         self._decisions[key] = decision
         return decision
 
-    def protects(self, paths: Iterable[Segments]) -> bool:
-        """Whether any of `paths` lies within a protected prefix."""
-        return any(rule.matches(path) for rule in self._protected for path in paths)
+    def _readings(self, paths: Iterable[str]) -> set[Segments]:
+        found: set[Segments] = {()}
+        for path in paths:
+            found.update(readings(path, self._depth))
+        return found
 
-    def required_scopes(self, paths: Iterable[Segments]) -> frozenset[str]:
-        """The union of the scopes of every scope prefix that any of `paths` lies within."""
+    def protects(self, paths: Iterable[str]) -> bool:
+        """Whether any reading of any of `paths` lies within a protected prefix."""
+        found = self._readings(paths)
+        return any(rule.matches(reading) for rule in self._protected for reading in found)
+
+    def required_scopes(self, paths: Iterable[str]) -> frozenset[str]:
+        """The union of the scopes of every scope prefix that any reading of `paths` lies within."""
         if not self._scoped:
             return frozenset()
-        paths = tuple(paths)
-        return frozenset().union(*(rule.scopes for rule in self._scoped for path in paths if rule.matches(path)))
+        found = self._readings(paths)
+        return frozenset().union(*(rule.scopes for rule in self._scoped for reading in found if rule.matches(reading)))

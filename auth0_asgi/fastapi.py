@@ -27,7 +27,7 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 
 from ._bearer import bearer_token
-from ._paths import ProtectionRules, scope_set, segments
+from ._paths import ProtectionRules, scope_set
 from .errors import InsufficientScopeError
 from .middleware import MIDDLEWARE_SCOPE_KEY, Auth0Middleware
 from .user import Auth0User
@@ -162,9 +162,8 @@ def _describe(schema: dict[str, Any], rules: list[ProtectionRules]) -> None:
         "required": ["detail"],
     }
     for path, item in schema.get("paths", {}).items():
-        path_segments = (segments(path),)
-        protected = any(rule.protects(path_segments) for rule in rules)
-        prefix_scopes = frozenset().union(*(rule.required_scopes(path_segments) for rule in rules))
+        protected = any(rule.protects([path]) for rule in rules)
+        prefix_scopes = frozenset().union(*(rule.required_scopes([path]) for rule in rules))
         for method, operation in item.items():
             if method in _HTTP_METHODS:
                 _describe_operation(operation, protected, prefix_scopes)

@@ -186,6 +186,8 @@ async def test_scheme_is_case_insensitive_and_spaces_may_repeat(
         pytest.param("/api/public/../private", True, id="dot-dot-segment"),
         pytest.param("/API/Private", True, id="case-variant"),
         pytest.param("/api/private;jsessionid=1", True, id="matrix-parameter"),
+        pytest.param("/api/%2e%2e/private", False, id="encoded-dots-kept-by-the-server"),
+        pytest.param("/api/public/..", False, id="dot-dot-tail-elsewhere"),
     ],
 )
 async def test_prefixes_match_by_whole_segment(
@@ -351,6 +353,10 @@ async def test_root_path_opens_no_bypass(jwks_server: JWKSServer, root_path: str
     [
         pytest.param({"protected_prefixes": []}, "protected_prefixes=[]", id="no-prefix"),
         pytest.param({"protected_prefixes": ["api"]}, "protected prefix 'api'", id="relative-prefix"),
+        pytest.param({"protected_prefixes": ["/api/../x"]}, "protected prefix '/api/../x': no '.'", id="dots-prefix"),
+        pytest.param({"protected_prefixes": ["/api/./x"]}, "protected prefix '/api/./x': no '.'", id="dot-prefix"),
+        pytest.param({"protected_prefixes": ["/a;b"]}, "protected prefix '/a;b': no '.'", id="param-prefix"),
+        pytest.param({"protected_prefixes": ["/a\\b"]}, "protected prefix '/a\\\\b': no '.'", id="backslash"),
         pytest.param(
             {"protected_prefixes": ["/api"], "required_scopes": {"/other": ["x"]}},
             "required_scopes['/other']",
@@ -414,7 +420,16 @@ async def _call(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/public/../private", "/api/x/../../api/private", "/../api/private", "/api/./private/."]
+    "path",
+    [
+        "/api/public/../private",
+        "/api/x/../../api/private",
+        "/../api/private",
+        "/api/./private/.",
+        "/api/private/..",  # Starlette routes it literally, to /api/private/{rest:path}
+        "/api/private/x/../..",
+        "/api/private/%2e%2e",  # decoded once more by an app that decodes twice
+    ],
 )
 async def test_dot_segments_sent_verbatim_are_protected(jwks_server: JWKSServer, path: str) -> None:
     scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": [], "query_string": b""}
