@@ -11,6 +11,13 @@ Rules, in the order a lookup meets them:
 4. A failed fetch keeps the keys already held (serve stale) and is not retried before the
    retry interval; with no keys at all the caller gets SigningKeysUnavailableError (503).
    A key set without a single usable signing key counts as a failed fetch.
+5. Stale keys are served for at most `max_stale` seconds past their TTL: after that the
+   cache counts as empty (503), so a key the tenant removed stops verifying even while the
+   key server cannot be reached.
+
+A fetch belongs to the cache, not to the request that started it: it runs shielded from
+that request's cancellation (a client timeout, a cancelled task) and always ends within
+`fetch_timeout`, so its outcome serves every later lookup.
 """
 
 from __future__ import annotations
@@ -46,8 +53,8 @@ class JWKSCache:
     - `algorithms`: the allow-list; keys that fit none of it are skipped.
     - `http_client`: an `httpx.AsyncClient` to use; default: one created on the first fetch
       and closed by `aclose()`. An injected client is never closed here.
-    - `cache_ttl`, `refresh_cooldown`, `fetch_timeout`, `retry_interval`: seconds, see
-      `Auth0Settings`.
+    - `cache_ttl`, `refresh_cooldown`, `fetch_timeout`, `retry_interval`, `max_stale`: seconds,
+      see `Auth0Settings`.
     - `max_body_bytes`: a larger key set document is refused; default 256 KiB.
     - `clock`: monotonic seconds; default `time.monotonic`.
     """
@@ -62,6 +69,7 @@ class JWKSCache:
         refresh_cooldown: float = 30.0,
         fetch_timeout: float = 5.0,
         retry_interval: float = 5.0,
+        max_stale: float = 14400.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,6 +81,7 @@ class JWKSCache:
         self._refresh_cooldown = refresh_cooldown
         self._fetch_timeout = fetch_timeout
         self._retry_interval = retry_interval
+        self._max_stale = max_stale
         self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._keys: dict[str, SigningKey] | None = None
@@ -101,6 +110,7 @@ class JWKSCache:
             refresh_cooldown=settings.jwks_refresh_cooldown,
             fetch_timeout=settings.jwks_fetch_timeout,
             retry_interval=settings.jwks_retry_interval,
+            max_stale=settings.jwks_max_stale,
             clock=clock,
         )
 
@@ -113,9 +123,10 @@ class JWKSCache:
         fetched_before = self._finished_fetches
         if self._keys is None or self._clock() >= self._expires_at:
             await self._refresh()
-        if self._keys is None:
+        keys = self._servable_keys()
+        if keys is None:
             raise SigningKeysUnavailableError(self._seconds_until_retry())
-        key = self._keys.get(kid)
+        key = keys.get(kid)
         if key is not None:
             return key
         if self._finished_fetches != fetched_before:
@@ -125,7 +136,7 @@ class JWKSCache:
             raise UnknownSigningKeyError("unknown kid; refresh cooldown active")
         self._last_unknown_kid_refresh = now
         await self._refresh(force=True)
-        key = self._keys.get(kid)
+        key = (self._servable_keys() or {}).get(kid)
         if key is None:
             raise UnknownSigningKeyError("unknown kid after refresh")
         return key
@@ -135,6 +146,15 @@ class JWKSCache:
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+    def _servable_keys(self) -> dict[str, SigningKey] | None:
+        """The keys held, unless they are past their TTL by more than `max_stale`."""
+        if self._keys is not None and self._clock() >= self._expires_at + self._max_stale:
+            # The key server has been out of reach for too long: a key removed meanwhile
+            # (revoked after a leak) must not verify for ever. Dropped until a fetch succeeds.
+            logger.warning("the cached keys of %s are over %gs stale; refusing them", self.url, self._max_stale)
+            self._keys = None
+        return self._keys
 
     def _seconds_until_retry(self) -> int:
         return max(1, math.ceil(self._retry_not_before - self._clock()))
@@ -150,19 +170,24 @@ class JWKSCache:
         async with self._lock:
             if self._finished_fetches != finished_seen:
                 return  # a fetch finished while we waited: share its outcome
-            try:
-                keys = await self._fetch()
-            except JWKSFetchError as exc:
-                self._retry_not_before = self._clock() + self._retry_interval
-                held = "serving the cached keys" if self._keys is not None else "no keys held"
-                logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
-            else:
-                self._keys = keys
-                self._expires_at = self._clock() + self._cache_ttl
-                logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
-            # Counted only when the fetch ends: if the fetching request is cancelled, the
-            # requests queued behind it fetch for themselves instead of failing with it.
-            self._finished_fetches += 1
+            # Shielded: a request cancelled mid-fetch must not take the fetch with it, or a
+            # key server slower than the clients' patience would never yield keys at all.
+            # fail_after inside _fetch still bounds it.
+            with anyio.CancelScope(shield=True):
+                await self._fetch_and_store()
+
+    async def _fetch_and_store(self) -> None:
+        try:
+            keys = await self._fetch()
+        except JWKSFetchError as exc:
+            self._retry_not_before = self._clock() + self._retry_interval
+            held = "serving the cached keys" if self._keys is not None else "no keys held"
+            logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
+        else:
+            self._keys = keys
+            self._expires_at = self._clock() + self._cache_ttl
+            logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
+        self._finished_fetches += 1
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -119,6 +119,10 @@ class Auth0Settings:
     - `jwks_fetch_timeout`: total time one key-set fetch may take; default 5.
     - `jwks_retry_interval`: after a failed fetch, how long before the next attempt (and the
       `Retry-After` of a 503 while no keys are held); default 5.
+    - `jwks_max_stale`: how long past their TTL cached keys may still be served while every
+      refresh fails; after that the worker answers 503 until a fetch succeeds; 0 serves no
+      stale keys; default 14400 (4 hours). Warning: it is how long a key the tenant revoked
+      can keep verifying on a worker cut off from the key server.
     - `max_token_bytes`: tokens longer than this are refused before any parsing; default 8192.
     - `token_cache_size`: how many verified tokens each worker remembers, so a token reused for
       hours costs one signature check (entries are re-checked against the clock and the key
@@ -137,6 +141,7 @@ class Auth0Settings:
     jwks_refresh_cooldown: float = 30.0
     jwks_fetch_timeout: float = 5.0
     jwks_retry_interval: float = 5.0
+    jwks_max_stale: float = 14400.0
     max_token_bytes: int = 8192
     token_cache_size: int = 1024
 
@@ -150,6 +155,7 @@ class Auth0Settings:
         jwks_url = self.jwks_url or f"https://{domain}/.well-known/jwks.json"
         _check_jwks_url(jwks_url)
         _check_positive("leeway", self.leeway, allow_zero=True)
+        _check_positive("jwks_max_stale", self.jwks_max_stale, allow_zero=True)
         for name in ("jwks_cache_ttl", "jwks_refresh_cooldown", "jwks_fetch_timeout", "jwks_retry_interval"):
             _check_positive(name, getattr(self, name))
         if not isinstance(self.max_token_bytes, int) or self.max_token_bytes < 64:

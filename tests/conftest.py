@@ -92,6 +92,7 @@ class JWKSServer:
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    delay: float = 0.0
     drop: bool = False
     declare_length: bool = True
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -121,6 +122,8 @@ def _handler_for(server: JWKSServer) -> type[BaseHTTPRequestHandler]:
             server.received.set()
             if server.hang:
                 server.release.wait(timeout=30)
+            if server.delay:
+                time.sleep(server.delay)
             if server.drop:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

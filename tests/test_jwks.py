@@ -328,16 +328,33 @@ async def test_while_one_refresh_hangs_others_are_served_the_stale_keys(
     assert jwks_server.count == 2
 
 
-async def test_a_cancelled_fetch_does_not_fail_the_lookups_waiting_on_it(make_cache: Any, rsa_key: SigningPair) -> None:
+async def test_a_fetch_outlives_the_cancelled_requests_that_started_it(
+    jwks_server: JWKSServer, make_cache: Any
+) -> None:
+    # Clients give up after 50 ms; the key server takes 300 ms. Were the fetch the request's,
+    # each request would start a fetch and cancel it, and keys would never be held.
+    cache = make_cache(fetch_timeout=5)
+    jwks_server.delay = 0.3
+    for _ in range(3):
+        with anyio.move_on_after(0.05):
+            await cache.get_signing_key("rsa-1")
+    jwks_server.delay = 0
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    assert jwks_server.count == 1  # the first fetch was carried through; nobody fetched again
+    assert cache.fetch_count == 1
+
+
+async def test_a_cancelled_fetcher_does_not_fail_the_lookups_waiting_on_it(
+    make_cache: Any, rsa_key: SigningPair
+) -> None:
     calls: list[str] = []
-    fetching = anyio.Event()
+    fetching, answer = anyio.Event(), anyio.Event()
     document = json.dumps({"keys": [rsa_key.jwk]}).encode()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         calls.append(str(request.url))
-        if len(calls) == 1:
-            fetching.set()
-            await anyio.sleep_forever()  # the first fetch only ends by being cancelled
+        fetching.set()
+        await answer.wait()
         return httpx.Response(200, content=document)
 
     fetcher_scope = anyio.CancelScope()
@@ -357,10 +374,44 @@ async def test_a_cancelled_fetch_does_not_fail_the_lookups_waiting_on_it(make_ca
             await fetching.wait()
             tg.start_soon(waiter)  # queues behind the fetch in progress
             await anyio.wait_all_tasks_blocked()
-            fetcher_scope.cancel()
-    assert fetcher_scope.cancelled_caught
+            fetcher_scope.cancel()  # the request that started the fetch is cancelled...
+            await anyio.wait_all_tasks_blocked()
+            assert kids == []  # ...and the fetch goes on
+            answer.set()
     assert kids == ["rsa-1"]
-    assert len(calls) == 2
+    assert len(calls) == 1
+
+
+async def test_stale_keys_are_served_up_to_max_stale_then_refused(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = make_cache(cache_ttl=600, retry_interval=5, max_stale=3600)
+    await cache.get_signing_key("rsa-1")
+    jwks_server.status = 500
+    clock.advance(600 + 3599)  # one second short of the ceiling: still served stale
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+    clock.advance(1)
+    with caplog.at_level(logging.WARNING, logger="auth0_asgi"), pytest.raises(SigningKeysUnavailableError) as info:
+        await cache.get_signing_key("rsa-1")
+    assert info.value.retry_after == 4  # the refresh that failed a second ago set the interval
+    assert "over 3600s stale; refusing them" in caplog.text
+    clock.advance(1)  # within the retry interval: no fetch, still refused
+    with pytest.raises(SigningKeysUnavailableError):
+        await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 2  # the first fetch and the one failed refresh
+    jwks_server.status = 200
+    clock.advance(5)
+    assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"  # recovers with the next fetch
+    assert jwks_server.count == 3
+
+
+async def test_max_stale_zero_serves_no_stale_keys(jwks_server: JWKSServer, make_cache: Any, clock: FakeClock) -> None:
+    cache = make_cache(cache_ttl=600, max_stale=0)
+    await cache.get_signing_key("rsa-1")
+    jwks_server.status = 500
+    clock.advance(600)
+    with pytest.raises(SigningKeysUnavailableError):
+        await cache.get_signing_key("rsa-1")
 
 
 async def test_an_injected_mock_transport_serves_keys_with_our_timeout_and_headers(

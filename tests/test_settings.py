@@ -22,6 +22,7 @@ def test_defaults_follow_the_domain() -> None:
     assert settings.jwks_url == "https://dev-x.us.auth0.com/.well-known/jwks.json"
     assert (settings.leeway, settings.jwks_cache_ttl, settings.jwks_refresh_cooldown) == (5.0, 600.0, 30.0)
     assert (settings.jwks_fetch_timeout, settings.jwks_retry_interval, settings.max_token_bytes) == (5.0, 5.0, 8192)
+    assert settings.jwks_max_stale == 14400.0
 
 
 @pytest.mark.parametrize(
@@ -128,6 +129,8 @@ def test_plain_http_is_allowed_for_loopback_only(url: str) -> None:
         ("jwks_refresh_cooldown", float("inf")),
         ("jwks_fetch_timeout", "5"),
         ("jwks_retry_interval", True),
+        ("jwks_max_stale", -1),
+        ("jwks_max_stale", float("inf")),
         ("max_token_bytes", 10),
         ("max_token_bytes", 8192.5),
     ],
