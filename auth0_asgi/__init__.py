@@ -5,6 +5,7 @@ from ._version import __version__
 from .errors import (
     Auth0Error,
     AuthenticationError,
+    BoundTokenError,
     ConfigurationError,
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -34,6 +35,7 @@ __all__ = [
     "Auth0Settings",
     "Auth0User",
     "AuthenticationError",
+    "BoundTokenError",
     "ConfigurationError",
     "DisallowedAlgorithmError",
     "ExpiredTokenError",

@@ -15,7 +15,8 @@ Auth0Error
       │    ├── ExpiredTokenError
       │    ├── ImmatureTokenError
       │    ├── InvalidIssuerError
-      │    └── InvalidAudienceError
+      │    ├── InvalidAudienceError
+      │    └── BoundTokenError     a key-bound (cnf) token presented as a bearer token
       ├── InsufficientScopeError   403 insufficient_scope
       └── SigningKeysUnavailableError  503 temporarily_unavailable
 
@@ -130,6 +131,16 @@ class InvalidAudienceError(InvalidTokenError):
     """The token's `aud` contains none of the configured audiences."""
 
     description = "The access token was not issued for this API"
+
+
+class BoundTokenError(InvalidTokenError):
+    """The token is bound to a key (`cnf`: DPoP `jkt`, mTLS `x5t#S256`) but came as a bearer token.
+
+    RFC 9449 §7.2, RFC 8705 §3: such a token is only usable with proof of the key; accepting it
+    as a plain bearer token would let whoever stole it use it.
+    """
+
+    description = "The access token is bound to a key and cannot be used as a bearer token"
 
 
 class InsufficientScopeError(AuthenticationError):

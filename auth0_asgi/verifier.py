@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import binascii
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from jwt.exceptions import PyJWTError
 from ._jwk import MAX_KID_LENGTH, SigningKey
 from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .errors import (
+    BoundTokenError,
     DisallowedAlgorithmError,
     ExpiredTokenError,
     ImmatureTokenError,
@@ -91,11 +91,12 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
 
 def _is_number(value: object) -> TypeGuard[int | float]:
     # bool is an int subclass and float("nan") is a float: neither is a NumericDate. RFC 7493
-    # §2.2: integers beyond IEEE 754 double precision are not interoperable, so a "never
-    # expiring" exp of 10**400 is malformed rather than valid for ever.
-    if type(value) is int:
+    # §2.2: numbers beyond ±(2**53 - 1) are not interoperable, so a "never expiring" exp of
+    # 10**400 or 1e300 is malformed rather than valid for ever. One bound for ints and floats
+    # (NaN fails every comparison, the infinities fail the bound).
+    if type(value) is int or type(value) is float:
         return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
-    return type(value) is float and math.isfinite(value)
+    return False
 
 
 class TokenVerifier:
@@ -139,7 +140,18 @@ class TokenVerifier:
         verified again: its `exp`, `nbf` and `iat` are checked against the clock, and its
         signing key must still be in the key set. The returned user is then shared by every
         request carrying that token: treat its `claims` as read-only.
+
+        The token is taken as presented with the Bearer scheme: one bound to a key (a `cnf`
+        claim) raises BoundTokenError, on the cached path too.
         """
+        user = await self._authentic_user(token)
+        # RFC 9449 §7.2: a key-bound token sent as a bearer token is a downgrade; refused
+        # after the signature check (an unsigned cnf proves nothing) and on every reuse.
+        if "cnf" in user.claims:
+            raise BoundTokenError("cnf claim on a bearer token")
+        return user
+
+    async def _authentic_user(self, token: str) -> Auth0User:
         entry = self._cache.get(token)
         if entry is not None:
             user = await self._reuse(token, entry)
@@ -228,6 +240,10 @@ class TokenVerifier:
         if claims.get("iss") != self.settings.issuer:
             raise InvalidIssuerError()
         self._check_audience(claims.get("aud"))
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            # Auth0 access tokens always name their subject; request.user.identity needs one.
+            raise MalformedTokenError("sub is missing or not a non-empty string")
 
     def _check_audience(self, audience: object) -> None:
         if isinstance(audience, str):

@@ -53,6 +53,7 @@ EXPIRED = "The access token has expired"
 IMMATURE = "The access token is not yet valid"
 ISSUER_WRONG = "The access token issuer is not trusted"
 AUDIENCE_WRONG = "The access token was not issued for this API"
+BOUND = "The access token is bound to a key and cannot be used as a bearer token"
 BAD_HEADER = "The Authorization header is malformed"
 
 
@@ -315,6 +316,29 @@ CLAIM_ATTACKS: list[Case] = [
             {"alg": "RS256", "kid": "rsa-1"}, json.dumps(claims_of(exp=None)).encode()[:-1] + b',"exp":1e400}'
         ),
         MALFORMED,
+    ),
+    ("exp-float-1e300", lambda k: k.rs256(exp=1e300), MALFORMED),
+    ("exp-float-just-over-safe-integer", lambda k: k.rs256(exp=9007199254740992.0), MALFORMED),
+    ("exp-float-huge-negative", lambda k: k.rs256(exp=-1e300), MALFORMED),
+    ("nbf-float-huge", lambda k: k.rs256(nbf=1e300), MALFORMED),
+    ("iat-float-huge", lambda k: k.rs256(iat=1e17), MALFORMED),
+    ("sub-missing", lambda k: k.rs256(sub=None), MALFORMED),
+    ("sub-empty", lambda k: k.rs256(sub=""), MALFORMED),
+    ("sub-number", lambda k: k.rs256(sub=42), MALFORMED),
+    ("sub-list", lambda k: k.rs256(sub=["client-42@clients"]), MALFORMED),
+    (
+        "sub-null",
+        lambda k: k.rs256_raw({"alg": "RS256", "kid": "rsa-1"}, json.dumps({**claims_of(), "sub": None}).encode()),
+        MALFORMED,
+    ),
+    ("cnf-dpop-jkt", lambda k: k.rs256(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), BOUND),
+    ("cnf-mtls-x5t", lambda k: k.rs256(cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), BOUND),
+    ("cnf-empty-object", lambda k: k.rs256(cnf={}), BOUND),
+    ("cnf-string", lambda k: k.rs256(cnf="jkt"), BOUND),
+    (
+        "cnf-null",
+        lambda k: k.rs256_raw({"alg": "RS256", "kid": "rsa-1"}, json.dumps({**claims_of(), "cnf": None}).encode()),
+        BOUND,
     ),
     ("nbf-string", lambda k: k.rs256(nbf="0"), MALFORMED),
     ("nbf-bool", lambda k: k.rs256(nbf=False), MALFORMED),

@@ -11,6 +11,7 @@ import pytest
 
 from auth0_asgi import (
     Auth0Settings,
+    BoundTokenError,
     ConfigurationError,
     ExpiredTokenError,
     ImmatureTokenError,
@@ -198,3 +199,16 @@ async def test_scopes_are_checked_per_prefix_for_a_cached_token(
 def test_bad_cache_sizes_are_refused(size: Any) -> None:
     with pytest.raises(ConfigurationError, match=f"token_cache_size={size!r}"):
         Auth0Settings(domain="tenant.example.test", audience=(AUDIENCE,), token_cache_size=size)
+
+
+@pytest.mark.parametrize("cache_size", [1024, 0], ids=["cached", "uncached"])
+async def test_a_key_bound_token_is_refused_as_bearer_on_every_path(auth0_issuer: LocalIssuer, cache_size: int) -> None:
+    verifier = _verifier(auth0_issuer, token_cache_size=cache_size)
+    token = auth0_issuer.token(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+    for attempt in range(3):
+        with pytest.raises(BoundTokenError):
+            await verifier.authenticate(token)
+        # Authentic, so remembered once verified: the refusal holds on the cached path too.
+        assert len(verifier._cache) == (1 if cache_size else 0), attempt
+    with pytest.raises(BoundTokenError):
+        await verifier.verify(token)
