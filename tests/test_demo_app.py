@@ -65,11 +65,21 @@ def test_a_domain_in_dot_env_also_rules_out_offline_mode(tmp_path: Path) -> None
 
 
 @contextlib.contextmanager
-def serving_demo(cwd: Path, **variables: str) -> Iterator[str]:
-    """`uvicorn demo_app:app` in its own process on a free loopback port; yields its base URL."""
+def serving_demo(cwd: Path, *options: str, **variables: str) -> Iterator[str]:
+    """`uvicorn demo_app:app [options]` in its own process on a free loopback port; yields its base URL."""
     sock, port = loopback_socket()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "demo_app:app", "--fd", str(sock.fileno()), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "demo_app:app",
+            "--fd",
+            str(sock.fileno()),
+            "--log-level",
+            "warning",
+            *options,
+        ],
         cwd=cwd,
         env=_environment(**variables),
         pass_fds=(sock.fileno(),),

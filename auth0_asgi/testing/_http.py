@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth0_asgi._paths import segments
 
 from ._issuer import LocalIssuer
+from ._token_endpoint import Answer, oauth_error, token_request
 
 __all__ = ["ISSUER_PATHS", "issuer_app", "serve_issuer"]
 
@@ -30,83 +29,54 @@ DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
 ISSUER_PATHS: Final = (TOKEN_PATH, JWKS_PATH, DISCOVERY_PATH)
 _MAX_BODY_BYTES: Final = 64 * 1024
 
-Answer = tuple[int, dict[str, Any]]
-
-
-def _oauth_error(status: int, error: str, description: str) -> Answer:
-    # RFC 6749 §5.2: the token endpoint's error response.
-    return status, {"error": error, "error_description": description}
-
-
-def _token_request(issuer: LocalIssuer, params: Mapping[str, str]) -> Answer:
-    """RFC 6749 §4.4 client credentials, the way Auth0's /oauth/token takes it."""
-    if params.get("grant_type") != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
-    client_id, client_secret = params.get("client_id", ""), params.get("client_secret", "")
-    if not client_id or not client_secret:
-        return _oauth_error(400, "invalid_request", "client_id and client_secret are required")
-    if issuer.clients is not None and not secrets.compare_digest(
-        issuer.clients.get(client_id, "").encode(), client_secret.encode()
-    ):
-        return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
-    if params.get("audience") != issuer.audience:
-        # RFC 8707 §2: the audience (Auth0's resource indicator) names no API of this issuer.
-        return _oauth_error(400, "invalid_target", f"audience must be {issuer.audience}")
-    requested = params.get("scope")
-    granted = issuer.scopes if requested is None else [s for s in requested.split() if s in issuer.scopes]
-    scope = " ".join(granted)
-    token = issuer.token(scope=scope, subject=f"{client_id}@clients")
-    return 200, {"access_token": token, "token_type": "Bearer", "expires_in": issuer.token_lifetime, "scope": scope}
-
-
-def _form(content_type: str, body: bytes) -> dict[str, str] | None:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    try:
-        if media_type == "application/json":
-            value = json.loads(body)
-            if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-                return value
-            return None
-        if media_type == "application/x-www-form-urlencoded":
-            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return None
-
 
 def handle_issuer_request(
-    issuer: LocalIssuer, *, method: str, path: str, content_type: str, body: bytes, base_url: str
+    issuer: LocalIssuer,
+    *,
+    method: str,
+    path: str,
+    content_type: str,
+    body: bytes,
+    base_url: str,
+    authorization: str | None = None,
 ) -> Answer:
-    """The status and JSON body for one request to the issuer at `base_url`."""
+    """The answer to one request to the issuer at `base_url`; `path` is below any root path."""
     normal = "/" + "/".join(segments(path))
     if normal == TOKEN_PATH:
         if method != "POST":
-            return _oauth_error(405, "invalid_request", "use POST")
-        params = _form(content_type, body)
-        if params is None:
-            return _oauth_error(400, "invalid_request", "send a JSON object or a form of strings")
-        return _token_request(issuer, params)
+            return oauth_error(405, "invalid_request", "use POST", {"Allow": "POST"})  # RFC 9110 §15.5.6
+        return token_request(issuer, content_type=content_type, body=body, authorization=authorization)
+    if normal not in (JWKS_PATH, DISCOVERY_PATH):
+        return Answer(404, {"error": "not_found"})
     if method not in ("GET", "HEAD"):
-        return _oauth_error(405, "invalid_request", "use GET")
+        return oauth_error(405, "invalid_request", "use GET", {"Allow": "GET, HEAD"})
     if normal == JWKS_PATH:
-        return 200, issuer.jwks()
-    if normal == DISCOVERY_PATH:
-        return 200, {
+        return Answer(200, issuer.jwks())
+    return Answer(
+        200,
+        {
             "issuer": issuer.issuer,
             "jwks_uri": base_url + JWKS_PATH,
             "token_endpoint": base_url + TOKEN_PATH,
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [issuer.algorithm],
-        }
-    return 404, {"error": "not_found"}
+        },
+    )
 
 
-def _encode(answer: Answer) -> tuple[int, bytes]:
-    status, body = answer
-    return status, json.dumps(body, separators=(",", ":")).encode()
+def _encode(answer: Answer) -> tuple[int, list[tuple[str, str]], bytes]:
+    headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *answer.headers.items()]
+    return answer.status, headers, json.dumps(answer.body, separators=(",", ":")).encode()
+
+
+def _route_path(scope: Scope) -> str:
+    # Under uvicorn --root-path the path carries the root path; the endpoints lie below it.
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
 
 
 class _IssuerApp:
@@ -133,15 +103,16 @@ class _IssuerApp:
             else handle_issuer_request(
                 self.issuer,
                 method=scope["method"],
-                path=scope["path"],
+                path=_route_path(scope),
                 content_type=headers.get("content-type", ""),
                 body=bytes(body),
                 base_url=base_url,
+                authorization=headers.get("authorization"),
             )
         )
-        status, payload = _encode(answer)
-        response_headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        status, response_headers, payload = _encode(answer)
+        encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response_headers]
+        await send({"type": "http.response.start", "status": status, "headers": encoded})
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -151,7 +122,7 @@ def issuer_app(issuer: LocalIssuer) -> ASGIApp:
 
 
 def _too_large() -> Answer:
-    return _oauth_error(413, "invalid_request", "request body too large")
+    return oauth_error(413, "invalid_request", "request body too large")
 
 
 def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
@@ -171,11 +142,12 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                     content_type=self.headers.get("Content-Type", ""),
                     body=self.rfile.read(size),
                     base_url=f"http://127.0.0.1:{port}",
+                    authorization=self.headers.get("Authorization"),
                 )
-            status, payload = _encode(answer)
+            status, headers, payload = _encode(answer)
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "no-store")
+            for name, value in headers:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":
