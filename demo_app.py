@@ -7,7 +7,10 @@ Run with ``uvicorn demo_app:app``.
 - With no AUTH0_DOMAIN anywhere, the demo runs offline: a local issuer built into it
   (`auth0_asgi.testing.LocalIssuer`) answers ``POST /oauth/token`` like a tenant and its keys
   verify the tokens, so the whole flow works with no account and no network. Only the
-  configuration read at start-up chooses this; no request can.
+  configuration read at start-up chooses this; no request can. Its signing key lives in a
+  file (AUTH0_DEMO_KEY_FILE, default ``~/.cache/auth0-asgi/demo-signing-key.pem``), so all
+  the workers of ``uvicorn demo_app:app --workers N`` accept each other's tokens, and tokens
+  survive a restart. Delete the file for a new key.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0Settings, Auth0User, ConfigurationError
 from auth0_asgi.fastapi import Claims, document_security, require_scopes
-from auth0_asgi.testing import ISSUER_PATHS, LocalIssuer, issuer_app
+from auth0_asgi.testing import ISSUER_PATHS, LocalIssuer, issuer_app, load_or_create_private_key
 
 logger = logging.getLogger("demo_app")
 
@@ -60,12 +63,24 @@ def create_app(settings: Auth0Settings, *, issuer: LocalIssuer | None = None) ->
     return app
 
 
+def _config() -> Config:
+    return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
+
+
 def _tenant_configured() -> bool:
-    env_file = Path(".env") if os.path.isfile(".env") else None
-    return bool(Config(env_file, environ=os.environ)("AUTH0_DOMAIN", default="").strip())
+    return bool(_config()("AUTH0_DOMAIN", default="").strip())
 
 
-def _offline_banner(issuer: LocalIssuer) -> str:
+def _demo_key_file() -> Path:
+    """Where the offline issuer keeps its key: shared by every worker, kept across restarts."""
+    configured = _config()("AUTH0_DEMO_KEY_FILE", default="").strip()
+    if configured:
+        return Path(configured)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "auth0-asgi" / "demo-signing-key.pem"
+
+
+def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:
     request = {
         "grant_type": "client_credentials",
         "client_id": "demo-client",
@@ -76,6 +91,7 @@ def _offline_banner(issuer: LocalIssuer) -> str:
     return (
         "OFFLINE MODE: AUTH0_DOMAIN is not set, so tokens come from a local issuer inside this demo, not from "
         "Auth0. Set AUTH0_DOMAIN and AUTH0_API_AUDIENCE (environment or .env) to use your tenant.\n"
+        f"    Signing key: {key_file} (shared by this demo's workers; delete it for a new key).\n"
         "    Get a token (adjust the address if you passed --host or --port):\n"
         f"    curl -s -X POST http://127.0.0.1:8000/oauth/token -H 'content-type: application/json' -d '{body}'"
     )
@@ -83,8 +99,12 @@ def _offline_banner(issuer: LocalIssuer) -> str:
 
 def _load() -> FastAPI:
     if not _tenant_configured():
-        issuer = LocalIssuer(scopes=OFFLINE_SCOPES)
-        logger.warning("%s", _offline_banner(issuer))
+        key_file = _demo_key_file()
+        try:
+            issuer = LocalIssuer(scopes=OFFLINE_SCOPES, private_key=load_or_create_private_key(key_file))
+        except (ConfigurationError, OSError) as exc:
+            raise SystemExit(f"demo_app: the offline signing key: {exc}") from None
+        logger.warning("%s", _offline_banner(issuer, key_file))
         return create_app(issuer.settings(), issuer=issuer)
     try:
         settings = Auth0Settings.from_env()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -117,3 +119,21 @@ def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, Sign
             continue
         keys[usable.kid] = usable
     return keys
+
+
+# RFC 7638 §3.2: the members of each key type that the thumbprint covers.
+_THUMBPRINT_MEMBERS: Final = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """The RFC 7638 SHA-256 thumbprint of a public JWK, base64url without padding.
+
+    Raises ValueError for a key type it does not cover or a missing member.
+    """
+    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty", ""))
+    if members is None or any(not isinstance(jwk.get(name), str) for name in members):
+        raise ValueError("not an RSA, EC or OKP public JWK")
+    # §3.3: members in lexicographic order, no whitespace; the values are ASCII.
+    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(canonical.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

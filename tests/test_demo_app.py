@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from auth0_asgi.testing import DEFAULT_AUDIENCE, LocalIssuer
@@ -23,16 +25,17 @@ REPO = Path(__file__).resolve().parent.parent
 BASH = shutil.which("bash") or "/bin/bash"
 
 
-def _environment(**variables: str) -> dict[str, str]:
+def _environment(cwd: Path, **variables: str) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("AUTH0_")}
-    return {**inherited, "PYTHONPATH": str(REPO), **variables}
+    # The offline demo keeps its key under XDG_CACHE_HOME: this test's, not the user's.
+    return {**inherited, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(cwd / ".cache"), **variables}
 
 
 def _import_demo(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import demo_app"],
         cwd=tmp_path,  # no .env here
-        env=_environment(**variables),
+        env=_environment(tmp_path, **variables),
         capture_output=True,
         text=True,
         timeout=60,
@@ -81,7 +84,7 @@ def serving_demo(cwd: Path, *options: str, **variables: str) -> Iterator[str]:
             *options,
         ],
         cwd=cwd,
-        env=_environment(**variables),
+        env=_environment(cwd, **variables),
         pass_fds=(sock.fileno(),),
         stderr=subprocess.DEVNULL,
     )
@@ -209,3 +212,46 @@ def test_the_readme_quickstart_runs_verbatim_against_the_offline_demo(tmp_path: 
     # abbreviates with "…"; everything it does show must match exactly.
     pattern = r"\s*".join(".*".join(re.escape(part) for part in shown.split("…")) for shown in expected)
     assert re.fullmatch(pattern + r"\s*", result.stdout), (expected, result.stdout)
+
+
+OFFLINE_REQUEST = {
+    "grant_type": "client_credentials",
+    "client_id": "demo-client",
+    "client_secret": "demo-secret",
+    "audience": DEFAULT_AUDIENCE,
+}
+
+
+def test_the_workers_of_one_offline_demo_share_its_key_and_it_survives_a_restart(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "demo-key.pem"
+    with serving_demo(tmp_path, "--workers", "2", AUTH0_DEMO_KEY_FILE=str(key_file)) as url:
+        time.sleep(1)  # let the second worker finish starting, so that both take connections
+        # A new connection per request: either worker may mint, either may verify.
+        tokens = [httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST).json()["access_token"] for _ in range(40)]
+        statuses = [
+            httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {token}"}).status_code
+            for token in tokens
+        ]
+    assert statuses == [200] * len(tokens)
+    assert len({jwt.get_unverified_header(token)["kid"] for token in tokens}) == 1
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # a private key: the owner's alone
+    with serving_demo(tmp_path, AUTH0_DEMO_KEY_FILE=str(key_file)) as url:
+        again = httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {tokens[0]}"})
+    assert again.status_code == 200
+
+
+def test_the_offline_banner_says_where_the_key_lives(tmp_path: Path) -> None:
+    result = _import_demo(tmp_path)
+    default = tmp_path / ".cache" / "auth0-asgi" / "demo-signing-key.pem"
+    assert f"Signing key: {default} (shared by this demo's workers; delete it for a new key)." in result.stderr
+    assert default.is_file()
+
+
+def test_a_key_file_that_holds_no_key_stops_the_demo_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-key.pem"
+    bad.write_text("hello\n")
+    result = _import_demo(tmp_path, AUTH0_DEMO_KEY_FILE=str(bad))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"demo_app: the offline signing key: key file {str(bad)!r}: not an unencrypted PEM private key"
+    )

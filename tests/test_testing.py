@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import stat
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +16,15 @@ import pytest
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, ConfigurationError, JWKSCache, UnknownSigningKeyError
-from auth0_asgi.testing import DEFAULT_AUDIENCE, DEFAULT_ISSUER, ISSUER_PATHS, LocalIssuer, issuer_app, serve_issuer
+from auth0_asgi.testing import (
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    ISSUER_PATHS,
+    LocalIssuer,
+    issuer_app,
+    load_or_create_private_key,
+    serve_issuer,
+)
 
 from .conftest import asgi_client, demo_routes
 
@@ -344,3 +356,42 @@ async def test_auth0_env_points_an_app_reading_the_environment_at_the_served_iss
     refused = await _get(app, auth0_env.wrong_audience_token())
     assert response.status_code == 200
     assert refused.status_code == 401
+
+
+# --- keys kept in a file ---------------------------------------------------------------------
+
+
+def test_a_key_file_is_made_once_and_read_by_everyone_after(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "key.pem"
+    keys: list[Any] = []
+    # Twelve processes' worth of first uses at once: one file appears, everyone gets its key.
+    threads = [threading.Thread(target=lambda: keys.append(load_or_create_private_key(path))) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    numbers = {key.private_numbers().d for key in keys}
+    assert len(keys) == 12
+    assert len(numbers) == 1
+    assert [p.name for p in path.parent.iterdir()] == ["key.pem"]  # no temporary file left behind
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert LocalIssuer(private_key=keys[0]).kid == LocalIssuer(private_key=load_or_create_private_key(path)).kid
+
+
+@pytest.mark.parametrize(
+    ("content", "algorithm", "message"),
+    [
+        pytest.param(b"not a key", "RS256", "not an unencrypted PEM private key", id="garbage"),
+        pytest.param(None, "ES256", "not a key for ES256; delete it to make a new one", id="rsa-key-for-es256"),
+    ],
+)
+def test_a_key_file_with_something_else_is_refused(
+    tmp_path: Path, content: bytes | None, algorithm: str, message: str
+) -> None:
+    path = tmp_path / "key.pem"
+    if content is None:
+        load_or_create_private_key(path, "RS256")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigurationError, match=re.escape(f"key file {str(path)!r}: {message}")):
+        load_or_create_private_key(path, algorithm)

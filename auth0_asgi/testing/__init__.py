@@ -6,11 +6,14 @@
 - `serve_issuer(issuer)` serves its token, JWKS and discovery endpoints on a loopback port, for
   end-to-end tests through a real server; `issuer.environ()` then gives the AUTH0_* variables.
 - `issuer_app(issuer)` is the same endpoints as an ASGI app, to mount beside an app.
+- `load_or_create_private_key(path)` keeps an issuer's key in a file, so that several worker
+  processes (and restarts) share it: ``LocalIssuer(private_key=load_or_create_private_key(p))``.
 - With the package installed, pytest loads fixtures from `auth0_asgi.testing.pytest_plugin`.
 """
 
 from ._http import ISSUER_PATHS, issuer_app, serve_issuer
-from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer, PrivateKey, generate_private_key
+from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer
+from ._keys import PrivateKey, generate_private_key, load_or_create_private_key
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -20,5 +23,6 @@ __all__ = [
     "PrivateKey",
     "generate_private_key",
     "issuer_app",
+    "load_or_create_private_key",
     "serve_issuer",
 ]

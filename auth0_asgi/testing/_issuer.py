@@ -7,52 +7,21 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from auth0_asgi._jwk import SigningKey, parse_jwks
 from auth0_asgi.errors import ConfigurationError, UnknownSigningKeyError
 from auth0_asgi.settings import ASYMMETRIC_ALGORITHMS, Auth0Settings
 
-__all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "LocalIssuer", "PrivateKey", "generate_private_key"]
+from ._keys import IssuerKey, PrivateKey, generate_private_key
+
+__all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "LocalIssuer"]
 
 #: `.test` is reserved (RFC 2606): these names can never reach a real tenant.
 DEFAULT_ISSUER: Final = "https://local-issuer.auth0-asgi.test/"
 DEFAULT_AUDIENCE: Final = "https://api.auth0-asgi.test"
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-_CURVES: Final[Mapping[str, Callable[[], ec.EllipticCurve]]] = {
-    "ES256": ec.SECP256R1,
-    "ES384": ec.SECP384R1,
-    "ES512": ec.SECP521R1,
-}
-
-
-def generate_private_key(algorithm: str) -> PrivateKey:
-    """A new private key fit for `algorithm` (RSA-2048 for RS*/PS*, the matching curve for ES*)."""
-    if algorithm in _CURVES:
-        return ec.generate_private_key(_CURVES[algorithm]())
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@dataclass(frozen=True, slots=True)
-class _IssuerKey:
-    kid: str
-    algorithm: str
-    private: PrivateKey
-
-    def public_jwk(self) -> dict[str, Any]:
-        public = self.private.public_key()
-        if isinstance(public, ec.EllipticCurvePublicKey):
-            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
-        else:
-            jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
-        return {**jwk, "kid": self.kid, "use": "sig", "alg": self.algorithm}
 
 
 def _check_algorithm(algorithm: str) -> str:
@@ -121,9 +90,9 @@ class LocalIssuer:
         self.jwks_url: str | None = None
         """The served key set's URL while `serve_issuer` runs, else None."""
         self._now = now
-        key = _IssuerKey(_new_kid(), algorithm, private_key or generate_private_key(algorithm))
+        key = IssuerKey.of(algorithm, private_key or generate_private_key(algorithm))
         self._current = key
-        self._published: dict[str, _IssuerKey] = {key.kid: key}
+        self._published: dict[str, IssuerKey] = {key.kid: key}
         self._parsed: dict[str, SigningKey] | None = None
 
     # --- what a tenant publishes ----------------------------------------------------------
@@ -140,7 +109,7 @@ class LocalIssuer:
 
     def jwks(self) -> dict[str, Any]:
         """The published key set: the public half of every key not retired."""
-        return {"keys": [key.public_jwk() for key in self._published.values()]}
+        return {"keys": [dict(key.public_jwk) for key in self._published.values()]}
 
     def settings(self, **tunables: Any) -> Auth0Settings:
         """Settings that accept this issuer's tokens; `tunables` pass through (``leeway=0``).
@@ -191,7 +160,7 @@ class LocalIssuer:
         """
         chosen = _check_algorithm(algorithm or self._current.algorithm)
         previous = self._current
-        self._current = _IssuerKey(_new_kid(), chosen, generate_private_key(chosen))
+        self._current = IssuerKey.of(chosen, generate_private_key(chosen))
         self._published[self._current.kid] = self._current
         if retire_previous:
             self.retire(previous.kid)

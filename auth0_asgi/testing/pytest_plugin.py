@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from ._http import serve_issuer
-from ._issuer import LocalIssuer, PrivateKey, generate_private_key
+from ._issuer import LocalIssuer
+from ._keys import PrivateKey, generate_private_key
 
 __all__ = ["auth0_env", "auth0_issuer", "auth0_served_issuer", "auth0_signing_key"]
 

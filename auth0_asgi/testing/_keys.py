@@ -1,0 +1,105 @@
+"""The LocalIssuer's signing keys: made at run time, or kept in a file that worker processes share."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from auth0_asgi._jwk import jwk_thumbprint
+from auth0_asgi.errors import ConfigurationError
+
+__all__ = ["IssuerKey", "PrivateKey", "generate_private_key", "load_or_create_private_key"]
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+_CURVES: Final[Mapping[str, type[ec.EllipticCurve]]] = {
+    "ES256": ec.SECP256R1,
+    "ES384": ec.SECP384R1,
+    "ES512": ec.SECP521R1,
+}
+
+
+def generate_private_key(algorithm: str) -> PrivateKey:
+    """A new private key fit for `algorithm` (RSA-2048 for RS*/PS*, the matching curve for ES*)."""
+    if algorithm in _CURVES:
+        return ec.generate_private_key(_CURVES[algorithm]())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _fits(key: object, algorithm: str) -> bool:
+    if algorithm in _CURVES:
+        return isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, _CURVES[algorithm])
+    return isinstance(key, rsa.RSAPrivateKey) and key.key_size >= 2048
+
+
+def _read_key(path: Path, algorithm: str) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"key file {str(path)!r}: not an unencrypted PEM private key") from exc
+    if not _fits(key, algorithm):
+        raise ConfigurationError(f"key file {str(path)!r}: not a key for {algorithm}; delete it to make a new one")
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)  # _fits checked it
+    return key
+
+
+def load_or_create_private_key(path: str | os.PathLike[str], algorithm: str = "RS256") -> PrivateKey:
+    """The private key kept at `path`, made there (mode 0600) on first use.
+
+    Every process that names the same file gets the same key, so the workers of one
+    `uvicorn --workers N` demo accept each other's tokens, and tokens survive a restart.
+    Concurrent first uses agree: the file appears whole, once (a hard link to a finished
+    temporary file), and whoever loses the race reads the winner's key.
+
+    Raises ConfigurationError when the file holds something else than a key for `algorithm`.
+    Warning: the key signs real tokens. Keep the file to demos and tests on your machine.
+    """
+    target = Path(path)
+    if target.exists():
+        return _read_key(target, algorithm)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = generate_private_key(algorithm)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".signing-key-")  # mode 0600
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(temporary, target)
+    finally:
+        os.unlink(temporary)
+    return _read_key(target, algorithm)
+
+
+def _public_jwk(private: PrivateKey) -> dict[str, Any]:
+    public = private.public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return ECAlgorithm.to_jwk(public, as_dict=True)
+    return RSAAlgorithm.to_jwk(public, as_dict=True)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerKey:
+    """One signing key of a LocalIssuer, with the public JWK it publishes."""
+
+    kid: str
+    algorithm: str
+    private: PrivateKey
+    public_jwk: dict[str, Any]
+
+    @classmethod
+    def of(cls, algorithm: str, private: PrivateKey) -> IssuerKey:
+        """The key `private` for `algorithm`, its kid the RFC 7638 thumbprint of its public half,
+        so that every process holding the same key publishes it under the same kid."""
+        jwk = _public_jwk(private)
+        kid = jwk_thumbprint(jwk)
+        return cls(kid, algorithm, private, {**jwk, "kid": kid, "use": "sig", "alg": algorithm})
