@@ -123,9 +123,21 @@ def _protection_rules(middleware: Iterable[Middleware]) -> list[ProtectionRules]
     return rules
 
 
-def _error_response(description: str) -> dict[str, Any]:
+_CHALLENGE_HEADER: Final = {
+    "WWW-Authenticate": {
+        "description": "The RFC 6750 challenge, with the same error code as the body",
+        "schema": {"type": "string"},
+    }
+}
+_RETRY_HEADER: Final = {
+    "Retry-After": {"description": "Seconds until the signing keys are fetched again", "schema": {"type": "integer"}}
+}
+
+
+def _error_response(description: str, headers: Mapping[str, Any] = _CHALLENGE_HEADER) -> dict[str, Any]:
     return {
         "description": description,
+        "headers": dict(headers),
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_ERROR_SCHEMA}"}}},
     }
 
@@ -144,9 +156,12 @@ def _describe_operation(operation: dict[str, Any], protected: bool, prefix_scope
     if not ours:
         return
     responses = operation.setdefault("responses", {})
+    # Every answer the middleware (or our dependencies) can give instead of the operation's own.
+    responses.setdefault("400", _error_response("Malformed Authorization header (RFC 6750 invalid_request)"))
     responses.setdefault("401", _error_response("Missing, invalid or expired access token"))
     if any(requirement[_SCHEME_NAME] for requirement in ours):
         responses.setdefault("403", _error_response("The access token lacks a required scope"))
+    responses.setdefault("503", _error_response("The signing keys are temporarily unavailable", _RETRY_HEADER))
 
 
 def _describe(schema: dict[str, Any], rules: list[ProtectionRules]) -> None:
@@ -174,8 +189,9 @@ def document_security(app: FastAPI) -> None:
 
     The schema gains the ``Auth0`` HTTP bearer (JWT) scheme. Each operation under a prefix
     protected by an `Auth0Middleware` added with `app.add_middleware`, or using our
-    dependencies, is marked as requiring it (with the scopes it needs) and documents its 401
-    answer, and its 403 answer when scopes are required. Other operations are left alone.
+    dependencies, is marked as requiring it (with the scopes it needs) and documents the
+    answers it may get instead of its own: 400, 401 and 503, and 403 when scopes are required.
+    Other operations are left alone.
     Call it once, after adding the middleware; routes may be added later.
     """
     build = app.openapi

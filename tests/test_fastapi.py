@@ -246,16 +246,20 @@ async def test_openapi_marks_only_the_protected_operations(auth0_issuer: LocalIs
     assert "security" not in operations["/api/public"]
     assert set(operations["/api/public"]["responses"]) == {"200"}
     expected = {
-        "/api/private": ([{"Auth0": []}], {"200", "401"}),
-        "/api/private/messages": ([{"Auth0": ["read:messages", "x:y"]}], {"200", "401", "403"}),
-        "/api/me": ([{"Auth0": []}], {"200", "401"}),
-        "/api/admin": ([{"Auth0": ["read:admin", "write:admin"]}], {"200", "401", "403"}),
+        "/api/private": ([{"Auth0": []}], {"200", "400", "401", "503"}),
+        "/api/private/messages": ([{"Auth0": ["read:messages", "x:y"]}], {"200", "400", "401", "403", "503"}),
+        "/api/me": ([{"Auth0": []}], {"200", "400", "401", "503"}),
+        "/api/admin": ([{"Auth0": ["read:admin", "write:admin"]}], {"200", "400", "401", "403", "503"}),
     }
     for path, (security, responses) in expected.items():
         assert operations[path]["security"] == security, path
         assert set(operations[path]["responses"]) == responses, path
-    unauthorised = operations["/api/private"]["responses"]["401"]
-    assert unauthorised["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BearerTokenError"}
+    for status in ("400", "401"):
+        refusal = operations["/api/private"]["responses"][status]
+        assert refusal["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BearerTokenError"}
+        assert set(refusal["headers"]) == {"WWW-Authenticate"}
+    unavailable = operations["/api/private"]["responses"]["503"]
+    assert unavailable["headers"]["Retry-After"]["schema"] == {"type": "integer"}
     assert schema["components"]["schemas"]["BearerTokenError"]["required"] == ["detail"]
     assert app.openapi() == schema
 
