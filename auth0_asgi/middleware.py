@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._bearer import bearer_token
 from ._challenge import challenge_response
+from ._denial_log import install_filter, mark_denied
 from ._paths import ProtectionRules
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .jwks import JWKSCache
@@ -90,6 +91,7 @@ class Auth0Middleware:
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
         self._rules = ProtectionRules(protected_prefixes, required_scopes or {})
+        install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -140,6 +142,8 @@ class Auth0Middleware:
             await send({"type": "websocket.close", "code": 1008})
             return
         await challenge_response(error, realm=self.realm)(scope, receive, send)
+        if scope["type"] == "websocket":
+            mark_denied()
 
     def _closing_on_shutdown(self, send: Send) -> Send:
         async def send_then_close(message: Message) -> None:

@@ -307,7 +307,8 @@ def loopback_socket() -> tuple[socket.socket, int]:
 def serve_with_uvicorn(app: ASGIApp, **config: Any) -> Iterator[str]:
     """Run `app` under real uvicorn on a free loopback port; yields its base URL."""
     sock, port = loopback_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **config))
+    config = {"log_level": "warning", "lifespan": "on", **config}
+    server = uvicorn.Server(uvicorn.Config(app, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -127,3 +128,50 @@ def test_lifespan_passes_through_and_closes_the_key_client(jwks_server: JWKSServ
     assert response.status_code == 200
     assert events == ["startup", "shutdown"]
     assert key_client.is_closed
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _server_log() -> Iterator[list[logging.LogRecord]]:
+    """What uvicorn's error logger lets through (after its filters). Enter it once the server
+    runs: uvicorn's logging set-up removes the handlers it finds."""
+    handler = _Records()
+    server_logger = logging.getLogger("uvicorn.error")
+    server_logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        server_logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("implementation", ["auto", "websockets-sansio"])
+async def test_a_websocket_refusal_logs_no_error(jwks_server: JWKSServer, implementation: str) -> None:
+    # uvicorn's sansio websockets log a false ERROR after every denial response
+    # (Kludex/uvicorn#3138); a refusal must leave the server's log at INFO.
+    async def never_accepts(websocket: WebSocket) -> None:
+        return None  # an app bug: returns without accepting, on an unprotected path
+
+    routes = [WebSocketRoute("/api/private/ws", never_accepts), WebSocketRoute("/open/ws", never_accepts)]
+    app = protect(jwks_server, Starlette(routes=routes))
+    with serve_with_uvicorn(app, ws=implementation, log_level="info") as base_url, _server_log() as records:
+        url = base_url.replace("http://", "ws://")
+        with pytest.raises(InvalidStatus) as refused:
+            async with _ws(url + "/api/private/ws", Authorization="Bearer a.b.c"):
+                pass  # pragma: no cover - the handshake is refused
+        refusal_levels = sorted({record.levelname for record in records})
+        with pytest.raises(InvalidStatus):
+            async with _ws(url + "/open/ws"):
+                pass  # pragma: no cover - the app never accepts
+    assert refused.value.response.status_code == 401
+    assert refusal_levels == ["INFO"]
+    # The filter is that narrow: the app's own bug on an unprotected path is still reported.
+    errors = [record.getMessage() for record in records if record.levelno >= logging.WARNING]
+    assert errors == ["ASGI callable returned without completing handshake."]
