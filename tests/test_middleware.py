@@ -9,9 +9,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.authentication import requires
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
@@ -285,6 +287,45 @@ async def test_cors_preflight_passes_through(make_client: ClientMaker) -> None:
     assert passed.status_code == 405  # reached the router, which has no OPTIONS handler
     assert "www-authenticate" not in passed.headers
     assert plain_options.status_code == 401
+
+
+async def test_a_protected_options_route_sees_an_unauthenticated_user_on_a_preflight(jwks_server: JWKSServer) -> None:
+    # SECURITY.md: preflights carry no credentials (Fetch standard), so they pass through;
+    # a handler declared for OPTIONS under a protected prefix must not take them as authenticated.
+    async def options_handler(request: Request) -> JSONResponse:
+        user = request.user
+        return JSONResponse({"user": type(user).__name__, "authenticated": user.is_authenticated})
+
+    app = Starlette(routes=[Route("/api/private/items", options_handler, methods=["OPTIONS"])])
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
+    async with asgi_client(protect(jwks_server, app)) as client:
+        passed = await client.options("/api/private/items", headers=preflight)
+        origin_only = await client.options("/api/private/items", headers={"Origin": "https://app.example"})
+    assert (passed.status_code, passed.json()) == (200, {"user": "UnauthenticatedUser", "authenticated": False})
+    assert (origin_only.status_code, origin_only.headers["www-authenticate"]) == (401, CHALLENGE)
+    assert jwks_server.count == 0
+
+
+async def test_cors_middleware_outermost_answers_preflights_before_the_app(jwks_server: JWKSServer) -> None:
+    reached: list[str] = []
+
+    async def options_handler(request: Request) -> JSONResponse:
+        reached.append(request.method)
+        return JSONResponse({})
+
+    inner = Starlette(routes=[Route("/api/private/items", options_handler, methods=["OPTIONS", "DELETE"])])
+    # What SECURITY.md recommends: CORSMiddleware outside Auth0Middleware.
+    app = CORSMiddleware(protect(jwks_server, inner), allow_origins=["https://app.example"], allow_methods=["*"])
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answered = await client.options("/api/private/items", headers=preflight)
+        refused = await client.delete("/api/private/items", headers={"Origin": "https://app.example"})
+    assert answered.status_code == 200
+    assert answered.headers["access-control-allow-origin"] == "https://app.example"
+    assert reached == []  # the app never saw the preflight
+    assert (refused.status_code, refused.headers["www-authenticate"]) == (401, CHALLENGE)
+    assert refused.headers["access-control-allow-origin"] == "https://app.example"  # the browser can read the 401
 
 
 async def test_failures_are_logged_without_the_token(
