@@ -36,10 +36,25 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert readme_test_command in _commands((REPO / ".ci" / "run").read_text())
 
 
+def test_ci_lints_before_the_tests_and_then_runs_the_lowest_versions() -> None:
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    order = [
+        next(i for i, line in enumerate(lines) if line.startswith(command))
+        for command in (
+            ".venv/bin/ruff check",
+            ".venv/bin/mypy --strict",
+            _commands((REPO / "README.md").read_text())[1],
+            ".venv/bin/uv pip install -q --python .venv-lowest/bin/python --resolution lowest-direct",
+            ".venv-lowest/bin/python -m pytest",
+        )
+    ]
+    assert order == sorted(order)
+
+
 def test_ci_stops_when_the_readme_test_command_fails() -> None:
     """`set -e` ignores a failure inside an && list: .ci/run must check the status itself."""
     lines = (REPO / ".ci" / "run").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("python3 -m venv .venv"))
+    start = lines.index(_commands((REPO / "README.md").read_text())[1])
     end = next(i for i in range(start, len(lines)) if lines[i].strip() == "fi")
     script = "\n".join(["set -euo pipefail", "true && false && true", *lines[start + 1 : end + 1], "echo after"])
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)  # noqa: S607

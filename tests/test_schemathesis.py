@@ -73,4 +73,4 @@ def test_schemathesis_finds_nothing_without_a_token(tmp_path: Path) -> None:
     assert result.returncode == 0, _summary(result)
     assert "failure" not in result.stdout.lower(), _summary(result)
     # It did reach the protected operations, and they refused it: the warning says so.
-    assert "Authentication failed: 2 operations returned only 401/403 responses" in result.stdout
+    assert "Authentication failed" in result.stdout, _summary(result)
