@@ -44,8 +44,11 @@ class Auth0Middleware:
     - `app`: the ASGI app to wrap.
     - `settings`: what tokens must satisfy; default `Auth0Settings.from_env()`.
     - `protected_prefixes`: paths whose requests need a valid bearer token, matched by whole
-      segment (``/api/private`` covers ``/api/private/x``, not ``/api/privateer``); default
-      ``["/"]``, everything. Warning: paths outside them pass with no token examined.
+      segment (``/api/private`` covers ``/api/private/x``, not ``/api/privateer``); a request
+      is protected when any reading of its path (literal, dot segments resolved, below
+      `root_path`, ...) lies within one, so ``/api/private/..`` is protected too; default
+      ``["/"]``, everything. Each must be a plain path. Warning: paths outside them pass with
+      no token examined.
     - `required_scopes`: prefix to scopes the token must grant there (in `scope` or Auth0's
       `permissions`); every matching prefix's scopes are required. Each prefix must lie within
       a protected prefix.

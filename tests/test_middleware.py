@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._paths import ProtectionRules
+from auth0_asgi._paths import ProtectionRules, readings, segments
 
 from .conftest import (
     AUDIENCE,
@@ -568,3 +568,17 @@ def test_the_path_decision_memo_stays_bounded_and_right() -> None:
     assert len(rules._decisions) <= 4096
     assert rules.decide({"path": "/API//private/admin/x", "root_path": ""}) == frozenset({"read:admin"})
     assert rules.decide({"path": "/api/private", "root_path": ""}) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("/API/b/../c;x=1//", ("api", "c"), id="resolved-folded-cut"),
+        pytest.param("/../../a", ("a",), id="above-the-root"),
+        pytest.param("/a\\b/./c", ("a", "b", "c"), id="backslash-and-dot"),
+    ],
+)
+def test_the_resolved_normal_form(path: str, expected: tuple[str, ...]) -> None:
+    assert segments(path) == expected
+    # It is one of the readings the protection decision considers, never the only one.
+    assert expected in set(readings(path, depth=len(expected)))
