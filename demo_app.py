@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -35,14 +36,16 @@ logger = logging.getLogger("demo_app")
 OFFLINE_SCOPES: Final = ("read:messages",)
 
 
-def create_app(settings: Auth0Settings, *, issuer: LocalIssuer | None = None) -> FastAPI:
-    """The demo app verifying tokens against `settings`.
+def create_app(
+    settings: Auth0Settings, *, issuer: LocalIssuer | None = None, protected_prefixes: Sequence[str] = ("/api/private",)
+) -> FastAPI:
+    """The demo app verifying tokens against `settings`, on `protected_prefixes`.
 
     With `issuer`, its keys verify the tokens (no key set is fetched) and its token, JWKS and
     discovery endpoints are served beside the API.
     """
     app = FastAPI(title="auth0-asgi demo")
-    app.add_middleware(Auth0Middleware, settings=settings, protected_prefixes=["/api/private"], keys=issuer)
+    app.add_middleware(Auth0Middleware, settings=settings, protected_prefixes=protected_prefixes, keys=issuer)
 
     @app.get("/api/public")
     async def public() -> dict[str, str]:
@@ -97,7 +100,24 @@ def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:
     )
 
 
+def _protected_prefixes() -> tuple[str, ...]:
+    """AUTH0_PROTECTED_PREFIXES, a comma list, so prefixes can be tried without editing code."""
+    text = _config()("AUTH0_PROTECTED_PREFIXES", default="/api/private")
+    return tuple(prefix.strip() for prefix in text.split(",") if prefix.strip())
+
+
+def _checked(app: FastAPI) -> FastAPI:
+    # FastAPI builds its middleware on the first request; build it now, so that a bad prefix
+    # stops the demo at start-up with one line rather than failing every request.
+    try:
+        app.middleware_stack = app.build_middleware_stack()
+    except ConfigurationError as exc:
+        raise SystemExit(f"demo_app: configuration error: AUTH0_PROTECTED_PREFIXES: {exc}") from None
+    return app
+
+
 def _load() -> FastAPI:
+    prefixes = _protected_prefixes()
     if not _tenant_configured():
         key_file = _demo_key_file()
         try:
@@ -105,13 +125,13 @@ def _load() -> FastAPI:
         except (ConfigurationError, OSError) as exc:
             raise SystemExit(f"demo_app: the offline signing key: {exc}") from None
         logger.warning("%s", _offline_banner(issuer, key_file))
-        return create_app(issuer.settings(), issuer=issuer)
+        return _checked(create_app(issuer.settings(), issuer=issuer, protected_prefixes=prefixes))
     try:
         settings = Auth0Settings.from_env()
     except ConfigurationError as exc:
         # A one-line message instead of an import traceback from uvicorn.
         raise SystemExit(f"demo_app: configuration error: {exc}") from None
-    return create_app(settings)
+    return _checked(create_app(settings, protected_prefixes=prefixes))
 
 
 # The library adds no log handlers; the demo shows its refusals and httpx's key-set fetches.

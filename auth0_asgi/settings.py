@@ -87,11 +87,48 @@ def _check_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(canonical)
 
 
-def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigurationError(f"{name}={value!r}: must be a finite number {bound}")
+@dataclass(frozen=True, slots=True)
+class _Tunable:
+    kind: type[int] | type[float]
+    minimum: float
+    minimum_allowed: bool
+
+    def check(self, label: str, value: object, shown: object) -> None:
+        """Raise ConfigurationError naming `label` and `shown` unless `value` is in range."""
+        if self.kind is int:
+            ok = type(value) is int and value >= self.minimum
+            if not ok:
+                raise ConfigurationError(f"{label}={shown!r}: must be an integer >= {self.minimum:g}")
+            return
+        bound = f">= {self.minimum:g}" if self.minimum_allowed else f"> {self.minimum:g}"
+        refusal = ConfigurationError(f"{label}={shown!r}: must be a finite number {bound}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise refusal
+        if value < self.minimum or (value == self.minimum and not self.minimum_allowed):
+            raise refusal
+
+    def parse(self, label: str, text: str) -> int | float:
+        """`text` from the environment as this tunable's number, checked."""
+        try:
+            value: int | float = self.kind(text.strip())
+        except ValueError:
+            kind = "an integer" if self.kind is int else "a number"
+            raise ConfigurationError(f"{label}={text!r}: must be {kind}") from None
+        self.check(label, value, text)
+        return value
+
+
+#: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
+_TUNABLES: Final[Mapping[str, _Tunable]] = {
+    "leeway": _Tunable(float, 0, True),
+    "jwks_cache_ttl": _Tunable(float, 0, False),
+    "jwks_refresh_cooldown": _Tunable(float, 0, False),
+    "jwks_fetch_timeout": _Tunable(float, 0, False),
+    "jwks_retry_interval": _Tunable(float, 0, False),
+    "jwks_max_stale": _Tunable(float, 0, True),
+    "max_token_bytes": _Tunable(int, 64, True),
+    "token_cache_size": _Tunable(int, 0, True),
+}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -110,7 +147,7 @@ class Auth0Settings:
     - `jwks_url` (AUTH0_JWKS_URL): where the key set lives; default
       ``https://{domain}/.well-known/jwks.json``. Plain http only for loopback hosts.
 
-    Tunables (seconds unless stated):
+    Tunables (seconds unless stated; each also AUTH0_<FIELD>, such as AUTH0_JWKS_CACHE_TTL):
 
     - `leeway`: clock skew tolerated on `exp`, `nbf` and `iat`; default 5.
     - `jwks_cache_ttl`: how long a fetched key set is used before it is refreshed; default 600.
@@ -154,14 +191,9 @@ class Auth0Settings:
         algorithms = (self.algorithms,) if isinstance(self.algorithms, str) else tuple(self.algorithms)
         jwks_url = self.jwks_url or f"https://{domain}/.well-known/jwks.json"
         _check_jwks_url(jwks_url)
-        _check_positive("leeway", self.leeway, allow_zero=True)
-        _check_positive("jwks_max_stale", self.jwks_max_stale, allow_zero=True)
-        for name in ("jwks_cache_ttl", "jwks_refresh_cooldown", "jwks_fetch_timeout", "jwks_retry_interval"):
-            _check_positive(name, getattr(self, name))
-        if not isinstance(self.max_token_bytes, int) or self.max_token_bytes < 64:
-            raise ConfigurationError(f"max_token_bytes={self.max_token_bytes!r}: must be an integer >= 64")
-        if type(self.token_cache_size) is not int or self.token_cache_size < 0:
-            raise ConfigurationError(f"token_cache_size={self.token_cache_size!r}: must be an integer >= 0")
+        for name, tunable in _TUNABLES.items():
+            value = getattr(self, name)
+            tunable.check(name, value, value)
         object.__setattr__(self, "domain", domain)
         object.__setattr__(self, "audience", audience)
         object.__setattr__(self, "algorithms", _check_algorithms(algorithms))
@@ -177,9 +209,11 @@ class Auth0Settings:
     ) -> Auth0Settings:
         """Read AUTH0_* variables from `environ` (default `os.environ`) and an optional `.env` file.
 
-        The environment wins over the file; a missing file is not an error. `tunables` are
-        passed through as keyword fields (``leeway=10``). Raises ConfigurationError naming
-        the first missing or invalid variable.
+        Every field can be given as AUTH0_<FIELD> (``AUTH0_LEEWAY=10``,
+        ``AUTH0_TOKEN_CACHE_SIZE=0``), except `audience`, read from AUTH0_API_AUDIENCE as in
+        Auth0's guides. The environment wins over the file; a missing file is not an error.
+        `tunables` are keyword fields (``leeway=10``) and win over both. Raises
+        ConfigurationError naming the first missing or invalid variable and its value.
         """
         source = os.environ if environ is None else environ
         file = Path(env_file) if env_file is not None and os.path.isfile(env_file) else None
@@ -190,11 +224,17 @@ class Auth0Settings:
         audience = config("AUTH0_API_AUDIENCE", default="")
         if not audience.strip():
             raise ConfigurationError("AUTH0_API_AUDIENCE is not set: give your API identifier from the Auth0 dashboard")
+        from_environment: dict[str, Any] = {}
+        for name, tunable in _TUNABLES.items():
+            variable = f"AUTH0_{name.upper()}"
+            text = config(variable, default="")
+            if name not in tunables and text.strip():
+                from_environment[name] = tunable.parse(variable, text)
         return cls(
             domain=domain,
             audience=_split_list(audience),
             issuer=config("AUTH0_ISSUER", default="").strip(),
             algorithms=_split_list(config("AUTH0_ALGORITHMS", default="RS256")),
             jwks_url=config("AUTH0_JWKS_URL", default="").strip(),
-            **tunables,
+            **{**from_environment, **tunables},
         )

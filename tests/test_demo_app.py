@@ -255,3 +255,23 @@ def test_a_key_file_that_holds_no_key_stops_the_demo_with_one_line(tmp_path: Pat
     assert result.stderr.strip().splitlines()[-1] == (
         f"demo_app: the offline signing key: key file {str(bad)!r}: not an unencrypted PEM private key"
     )
+
+
+def test_the_demo_reads_its_protected_prefixes_from_the_environment(tmp_path: Path) -> None:
+    with serving_demo(tmp_path, AUTH0_PROTECTED_PREFIXES="/api/public, /api/private") as url:
+        public = httpx.get(f"{url}/api/public")
+        token = httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST).json()["access_token"]
+        with_token = httpx.get(f"{url}/api/public", headers={"Authorization": f"Bearer {token}"})
+        docs = httpx.get(f"{url}/openapi.json")
+    assert (public.status_code, public.headers["www-authenticate"]) == (401, f'Bearer realm="{DEFAULT_AUDIENCE}"')
+    assert (with_token.status_code, with_token.json()) == (200, {"message": "Hello, World!"})
+    assert docs.status_code == 200  # outside both prefixes
+
+
+def test_a_bad_protected_prefix_stops_the_demo_with_one_line(tmp_path: Path) -> None:
+    result = _import_demo(tmp_path, AUTH0_PROTECTED_PREFIXES="api/private")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "demo_app: configuration error: AUTH0_PROTECTED_PREFIXES: "
+        "protected prefix 'api/private': must be a path starting with '/'"
+    )

@@ -144,3 +144,52 @@ def test_settings_are_frozen() -> None:
     settings = Auth0Settings.from_env(TENANT, env_file=None)
     with pytest.raises(AttributeError):
         settings.domain = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "field", "value"),
+    [
+        ("AUTH0_LEEWAY", "10", "leeway", 10.0),
+        ("AUTH0_LEEWAY", "0", "leeway", 0.0),
+        ("AUTH0_JWKS_CACHE_TTL", "3600", "jwks_cache_ttl", 3600.0),
+        ("AUTH0_JWKS_REFRESH_COOLDOWN", "12.5", "jwks_refresh_cooldown", 12.5),
+        ("AUTH0_JWKS_FETCH_TIMEOUT", " 2 ", "jwks_fetch_timeout", 2.0),
+        ("AUTH0_JWKS_RETRY_INTERVAL", "1", "jwks_retry_interval", 1.0),
+        ("AUTH0_JWKS_MAX_STALE", "0", "jwks_max_stale", 0.0),
+        ("AUTH0_MAX_TOKEN_BYTES", "16384", "max_token_bytes", 16384),
+        ("AUTH0_TOKEN_CACHE_SIZE", "0", "token_cache_size", 0),
+    ],
+)
+def test_every_tunable_is_read_from_the_environment(variable: str, text: str, field: str, value: Any) -> None:
+    settings = Auth0Settings.from_env({**TENANT, variable: text}, env_file=None)
+    assert getattr(settings, field) == value
+    assert type(getattr(settings, field)) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "message"),
+    [
+        ("AUTH0_LEEWAY", "five", "AUTH0_LEEWAY='five': must be a number"),
+        ("AUTH0_LEEWAY", "-1", "AUTH0_LEEWAY='-1': must be a finite number >= 0"),
+        ("AUTH0_JWKS_CACHE_TTL", "0", "AUTH0_JWKS_CACHE_TTL='0': must be a finite number > 0"),
+        ("AUTH0_JWKS_REFRESH_COOLDOWN", "inf", "AUTH0_JWKS_REFRESH_COOLDOWN='inf': must be a finite number > 0"),
+        ("AUTH0_JWKS_FETCH_TIMEOUT", "nan", "AUTH0_JWKS_FETCH_TIMEOUT='nan': must be a finite number > 0"),
+        ("AUTH0_JWKS_RETRY_INTERVAL", "5s", "AUTH0_JWKS_RETRY_INTERVAL='5s': must be a number"),
+        ("AUTH0_JWKS_MAX_STALE", "-0.5", "AUTH0_JWKS_MAX_STALE='-0.5': must be a finite number >= 0"),
+        ("AUTH0_MAX_TOKEN_BYTES", "8k", "AUTH0_MAX_TOKEN_BYTES='8k': must be an integer"),
+        ("AUTH0_MAX_TOKEN_BYTES", "10", "AUTH0_MAX_TOKEN_BYTES='10': must be an integer >= 64"),
+        ("AUTH0_TOKEN_CACHE_SIZE", "1.5", "AUTH0_TOKEN_CACHE_SIZE='1.5': must be an integer"),
+        ("AUTH0_TOKEN_CACHE_SIZE", "-1", "AUTH0_TOKEN_CACHE_SIZE='-1': must be an integer >= 0"),
+    ],
+)
+def test_a_bad_tunable_in_the_environment_is_named_with_its_value(variable: str, text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Auth0Settings.from_env({**TENANT, variable: text}, env_file=None)
+    assert str(raised.value) == message
+
+
+def test_tunables_come_from_the_env_file_and_keywords_win(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("AUTH0_LEEWAY=30\nAUTH0_TOKEN_CACHE_SIZE=7\nAUTH0_JWKS_CACHE_TTL=60\n")
+    settings = Auth0Settings.from_env({**TENANT, "AUTH0_JWKS_CACHE_TTL": "120"}, env_file=env_file, token_cache_size=3)
+    assert (settings.leeway, settings.jwks_cache_ttl, settings.token_cache_size) == (30.0, 120.0, 3)
