@@ -22,27 +22,22 @@ that request's cancellation (a client timeout, a cancelled task) and always ends
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
-from typing import Final, cast
+from collections.abc import Callable, Iterable
 
 import anyio
 import httpx
 
+from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
 from ._jwk import SigningKey, parse_jwks
-from ._version import __version__
 from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
 from .settings import Auth0Settings
 
 __all__ = ["JWKSCache", "SigningKey"]
 
 logger = logging.getLogger("auth0_asgi")
-
-USER_AGENT: Final = f"auth0-asgi/{__version__}"
-DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
 
 
 class JWKSCache:
@@ -196,50 +191,12 @@ class JWKSCache:
 
     async def _fetch(self) -> dict[str, SigningKey]:
         self.fetch_count += 1
-        client = self._http_client()
-        try:
-            with anyio.fail_after(self._fetch_timeout):
-                async with client.stream(
-                    "GET",
-                    self.url,
-                    # identity: the size cap then applies to the bytes we parse, read raw.
-                    headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"},
-                    follow_redirects=False,  # the configured URL is the only trusted place
-                    timeout=self._fetch_timeout,  # httpx's per-phase limits, inside the total deadline
-                ) as response:
-                    if response.status_code != 200:
-                        raise JWKSFetchError(f"HTTP {response.status_code}")
-                    body = await self._read_capped(response)
-        except TimeoutError as exc:
-            raise JWKSFetchError(f"timed out after {self._fetch_timeout:g}s") from exc
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise JWKSFetchError(f"{type(exc).__name__}") from exc
+        body = await fetch_document(
+            self._http_client(), self.url, time_limit=self._fetch_timeout, max_body_bytes=self._max_body_bytes
+        )
         keys = parse_jwks(body, self._algorithms)
         if not keys:
             # A set with nothing we can use (only enc keys, other key types, one kid twice) is
             # a broken answer, not a revocation of every key: keep what we hold.
             raise JWKSFetchError("the key set has no usable signing key")
         return keys
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body_bytes:
-            raise JWKSFetchError(f"body of {declared} bytes is over the {self._max_body_bytes}-byte cap")
-        if response.is_stream_consumed:
-            body = response.content  # a transport that hands over a response already read
-        else:
-            body = await self._read_stream(response)
-        if len(body) > self._max_body_bytes:
-            raise JWKSFetchError(f"body is over the {self._max_body_bytes}-byte cap")
-        return body
-
-    async def _read_stream(self, response: httpx.Response) -> bytes:
-        chunks = bytearray()
-        raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())  # typed as a plain iterator
-        # aclosing: leaving the loop early must finalise the stream now (trio insists).
-        async with contextlib.aclosing(raw) as body:
-            async for chunk in body:
-                chunks += chunk
-                if len(chunks) > self._max_body_bytes:
-                    break
-        return bytes(chunks)
