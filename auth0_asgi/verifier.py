@@ -8,9 +8,6 @@ and nowhere else.
 
 from __future__ import annotations
 
-import binascii
-import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, TypeGuard
@@ -19,6 +16,7 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from ._jwk import MAX_KID_LENGTH, SigningKey
+from ._jws import json_object, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .errors import (
     BoundTokenError,
@@ -37,15 +35,7 @@ from .user import Auth0User
 
 __all__ = ["SigningKeySource", "TokenVerifier"]
 
-# One scan checks the structure and the alphabet of all three segments (RFC 7515 §7.1); an
-# empty signature is left for the algorithm check to refuse (alg "none").
-_COMPACT_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
-# RFC 4648 §3.5: in canonical encoding the unused low bits of the last character are zero,
-# so each text decodes from exactly one spelling.
-_CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
-_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
 _MAX_SAFE_INTEGER: Final = 2**53 - 1
-_PADDING: Final = ("", "", "==", "=")
 
 
 class SigningKeySource(Protocol):
@@ -53,40 +43,6 @@ class SigningKeySource(Protocol):
 
     async def get_signing_key(self, kid: str) -> SigningKey:
         """The key for `kid`; raises an AuthenticationError subclass when there is none."""
-
-
-def _decode_segment(segment: str) -> bytes:
-    """Decode a segment whose alphabet `_COMPACT_JWS` has already checked."""
-    remainder = len(segment) % 4
-    if remainder == 1 or (remainder > 1 and segment[-1] not in _CANONICAL_LAST_CHAR[remainder]):
-        raise MalformedTokenError("segment is not canonical base64url")
-    # The alphabet is checked, so the plain decoder with translated characters is exact.
-    return binascii.a2b_base64((segment + _PADDING[remainder]).encode("ascii").translate(_FROM_URLSAFE))
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member name")
-    return result
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
-
-
-# One decoder for every token: json.loads would build a new one per call when hooks are given.
-_STRICT_JSON: Final = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
-
-
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = _STRICT_JSON.decode(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MalformedTokenError(f"{what} is not strict UTF-8 JSON") from exc
-    if not isinstance(value, dict):
-        raise MalformedTokenError(f"{what} is not a JSON object")
-    return value
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -179,20 +135,13 @@ class TokenVerifier:
     async def _verify_fully(self, token: str) -> Auth0User:
         if len(token) > self.settings.max_token_bytes:
             raise TokenTooLargeError(f"token of {len(token)} bytes")
-        structure = _COMPACT_JWS.fullmatch(token)
-        if structure is None:
-            raise MalformedTokenError("not three base64url segments")
-        header_segment, payload_segment, signature_segment = structure.groups()
-        header = _json_object(_decode_segment(header_segment), "header")
-        payload = _decode_segment(payload_segment)
-        signature = _decode_segment(signature_segment)
+        header, payload, signature, signing_input = parse_compact(token)
         algorithm_name, kid = self._read_header(header)
         key = await self._keys.get_signing_key(kid)
         if algorithm_name not in key.algorithms:
             raise DisallowedAlgorithmError(f"alg {algorithm_name} does not fit key {kid!r}")
-        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         self._check_signature(algorithm_name, key, signing_input, signature)
-        claims = _json_object(payload, "payload")
+        claims = json_object(payload, "payload")
         self._check_claims(claims)
         user = Auth0User(claims)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]

@@ -1,0 +1,86 @@
+"""Strict compact-JWS parsing (RFC 7515 §7.1, RFC 8725): access tokens now, DPoP proofs next.
+
+Canonical base64url segments only (one spelling per value), header and payload as UTF-8
+JSON objects with no duplicate member names at any depth and no NaN/Infinity. Parsing
+verifies nothing: the caller checks the algorithm, finds the key and checks the signature
+over `signing_input` before trusting a byte of the payload.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
+
+from .errors import MalformedTokenError
+
+__all__ = ["CompactJWS", "json_object", "parse_compact"]
+
+# One scan checks the structure and the alphabet of all three segments (RFC 7515 §7.1); an
+# empty signature is left for the algorithm check to refuse (alg "none").
+_COMPACT_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+# RFC 4648 §3.5: in canonical encoding the unused low bits of the last character are zero,
+# so each text decodes from exactly one spelling.
+_CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_PADDING: Final = ("", "", "==", "=")
+
+
+class CompactJWS(NamedTuple):
+    """A compact JWS taken apart: the parsed header, the raw payload and signature, and what was signed."""
+
+    header: dict[str, Any]
+    payload: bytes
+    signature: bytes
+    signing_input: bytes
+
+
+def _decode_segment(segment: str, error: Callable[[str], Exception]) -> bytes:
+    """Decode a segment whose alphabet `_COMPACT_JWS` has already checked."""
+    remainder = len(segment) % 4
+    if remainder == 1 or (remainder > 1 and segment[-1] not in _CANONICAL_LAST_CHAR[remainder]):
+        raise error("segment is not canonical base64url")
+    # The alphabet is checked, so the plain decoder with translated characters is exact.
+    return binascii.a2b_base64((segment + _PADDING[remainder]).encode("ascii").translate(_FROM_URLSAFE))
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every token: json.loads would build a new one per call when hooks are given.
+_STRICT_JSON: Final = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+
+
+def json_object(data: bytes, what: str, error: Callable[[str], Exception] = MalformedTokenError) -> dict[str, Any]:
+    """`data` as a strict UTF-8 JSON object; raises `error` naming `what` otherwise."""
+    try:
+        value = _STRICT_JSON.decode(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise error(f"{what} is not strict UTF-8 JSON") from exc
+    if not isinstance(value, dict):
+        raise error(f"{what} is not a JSON object")
+    return value
+
+
+def parse_compact(token: str, error: Callable[[str], Exception] = MalformedTokenError) -> CompactJWS:
+    """`token` taken apart; raises `error` (a callable of one reason) for any structural defect."""
+    structure = _COMPACT_JWS.fullmatch(token)
+    if structure is None:
+        raise error("not three base64url segments")
+    header_segment, payload_segment, signature_segment = structure.groups()
+    return CompactJWS(
+        json_object(_decode_segment(header_segment, error), "header", error),
+        _decode_segment(payload_segment, error),
+        _decode_segment(signature_segment, error),
+        token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii"),
+    )
