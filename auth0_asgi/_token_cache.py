@@ -16,11 +16,13 @@ class VerifiedToken(NamedTuple):
 
     `expires_at` is the token's `exp` and `not_before` the later of its `nbf` and `iat`
     (or None): time moves on, so both are checked on every reuse. `key` is the signing key
-    the signature was checked with: if the key set no longer holds it, the entry is void.
+    the signature was checked with, from the key set of `issuer`: if that key set no longer
+    holds it, the entry is void.
     (A NamedTuple: built once per new token, on the hot path, faster than a frozen dataclass.)
     """
 
     user: Auth0User
+    issuer: str
     kid: str
     key: SigningKey
     expires_at: int | float

@@ -93,12 +93,14 @@ class JWKSCache:
         cls,
         settings: Auth0Settings,
         *,
+        url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> JWKSCache:
-        """A cache configured from `settings` (URL, allow-list and every jwks_* tunable)."""
+        """A cache configured from `settings` (allow-list and every jwks_* tunable) for `url`,
+        one of `settings.trusted_issuers`' key-set URLs; default `settings.jwks_url`."""
         return cls(
-            settings.jwks_url,
+            url if url is not None else settings.jwks_url,
             algorithms=settings.algorithms,
             http_client=http_client,
             cache_ttl=settings.jwks_cache_ttl,

@@ -55,8 +55,9 @@ class Auth0Middleware:
     - `realm`: the WWW-Authenticate realm; default the first configured audience.
     - `http_client`: an `httpx.AsyncClient` for key fetches; default one of our own, closed
       at lifespan shutdown or by `aclose()`.
-    - `keys`: a signing key source to use instead of fetching `settings.jwks_url`, such as
-      `auth0_asgi.testing.LocalIssuer` in tests. Warning: it decides which keys are trusted.
+    - `keys`: a signing key source to use instead of fetching the key sets, such as
+      `auth0_asgi.testing.LocalIssuer` in tests; or a mapping of each trusted issuer to its
+      own source. Warning: it decides which keys are trusted.
 
     On success `scope["user"]` is an `Auth0User` and `scope["auth"]` the `AuthCredentials` of
     its scopes; on unprotected paths they are `UnauthenticatedUser()` and empty credentials.
@@ -65,10 +66,10 @@ class Auth0Middleware:
     here. Raises ConfigurationError for an invalid argument. Does no I/O until the first
     protected request.
 
-    Attributes: `settings`, `realm`, `key_set` (the key source: a `JWKSCache`, one per
-    middleware and so per worker process, unless `keys` was given) and `verifier` (the
-    `TokenVerifier` using it), for code that needs to verify a token the same way outside the
-    protected prefixes.
+    Attributes: `settings`, `realm`, `key_sets` (each trusted issuer's key source: a
+    `JWKSCache` per key-set URL, per middleware and so per worker process, unless `keys` was
+    given), `key_set` (the first issuer's) and `verifier` (the `TokenVerifier` using them), for
+    code that needs to verify a token the same way outside the protected prefixes.
     """
 
     def __init__(
@@ -80,16 +81,24 @@ class Auth0Middleware:
         required_scopes: Mapping[str, Iterable[str]] | None = None,
         realm: str | None = None,
         http_client: httpx.AsyncClient | None = None,
-        keys: SigningKeySource | None = None,
+        keys: SigningKeySource | Mapping[str, SigningKeySource] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings if settings is not None else Auth0Settings.from_env()
         if keys is not None and http_client is not None:
             raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
-        self.key_set: SigningKeySource = (
-            keys if keys is not None else JWKSCache.from_settings(self.settings, http_client=http_client)
+        if keys is None:
+            # One cache per key-set URL: issuers that share a key set share its cache.
+            caches = {
+                url: JWKSCache.from_settings(self.settings, url=url, http_client=http_client)
+                for url in dict.fromkeys(t.jwks_url for t in self.settings.trusted_issuers)
+            }
+            keys = {t.issuer: caches[t.jwks_url] for t in self.settings.trusted_issuers}
+        self.verifier = TokenVerifier(self.settings, keys=keys)
+        self.key_sets: Mapping[str, SigningKeySource] = (
+            dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
         )
-        self.verifier = TokenVerifier(self.settings, keys=self.key_set)
+        self.key_set: SigningKeySource = self.key_sets[self.settings.issuer]
         self.realm = realm if realm is not None else self.settings.audience[0]
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
@@ -157,6 +166,7 @@ class Auth0Middleware:
         return send_then_close
 
     async def aclose(self) -> None:
-        """Release the key cache's HTTP client (done for you at lifespan shutdown)."""
-        if isinstance(self.key_set, JWKSCache):
-            await self.key_set.aclose()
+        """Release the key caches' HTTP clients (done for you at lifespan shutdown)."""
+        for source in {id(source): source for source in self.key_sets.values()}.values():
+            if isinstance(source, JWKSCache):
+                await source.aclose()

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from starlette.config import Config
 
+from ._domains import TrustedIssuer, normalise_domain, split_domains, trusted_issuers
 from .errors import ConfigurationError
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings"]
+__all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
 
 #: The algorithms a JWKS of public keys can verify. HS* (and "none") are refused at start-up:
 #: accepting them is the classic key-confusion hole (RFC 8725 §2.1, §3.1).
@@ -23,49 +22,9 @@ ASYMMETRIC_ALGORITHMS: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
-
 
 def _split_list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
-def _normalise_domain(raw: str) -> str:
-    domain = raw.strip()
-    if domain.lower().startswith("https://"):
-        domain = domain[len("https://") :]
-    domain = domain.rstrip("/")
-    try:
-        parts = urlsplit(f"https://{domain}")
-        hostname, _port = parts.hostname, parts.port
-    except ValueError:
-        hostname = None
-    if not domain or not hostname or parts.path or parts.query or parts.fragment or parts.username or " " in domain:
-        raise ConfigurationError(f"AUTH0_DOMAIN={raw!r}: expected a tenant host such as 'dev-x.us.auth0.com'")
-    return domain
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_jwks_url(url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _port = parts.port
-    except ValueError:
-        host = None
-    if host and parts.scheme == "https":
-        return
-    if host and parts.scheme == "http" and _is_loopback(host):
-        return
-    raise ConfigurationError(f"AUTH0_JWKS_URL={url!r}: must be an https:// URL (http:// only for a loopback host)")
 
 
 def _check_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]:
@@ -137,15 +96,21 @@ class Auth0Settings:
 
     Fields mirror the environment variables `Auth0Settings.from_env` reads:
 
-    - `domain` (AUTH0_DOMAIN): the tenant host, e.g. ``dev-x.us.auth0.com``. A value written
-      as ``https://dev-x.us.auth0.com/`` is accepted and normalised.
+    - `domain` (AUTH0_DOMAIN): the tenant host, e.g. ``dev-x.us.auth0.com``, or several,
+      comma-separated (a tenant's custom domains): each is then a trusted issuer
+      ``https://{domain}/`` with its own key set. A value written as
+      ``https://dev-x.us.auth0.com/`` is accepted and normalised; ``http://`` only for a
+      loopback host (local test tenants).
     - `audience` (AUTH0_API_AUDIENCE): the API identifier(s); a token passes when its `aud`
       contains any of them. A lone string is accepted.
-    - `issuer` (AUTH0_ISSUER): the exact expected `iss`; default ``https://{domain}/``.
+    - `issuer` (AUTH0_ISSUER): the exact expected `iss`; default ``https://{domain}/``. Only
+      with a single domain; with several, this field holds the first one's.
     - `algorithms` (AUTH0_ALGORITHMS): allow-list of asymmetric algorithms; default RS256.
       Warning: "none" and HS* are refused, they would let anyone holding the public key sign.
     - `jwks_url` (AUTH0_JWKS_URL): where the key set lives; default
-      ``https://{domain}/.well-known/jwks.json``. Plain http only for loopback hosts.
+      ``https://{domain}/.well-known/jwks.json``. Plain http only for loopback hosts. Only
+      with a single domain; with several, this field holds the first one's.
+    - `trusted_issuers` (derived, not an argument): every trusted `iss` with its key-set URL.
 
     Tunables (seconds unless stated; each also AUTH0_<FIELD>, such as AUTH0_JWKS_CACHE_TTL):
 
@@ -181,24 +146,25 @@ class Auth0Settings:
     jwks_max_stale: float = 14400.0
     max_token_bytes: int = 8192
     token_cache_size: int = 1024
+    trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        domain = _normalise_domain(self.domain)
+        trusted = trusted_issuers(split_domains(self.domain), self.issuer, self.jwks_url)
         audience = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
         audience = tuple(a.strip() for a in audience if a.strip())
         if not audience:
             raise ConfigurationError(f"AUTH0_API_AUDIENCE={self.audience!r}: name at least one API identifier")
         algorithms = (self.algorithms,) if isinstance(self.algorithms, str) else tuple(self.algorithms)
-        jwks_url = self.jwks_url or f"https://{domain}/.well-known/jwks.json"
-        _check_jwks_url(jwks_url)
         for name, tunable in _TUNABLES.items():
             value = getattr(self, name)
             tunable.check(name, value, value)
-        object.__setattr__(self, "domain", domain)
+        domains = dict.fromkeys(normalise_domain(raw) for raw in split_domains(self.domain))
+        object.__setattr__(self, "domain", ",".join(domains))
         object.__setattr__(self, "audience", audience)
         object.__setattr__(self, "algorithms", _check_algorithms(algorithms))
-        object.__setattr__(self, "issuer", self.issuer or f"https://{domain}/")
-        object.__setattr__(self, "jwks_url", jwks_url)
+        object.__setattr__(self, "issuer", trusted[0].issuer)
+        object.__setattr__(self, "jwks_url", trusted[0].jwks_url)
+        object.__setattr__(self, "trusted_issuers", trusted)
 
     @classmethod
     def from_env(

@@ -20,6 +20,7 @@ from ._jws import json_object, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .errors import (
     BoundTokenError,
+    ConfigurationError,
     DisallowedAlgorithmError,
     ExpiredTokenError,
     ImmatureTokenError,
@@ -58,28 +59,46 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 class TokenVerifier:
     """Verifies Auth0 access tokens against `settings`, taking keys from `keys`.
 
-    - `settings`: issuer, audiences, algorithm allow-list, leeway and size cap.
-    - `keys`: the signing key source, normally a `JWKSCache`.
+    - `settings`: trusted issuers, audiences, algorithm allow-list, leeway and size cap.
+    - `keys`: the signing key source, normally a `JWKSCache`; or, with several trusted
+      issuers, a mapping of each issuer (exact `iss`) to its own source. A single source
+      serves every trusted issuer.
     - `now`: wall-clock seconds since the epoch, for `exp`/`nbf`/`iat`; default `time.time`.
 
     Warning: the header's `jku`, `x5u`, `jwk` and `x5c` are never read: a key chosen by the
-    token would let anyone sign. Only `kid` selects a key, and only from `keys`.
+    token would let anyone sign. Only `kid` selects a key, and only from the source of the
+    token's `iss`, which must be a configured issuer: any other `iss` is refused before any
+    key lookup, so no token can make the worker fetch anything.
+
+    Raises ConfigurationError when `keys` is a mapping that does not name exactly the
+    trusted issuers.
     """
 
     def __init__(
         self,
         settings: Auth0Settings,
         *,
-        keys: SigningKeySource,
+        keys: SigningKeySource | Mapping[str, SigningKeySource],
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self._keys = keys
+        trusted = [t.issuer for t in settings.trusted_issuers]
+        if isinstance(keys, Mapping):
+            if sorted(keys) != sorted(trusted):
+                raise ConfigurationError(f"keys={sorted(keys)!r}: give one key source per trusted issuer {trusted!r}")
+            self._sources: dict[str, SigningKeySource] = dict(keys)
+        else:
+            self._sources = dict.fromkeys(trusted, keys)
         self._now = now
         self._audiences = frozenset(settings.audience)
         defaults = get_default_algorithms()
         self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in settings.algorithms}
         self._cache = VerifiedTokenCache(settings.token_cache_size)
+
+    @property
+    def trusted_issuers(self) -> tuple[str, ...]:
+        """The `iss` values this verifier accepts, each with its own key source."""
+        return tuple(self._sources)
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of `token`, as a new dict the caller may change.
@@ -123,7 +142,7 @@ class TokenVerifier:
         if entry.not_before is not None and entry.not_before > now + leeway:
             raise ImmatureTokenError("nbf or iat is in the future")
         try:
-            key = await self._keys.get_signing_key(entry.kid)
+            key = await self._sources[entry.issuer].get_signing_key(entry.kid)
         except UnknownSigningKeyError:
             self._cache.discard(token)  # the key left the key set: so does every token it signed
             raise
@@ -137,15 +156,22 @@ class TokenVerifier:
             raise TokenTooLargeError(f"token of {len(token)} bytes")
         header, payload, signature, signing_input = parse_compact(token)
         algorithm_name, kid = self._read_header(header)
-        key = await self._keys.get_signing_key(kid)
+        # The unverified iss only chooses among configured key sets: an iss that is not
+        # configured is refused here, before any lookup, so no token can name a key source.
+        claims = json_object(payload, "payload")
+        issuer = claims.get("iss")
+        source = self._sources.get(issuer) if isinstance(issuer, str) else None
+        if source is None:
+            raise InvalidIssuerError()
+        key = await source.get_signing_key(kid)
         if algorithm_name not in key.algorithms:
             raise DisallowedAlgorithmError(f"alg {algorithm_name} does not fit key {kid!r}")
         self._check_signature(algorithm_name, key, signing_input, signature)
-        claims = json_object(payload, "payload")
         self._check_claims(claims)
         user = Auth0User(claims)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]
-        self._cache.put(token, VerifiedToken(user, kid, key, claims["exp"], max(times) if times else None))
+        entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], max(times) if times else None)
+        self._cache.put(token, entry)
         return user
 
     def _read_header(self, header: Mapping[str, Any]) -> tuple[str, str]:
@@ -186,7 +212,8 @@ class TokenVerifier:
                 raise MalformedTokenError(f"{name} is not a number")
             if value > now + leeway:
                 raise ImmatureTokenError(f"{name} is in the future")
-        if claims.get("iss") != self.settings.issuer:
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str) or issuer not in self._sources:
             raise InvalidIssuerError()
         self._check_audience(claims.get("aud"))
         subject = claims.get("sub")
