@@ -37,6 +37,7 @@ __all__ = [
     "CurrentUser",
     "bearer_scheme",
     "document_security",
+    "keys_ready",
     "require_claims",
     "require_scopes",
     "require_user",
@@ -83,6 +84,16 @@ async def require_user(
 
 CurrentUser = Annotated[Auth0User, Depends(require_user)]
 """A route parameter of this type receives the verified `Auth0User`."""
+
+
+def keys_ready(connection: HTTPConnection) -> bool:
+    """Whether the `Auth0Middleware` this request passed through holds every issuer's keys.
+
+    For a readiness probe on a path outside the protected prefixes; False when the request did
+    not pass through the middleware.
+    """
+    middleware = connection.scope.get(MIDDLEWARE_SCOPE_KEY)
+    return isinstance(middleware, Auth0Middleware) and middleware.ready
 
 
 async def require_claims(user: CurrentUser) -> Mapping[str, Any]:

@@ -138,6 +138,30 @@ class JWKSCache:
             raise UnknownSigningKeyError("unknown kid after refresh")
         return key
 
+    @property
+    def has_keys(self) -> bool:
+        """Whether keys are held that may be served: fresh, or stale within `max_stale`."""
+        return self._servable_keys() is not None
+
+    async def refresh(self) -> None:
+        """Fetch the key set now (sharing a fetch already under way); a failure keeps the keys held.
+
+        For refreshing ahead of need and pre-warming. Honours the retry interval after a failed
+        fetch. Never raises for a failed fetch: `has_keys` tells the outcome.
+        """
+        await self._refresh(force=True)
+
+    def refresh_due_in(self, ahead: float) -> float:
+        """Seconds until a refresh ahead of need is due: `ahead` (0 to 1) of the TTL after the
+        last successful fetch, or the end of the retry interval after a failed one; 0 when no
+        keys are held and nothing holds a fetch back."""
+        now = self._clock()
+        if now < self._retry_not_before:
+            return self._retry_not_before - now
+        if self._keys is None:
+            return 0.0
+        return max(0.0, self._expires_at - self._cache_ttl * (1 - ahead) - now)
+
     async def aclose(self) -> None:
         """Close the HTTP client if this cache created it."""
         if self._owns_client and self._client is not None:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+import anyio
 import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,7 @@ from ._bearer import bearer_token
 from ._challenge import challenge_response
 from ._denial_log import install_filter, mark_denied
 from ._paths import ProtectionRules
+from ._refresh_ahead import keep_fresh, prefetch
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .jwks import JWKSCache
 from .settings import Auth0Settings
@@ -109,7 +111,8 @@ class Auth0Middleware:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
-                send = self._closing_on_shutdown(send)
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         scope[MIDDLEWARE_SCOPE_KEY] = self
@@ -157,16 +160,45 @@ class Auth0Middleware:
         if scope["type"] == "websocket":
             mark_denied()
 
-    def _closing_on_shutdown(self, send: Send) -> Send:
-        async def send_then_close(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await self.aclose()
-            await send(message)
+    def _key_caches(self) -> list[JWKSCache]:
+        return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())
 
-        return send_then_close
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The app's lifetime owns the refresh-ahead task: started once the app has started
+        # (after pre-warming, if asked), stopped before the key clients are closed.
+        refreshing = anyio.CancelScope()
+
+        async def refresh_ahead() -> None:
+            with refreshing:
+                await keep_fresh(self._key_caches())
+
+        async with anyio.create_task_group() as task_group:
+
+            async def send_in_lifespan(message: Message) -> None:
+                if message["type"] == "lifespan.startup.complete":
+                    if self.settings.prefetch_keys:
+                        await self.prefetch()
+                    task_group.start_soon(refresh_ahead)
+                elif message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                    refreshing.cancel()
+                    await self.aclose()
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_in_lifespan)
+            finally:
+                refreshing.cancel()  # an app that leaves the lifespan early ends it too
+
+    async def prefetch(self) -> None:
+        """Fetch every key set now (done at startup with `prefetch_keys`); failures are logged."""
+        await prefetch(self._key_caches())
+
+    @property
+    def ready(self) -> bool:
+        """Whether every trusted issuer's keys are held: for a readiness probe."""
+        return all(cache.has_keys for cache in self._key_caches())
 
     async def aclose(self) -> None:
         """Release the key caches' HTTP clients (done for you at lifespan shutdown)."""
-        for source in {id(source): source for source in self.key_sets.values()}.values():
-            if isinstance(source, JWKSCache):
-                await source.aclose()
+        for cache in self._key_caches():
+            await cache.aclose()

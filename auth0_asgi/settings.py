@@ -77,6 +77,16 @@ class _Tunable:
         return value
 
 
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(variable: str, text: str) -> bool:
+    if text.lower() in _TRUE | _FALSE:
+        return text.lower() in _TRUE
+    raise ConfigurationError(f"{variable}={text!r}: must be true or false")
+
+
 #: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
 _TUNABLES: Final[Mapping[str, _Tunable]] = {
     "leeway": _Tunable(float, 0, True),
@@ -110,6 +120,9 @@ class Auth0Settings:
     - `jwks_url` (AUTH0_JWKS_URL): where the key set lives; default
       ``https://{domain}/.well-known/jwks.json``. Plain http only for loopback hosts. Only
       with a single domain; with several, this field holds the first one's.
+    - `prefetch_keys` (AUTH0_PREFETCH_KEYS): fetch every key set at lifespan startup, before
+      the server takes requests (a failure is logged, and the worker answers 503 until keys
+      arrive); default False: the first protected request fetches.
     - `trusted_issuers` (derived, not an argument): every trusted `iss` with its key-set URL.
 
     Tunables (seconds unless stated; each also AUTH0_<FIELD>, such as AUTH0_JWKS_CACHE_TTL):
@@ -146,6 +159,7 @@ class Auth0Settings:
     jwks_max_stale: float = 14400.0
     max_token_bytes: int = 8192
     token_cache_size: int = 1024
+    prefetch_keys: bool = False
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -158,6 +172,8 @@ class Auth0Settings:
         for name, tunable in _TUNABLES.items():
             value = getattr(self, name)
             tunable.check(name, value, value)
+        if not isinstance(self.prefetch_keys, bool):
+            raise ConfigurationError(f"prefetch_keys={self.prefetch_keys!r}: must be True or False")
         domains = dict.fromkeys(normalise_domain(raw) for raw in split_domains(self.domain))
         object.__setattr__(self, "domain", ",".join(domains))
         object.__setattr__(self, "audience", audience)
@@ -196,6 +212,9 @@ class Auth0Settings:
             text = config(variable, default="")
             if name not in tunables and text.strip():
                 from_environment[name] = tunable.parse(variable, text)
+        prefetch = config("AUTH0_PREFETCH_KEYS", default="").strip()
+        if prefetch and "prefetch_keys" not in tunables:
+            from_environment["prefetch_keys"] = _boolean("AUTH0_PREFETCH_KEYS", prefetch)
         return cls(
             domain=domain,
             audience=_split_list(audience),

@@ -136,3 +136,19 @@ def test_readme_testing_example_runs_with_the_installed_plugin(tmp_path: Path) -
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b\d+ passed", result.stdout)  # on each anyio backend installed
     assert len([line for line in test_block.splitlines() if line.strip()]) <= 12
+
+
+@pytest.mark.usefixtures("tenant_env")
+def test_readme_readiness_example_pre_warms_and_reports_ready(jwks_server: JWKSServer) -> None:
+    with _serving_readme_example("/healthz/ready") as client:
+        assert jwks_server.count == 1  # pre-warmed at startup, before any request
+        ready = client.get("/healthz/ready")
+    assert (ready.status_code, ready.json()) == (200, {"ready": True})
+
+
+@pytest.mark.usefixtures("tenant_env")
+def test_readme_readiness_example_is_not_ready_while_keys_are_missing(jwks_server: JWKSServer) -> None:
+    jwks_server.status = 500
+    with _serving_readme_example("/healthz/ready") as client:
+        not_ready = client.get("/healthz/ready")
+    assert (not_ready.status_code, not_ready.json()) == (503, {"ready": False})
