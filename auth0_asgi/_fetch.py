@@ -8,8 +8,9 @@ JWKSFetchError chained from its cause; the caller decides what a failure means.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncGenerator
-from typing import Final, cast
+from typing import Final, NamedTuple, cast
 
 import anyio
 import httpx
@@ -17,14 +18,34 @@ import httpx
 from ._version import __version__
 from .errors import JWKSFetchError
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "USER_AGENT", "fetch_document"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "USER_AGENT", "Document", "fetch_document", "max_age"]
 
 USER_AGENT: Final = f"auth0-asgi/{__version__}"
 DEFAULT_MAX_BODY_BYTES: Final = 256 * 1024
 
 
-async def fetch_document(client: httpx.AsyncClient, url: str, *, time_limit: float, max_body_bytes: int) -> bytes:
-    """The body of a 200 answer to GET `url`, at most `max_body_bytes` long.
+class Document(NamedTuple):
+    """A fetched document: its body, and the `max-age` its Cache-Control gave (None if none)."""
+
+    body: bytes
+    max_age: float | None
+
+
+# RFC 9111 §5.2.2.1 max-age, and §5.2.2.4/5 no-cache and no-store, which mean "do not reuse".
+_MAX_AGE: Final = re.compile(r'(?:^|,)\s*max-age\s*=\s*"?(\d{1,10})"?\s*(?:,|$)', re.IGNORECASE)
+_NO_REUSE: Final = re.compile(r"(?:^|,)\s*no-(?:cache|store)\s*(?:,|$)", re.IGNORECASE)
+
+
+def max_age(cache_control: str) -> float | None:
+    """The freshness lifetime a Cache-Control value grants, in seconds; None when it says none."""
+    if _NO_REUSE.search(cache_control):
+        return 0.0
+    found = _MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else None
+
+
+async def fetch_document(client: httpx.AsyncClient, url: str, *, time_limit: float, max_body_bytes: int) -> Document:
+    """The body of a 200 answer to GET `url`, at most `max_body_bytes` long, with its max-age.
 
     Raises JWKSFetchError for any other status, a redirect, a timeout (`time_limit` seconds in
     all), a transport error or a body over the cap.
@@ -41,7 +62,8 @@ async def fetch_document(client: httpx.AsyncClient, url: str, *, time_limit: flo
             ) as response:
                 if response.status_code != 200:
                     raise JWKSFetchError(f"HTTP {response.status_code}")
-                return await _read_capped(response, max_body_bytes)
+                body = await _read_capped(response, max_body_bytes)
+                return Document(body, max_age(response.headers.get("cache-control", "")))
     except TimeoutError as exc:
         raise JWKSFetchError(f"timed out after {time_limit:g}s") from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:

@@ -50,6 +50,8 @@ class JWKSCache:
       and closed by `aclose()`. An injected client is never closed here.
     - `cache_ttl`, `refresh_cooldown`, `fetch_timeout`, `retry_interval`, `max_stale`: seconds,
       see `Auth0Settings`.
+    - `cache_control_ttl`: (lowest, highest) seconds: honour the key set's Cache-Control
+      max-age, clamped to these bounds, instead of `cache_ttl`; default None: ignore it.
     - `max_body_bytes`: a larger key set document is refused; default 256 KiB.
     - `clock`: monotonic seconds; default `time.monotonic`.
     """
@@ -61,6 +63,7 @@ class JWKSCache:
         algorithms: Iterable[str],
         http_client: httpx.AsyncClient | None = None,
         cache_ttl: float = 600.0,
+        cache_control_ttl: tuple[float, float] | None = None,
         refresh_cooldown: float = 30.0,
         fetch_timeout: float = 5.0,
         retry_interval: float = 5.0,
@@ -73,6 +76,8 @@ class JWKSCache:
         self._client = http_client
         self._owns_client = http_client is None
         self._cache_ttl = cache_ttl
+        self._default_ttl = cache_ttl
+        self._cache_control_ttl = cache_control_ttl
         self._refresh_cooldown = refresh_cooldown
         self._fetch_timeout = fetch_timeout
         self._retry_interval = retry_interval
@@ -104,6 +109,9 @@ class JWKSCache:
             algorithms=settings.algorithms,
             http_client=http_client,
             cache_ttl=settings.jwks_cache_ttl,
+            cache_control_ttl=(
+                (settings.jwks_cache_ttl_min, settings.jwks_cache_ttl_max) if settings.jwks_cache_control else None
+            ),
             refresh_cooldown=settings.jwks_refresh_cooldown,
             fetch_timeout=settings.jwks_fetch_timeout,
             retry_interval=settings.jwks_retry_interval,
@@ -199,14 +207,15 @@ class JWKSCache:
 
     async def _fetch_and_store(self) -> None:
         try:
-            keys = await self._fetch()
+            keys, ttl = await self._fetch()
         except JWKSFetchError as exc:
             self._retry_not_before = self._clock() + self._retry_interval
             held = "serving the cached keys" if self._keys is not None else "no keys held"
             logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
         else:
             self._keys = keys
-            self._expires_at = self._clock() + self._cache_ttl
+            self._cache_ttl = ttl
+            self._expires_at = self._clock() + ttl
             logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
         self._finished_fetches += 1
 
@@ -215,9 +224,17 @@ class JWKSCache:
             self._client = httpx.AsyncClient()
         return self._client
 
-    async def _fetch(self) -> dict[str, SigningKey]:
+    def _ttl_for(self, max_age: float | None) -> float:
+        # Auth0 answers with a max-age of seconds: followed blindly, every worker would refetch
+        # every few seconds. Honoured only when enabled, and clamped to the configured bounds.
+        if self._cache_control_ttl is None or max_age is None:
+            return self._default_ttl
+        lowest, highest = self._cache_control_ttl
+        return min(max(max_age, lowest), highest)
+
+    async def _fetch(self) -> tuple[dict[str, SigningKey], float]:
         self.fetch_count += 1
-        body = await fetch_document(
+        body, max_age = await fetch_document(
             self._http_client(), self.url, time_limit=self._fetch_timeout, max_body_bytes=self._max_body_bytes
         )
         keys = parse_jwks(body, self._algorithms)
@@ -225,4 +242,4 @@ class JWKSCache:
             # A set with nothing we can use (only enc keys, other key types, one kid twice) is
             # a broken answer, not a revocation of every key: keep what we hold.
             raise JWKSFetchError("the key set has no usable signing key")
-        return keys
+        return keys, self._ttl_for(max_age)

@@ -87,6 +87,9 @@ def _boolean(variable: str, text: str) -> bool:
     raise ConfigurationError(f"{variable}={text!r}: must be true or false")
 
 
+#: The on/off fields, each also read from AUTH0_<FIELD> by `from_env`.
+_SWITCHES: Final = ("prefetch_keys", "jwks_cache_control")
+
 #: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
 _TUNABLES: Final[Mapping[str, _Tunable]] = {
     "leeway": _Tunable(float, 0, True),
@@ -95,6 +98,8 @@ _TUNABLES: Final[Mapping[str, _Tunable]] = {
     "jwks_fetch_timeout": _Tunable(float, 0, False),
     "jwks_retry_interval": _Tunable(float, 0, False),
     "jwks_max_stale": _Tunable(float, 0, True),
+    "jwks_cache_ttl_min": _Tunable(float, 0, False),
+    "jwks_cache_ttl_max": _Tunable(float, 0, False),
     "max_token_bytes": _Tunable(int, 64, True),
     "token_cache_size": _Tunable(int, 0, True),
 }
@@ -123,6 +128,10 @@ class Auth0Settings:
     - `prefetch_keys` (AUTH0_PREFETCH_KEYS): fetch every key set at lifespan startup, before
       the server takes requests (a failure is logged, and the worker answers 503 until keys
       arrive); default False: the first protected request fetches.
+    - `jwks_cache_control` (AUTH0_JWKS_CACHE_CONTROL): use the key set's Cache-Control
+      max-age as its TTL, clamped to [`jwks_cache_ttl_min`, `jwks_cache_ttl_max`] (defaults
+      60 and 86400 seconds); default False: always `jwks_cache_ttl`. Auth0 answers with a
+      max-age of seconds, which would make every worker refetch every few seconds.
     - `trusted_issuers` (derived, not an argument): every trusted `iss` with its key-set URL.
 
     Tunables (seconds unless stated; each also AUTH0_<FIELD>, such as AUTH0_JWKS_CACHE_TTL):
@@ -160,6 +169,9 @@ class Auth0Settings:
     max_token_bytes: int = 8192
     token_cache_size: int = 1024
     prefetch_keys: bool = False
+    jwks_cache_control: bool = False
+    jwks_cache_ttl_min: float = 60.0
+    jwks_cache_ttl_max: float = 86400.0
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -172,8 +184,14 @@ class Auth0Settings:
         for name, tunable in _TUNABLES.items():
             value = getattr(self, name)
             tunable.check(name, value, value)
-        if not isinstance(self.prefetch_keys, bool):
-            raise ConfigurationError(f"prefetch_keys={self.prefetch_keys!r}: must be True or False")
+        for name in _SWITCHES:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name}={getattr(self, name)!r}: must be True or False")
+        if self.jwks_cache_ttl_min > self.jwks_cache_ttl_max:
+            raise ConfigurationError(
+                f"jwks_cache_ttl_min={self.jwks_cache_ttl_min!r}: must not exceed jwks_cache_ttl_max="
+                f"{self.jwks_cache_ttl_max!r}"
+            )
         domains = dict.fromkeys(normalise_domain(raw) for raw in split_domains(self.domain))
         object.__setattr__(self, "domain", ",".join(domains))
         object.__setattr__(self, "audience", audience)
@@ -212,9 +230,11 @@ class Auth0Settings:
             text = config(variable, default="")
             if name not in tunables and text.strip():
                 from_environment[name] = tunable.parse(variable, text)
-        prefetch = config("AUTH0_PREFETCH_KEYS", default="").strip()
-        if prefetch and "prefetch_keys" not in tunables:
-            from_environment["prefetch_keys"] = _boolean("AUTH0_PREFETCH_KEYS", prefetch)
+        for name in _SWITCHES:
+            variable = f"AUTH0_{name.upper()}"
+            text = config(variable, default="").strip()
+            if text and name not in tunables:
+                from_environment[name] = _boolean(variable, text)
         return cls(
             domain=domain,
             audience=_split_list(audience),

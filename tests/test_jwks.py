@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from auth0_asgi import JWKSCache, SigningKeysUnavailableError, UnknownSigningKeyError
+from auth0_asgi import Auth0Settings, ConfigurationError, JWKSCache, SigningKeysUnavailableError, UnknownSigningKeyError
 
 from .conftest import JWKSServer, SigningPair, running_jwks_server
 
@@ -444,3 +445,54 @@ async def test_an_oversized_pre_read_response_is_refused(make_cache: Any, declar
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(SigningKeysUnavailableError):
             await make_cache(http_client=client).get_signing_key("rsa-1")
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "bounds", "ttl"),
+    [
+        pytest.param("public, max-age=5", (60, 3600), 60, id="clamped-up-auth0s-few-seconds"),
+        pytest.param("max-age=120", (60, 3600), 120, id="within-bounds"),
+        pytest.param("max-age=999999", (60, 3600), 3600, id="clamped-down"),
+        pytest.param('MAX-AGE="300", must-revalidate', (60, 3600), 300, id="quoted-and-upper-case"),
+        pytest.param("no-store", (60, 3600), 60, id="no-store-is-the-lowest"),
+        pytest.param("no-cache, max-age=600", (60, 3600), 60, id="no-cache-wins"),
+        pytest.param("s-maxage=900", (60, 3600), 600, id="shared-cache-directive-ignored"),
+        pytest.param(None, (60, 3600), 600, id="no-header-uses-cache-ttl"),
+        pytest.param("max-age=5", None, 600, id="disabled-by-default"),
+    ],
+)
+async def test_cache_control_max_age_is_honoured_only_when_enabled_and_clamped(
+    jwks_server: JWKSServer,
+    make_cache: Any,
+    clock: FakeClock,
+    cache_control: str | None,
+    bounds: tuple[float, float] | None,
+    ttl: float,
+) -> None:
+    if cache_control is not None:
+        jwks_server.headers["Cache-Control"] = cache_control
+    cache = make_cache(cache_ttl=600, cache_control_ttl=bounds)
+    await cache.get_signing_key("rsa-1")
+    clock.advance(ttl - 1)
+    await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 1  # still fresh one second before the TTL
+    clock.advance(1)
+    await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 2  # refreshed at the TTL
+
+
+def test_cache_control_settings_come_from_the_environment() -> None:
+    settings = Auth0Settings.from_env(
+        {
+            "AUTH0_DOMAIN": "dev-x.us.auth0.com",
+            "AUTH0_API_AUDIENCE": "https://api.example.com",
+            "AUTH0_JWKS_CACHE_CONTROL": "true",
+            "AUTH0_JWKS_CACHE_TTL_MIN": "30",
+            "AUTH0_JWKS_CACHE_TTL_MAX": "7200",
+        },
+        None,
+    )
+    assert (settings.jwks_cache_control, settings.jwks_cache_ttl_min, settings.jwks_cache_ttl_max) == (True, 30, 7200)
+    assert JWKSCache.from_settings(settings)._cache_control_ttl == (30.0, 7200.0)
+    with pytest.raises(ConfigurationError, match=re.escape("jwks_cache_ttl_min=900: must not exceed")):
+        Auth0Settings(domain="x.example.com", audience=("a",), jwks_cache_ttl_min=900, jwks_cache_ttl_max=60)
