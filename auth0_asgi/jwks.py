@@ -32,6 +32,7 @@ import httpx
 
 from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
 from ._jwk import SigningKey, parse_jwks
+from .discovery import Discovery
 from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
 from .settings import Auth0Settings
 
@@ -50,6 +51,8 @@ class JWKSCache:
       and closed by `aclose()`. An injected client is never closed here.
     - `cache_ttl`, `refresh_cooldown`, `fetch_timeout`, `retry_interval`, `max_stale`: seconds,
       see `Auth0Settings`.
+    - `discovery`: read the key-set URL from the issuer's openid-configuration on each fetch
+      (cached); `url` is then only a placeholder until the first discovery.
     - `cache_control_ttl`: (lowest, highest) seconds: honour the key set's Cache-Control
       max-age, clamped to these bounds, instead of `cache_ttl`; default None: ignore it.
     - `max_body_bytes`: a larger key set document is refused; default 256 KiB.
@@ -64,6 +67,7 @@ class JWKSCache:
         http_client: httpx.AsyncClient | None = None,
         cache_ttl: float = 600.0,
         cache_control_ttl: tuple[float, float] | None = None,
+        discovery: Discovery | None = None,
         refresh_cooldown: float = 30.0,
         fetch_timeout: float = 5.0,
         retry_interval: float = 5.0,
@@ -78,6 +82,7 @@ class JWKSCache:
         self._cache_ttl = cache_ttl
         self._default_ttl = cache_ttl
         self._cache_control_ttl = cache_control_ttl
+        self._discovery = discovery
         self._refresh_cooldown = refresh_cooldown
         self._fetch_timeout = fetch_timeout
         self._retry_interval = retry_interval
@@ -99,6 +104,7 @@ class JWKSCache:
         settings: Auth0Settings,
         *,
         url: str | None = None,
+        discovery: Discovery | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> JWKSCache:
@@ -112,6 +118,7 @@ class JWKSCache:
             cache_control_ttl=(
                 (settings.jwks_cache_ttl_min, settings.jwks_cache_ttl_max) if settings.jwks_cache_control else None
             ),
+            discovery=discovery,
             refresh_cooldown=settings.jwks_refresh_cooldown,
             fetch_timeout=settings.jwks_fetch_timeout,
             retry_interval=settings.jwks_retry_interval,
@@ -234,6 +241,8 @@ class JWKSCache:
 
     async def _fetch(self) -> tuple[dict[str, SigningKey], float]:
         self.fetch_count += 1
+        if self._discovery is not None:
+            self.url = await self._discovery.jwks_uri(self._http_client())
         body, max_age = await fetch_document(
             self._http_client(), self.url, time_limit=self._fetch_timeout, max_body_bytes=self._max_body_bytes
         )

@@ -17,6 +17,7 @@ from ._challenge import challenge_response
 from ._denial_log import install_filter, mark_denied
 from ._paths import ProtectionRules
 from ._refresh_ahead import keep_fresh, prefetch
+from .discovery import Discovery
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .jwks import JWKSCache
 from .settings import Auth0Settings
@@ -91,11 +92,7 @@ class Auth0Middleware:
             raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
         if keys is None:
             # One cache per key-set URL: issuers that share a key set share its cache.
-            caches = {
-                url: JWKSCache.from_settings(self.settings, url=url, http_client=http_client)
-                for url in dict.fromkeys(t.jwks_url for t in self.settings.trusted_issuers)
-            }
-            keys = {t.issuer: caches[t.jwks_url] for t in self.settings.trusted_issuers}
+            keys = self._key_caches_for(self.settings, http_client)
         self.verifier = TokenVerifier(self.settings, keys=keys)
         self.key_sets: Mapping[str, SigningKeySource] = (
             dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
@@ -159,6 +156,24 @@ class Auth0Middleware:
         await challenge_response(error, realm=self.realm)(scope, receive, send)
         if scope["type"] == "websocket":
             mark_denied()
+
+    @staticmethod
+    def _key_caches_for(settings: Auth0Settings, http_client: httpx.AsyncClient | None) -> dict[str, JWKSCache]:
+        if settings.discovery:  # the URL is the issuer's to say, so a cache per issuer
+            return {
+                t.issuer: JWKSCache.from_settings(
+                    settings,
+                    url=t.jwks_url,
+                    http_client=http_client,
+                    discovery=Discovery(t.issuer, ttl=settings.jwks_cache_ttl, time_limit=settings.jwks_fetch_timeout),
+                )
+                for t in settings.trusted_issuers
+            }
+        caches = {
+            url: JWKSCache.from_settings(settings, url=url, http_client=http_client)
+            for url in dict.fromkeys(t.jwks_url for t in settings.trusted_issuers)
+        }
+        return {t.issuer: caches[t.jwks_url] for t in settings.trusted_issuers}
 
     def _key_caches(self) -> list[JWKSCache]:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())

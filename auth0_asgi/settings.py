@@ -88,7 +88,7 @@ def _boolean(variable: str, text: str) -> bool:
 
 
 #: The on/off fields, each also read from AUTH0_<FIELD> by `from_env`.
-_SWITCHES: Final = ("prefetch_keys", "jwks_cache_control")
+_SWITCHES: Final = ("prefetch_keys", "jwks_cache_control", "discovery")
 
 #: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
 _TUNABLES: Final[Mapping[str, _Tunable]] = {
@@ -132,6 +132,9 @@ class Auth0Settings:
       max-age as its TTL, clamped to [`jwks_cache_ttl_min`, `jwks_cache_ttl_max`] (defaults
       60 and 86400 seconds); default False: always `jwks_cache_ttl`. Auth0 answers with a
       max-age of seconds, which would make every worker refetch every few seconds.
+    - `discovery` (AUTH0_DISCOVERY): read each issuer's key-set URL from its
+      ``{issuer}.well-known/openid-configuration``, whose `issuer` must equal it exactly;
+      default False: ``https://{domain}/.well-known/jwks.json``.
     - `trusted_issuers` (derived, not an argument): every trusted `iss` with its key-set URL.
 
     Tunables (seconds unless stated; each also AUTH0_<FIELD>, such as AUTH0_JWKS_CACHE_TTL):
@@ -170,6 +173,7 @@ class Auth0Settings:
     token_cache_size: int = 1024
     prefetch_keys: bool = False
     jwks_cache_control: bool = False
+    discovery: bool = False
     jwks_cache_ttl_min: float = 60.0
     jwks_cache_ttl_max: float = 86400.0
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
@@ -187,6 +191,8 @@ class Auth0Settings:
         for name in _SWITCHES:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name}={getattr(self, name)!r}: must be True or False")
+        if self.discovery and self.jwks_url:
+            raise ConfigurationError(f"AUTH0_JWKS_URL={self.jwks_url!r}: not with AUTH0_DISCOVERY; discovery finds it")
         if self.jwks_cache_ttl_min > self.jwks_cache_ttl_max:
             raise ConfigurationError(
                 f"jwks_cache_ttl_min={self.jwks_cache_ttl_min!r}: must not exceed jwks_cache_ttl_max="

@@ -96,6 +96,8 @@ class JWKSServer:
     drop: bool = False
     declare_length: bool = True
     requests: list[dict[str, str]] = field(default_factory=list)
+    documents: dict[str, bytes] = field(default_factory=dict)
+    """Other paths the server answers (200, JSON), such as a discovery document."""
     abandoned: int = 0
     gave_up: threading.Event = field(default_factory=threading.Event)
     received: threading.Event = field(default_factory=threading.Event)
@@ -129,6 +131,8 @@ def _handler_for(server: JWKSServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             status, headers, body = server.respond()
+            if self.path in server.documents:
+                status, headers, body = 200, {"Content-Type": "application/json"}, server.documents[self.path]
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
