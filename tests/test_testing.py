@@ -6,7 +6,7 @@ import json
 import re
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,10 @@ from auth0_asgi.testing import (
     issuer_app,
     load_or_create_private_key,
     serve_issuer,
+    trust_issuers,
 )
 
-from .conftest import asgi_client, demo_routes
+from .conftest import _rsa_private, asgi_client, demo_routes
 
 pytestmark = pytest.mark.anyio
 
@@ -395,3 +396,41 @@ def test_a_key_file_with_something_else_is_refused(
         path.write_bytes(content)
     with pytest.raises(ConfigurationError, match=re.escape(f"key file {str(path)!r}: {message}")):
         load_or_create_private_key(path, algorithm)
+
+
+# --- several issuers ----------------------------------------------------------------------------
+
+
+async def test_several_local_issuers_stand_in_for_custom_domains(
+    auth0_issuer_factory: Callable[[str], LocalIssuer],
+) -> None:
+    login, tenant = auth0_issuer_factory("login.example.test"), auth0_issuer_factory("dev-x.us.auth0.test")
+    stranger = auth0_issuer_factory("stranger.example.test")
+    app = Auth0Middleware(Starlette(routes=demo_routes()), **trust_issuers(login, tenant), protected_prefixes=["/api"])
+    async with asgi_client(app) as client:
+        answers = {
+            name: await client.get("/api/private", headers={"Authorization": f"Bearer {token}"})
+            for name, token in {
+                "login": login.token(),
+                "tenant": tenant.token(),
+                "stranger": stranger.token(),
+                # each issuer verifies only its own tokens: tenant's key under login's iss
+                "crossed": tenant.token(iss=login.issuer),
+            }.items()
+        }
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "login": 200,
+        "tenant": 200,
+        "stranger": 401,
+        "crossed": 401,
+    }
+    assert answers["stranger"].json()["detail"] == "The access token issuer is not trusted"
+    assert answers["crossed"].json()["detail"] == "The access token signing key is unknown"
+
+
+def test_trust_issuers_needs_https_issuers_of_a_host(auth0_issuer: LocalIssuer) -> None:
+    with pytest.raises(ConfigurationError, match="name at least one LocalIssuer"):
+        trust_issuers()
+    odd = LocalIssuer(issuer="https://tenant.example.test/path/", private_key=_rsa_private(0))
+    with pytest.raises(ConfigurationError, match=re.escape("issuer='https://tenant.example.test/path/'")):
+        trust_issuers(auth0_issuer, odd)

@@ -6,6 +6,8 @@
 - `serve_issuer(issuer)` serves its token, JWKS and discovery endpoints on a loopback port, for
   end-to-end tests through a real server; `issuer.environ()` then gives the AUTH0_* variables.
 - `issuer_app(issuer)` is the same endpoints as an ASGI app, to mount beside an app.
+- `trust_issuers(a, b)` stands several issuers in for one tenant with custom domains:
+  ``Auth0Middleware(app, **trust_issuers(a, b))``; the `auth0_issuer_factory` fixture makes them.
 - `load_or_create_private_key(path)` keeps an issuer's key in a file, so that several worker
   processes (and restarts) share it: ``LocalIssuer(private_key=load_or_create_private_key(p))``.
 - With the package installed, pytest loads fixtures from `auth0_asgi.testing.pytest_plugin`.
@@ -14,6 +16,7 @@
 from ._http import ISSUER_PATHS, issuer_app, serve_issuer
 from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer
 from ._keys import PrivateKey, generate_private_key, load_or_create_private_key
+from ._tenant import trust_issuers
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -25,4 +28,5 @@ __all__ = [
     "issuer_app",
     "load_or_create_private_key",
     "serve_issuer",
+    "trust_issuers",
 ]

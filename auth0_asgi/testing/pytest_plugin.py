@@ -8,11 +8,13 @@ Registered through the `pytest11` entry point: installing auth0-asgi makes them 
   variables for the test to a `LocalIssuer` served on a loopback port, and returns it. One
   served issuer lasts the whole session, so an app built once keeps accepting its tokens.
 - `auth0_served_issuer`: that session-wide served issuer, without touching the environment.
+- `auth0_issuer_factory`: makes issuers of their own (``make("login.example.test")``), to stand
+  in for a tenant's several domains with `auth0_asgi.testing.trust_issuers`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -20,7 +22,7 @@ from ._http import serve_issuer
 from ._issuer import LocalIssuer
 from ._keys import PrivateKey, generate_private_key
 
-__all__ = ["auth0_env", "auth0_issuer", "auth0_served_issuer", "auth0_signing_key"]
+__all__ = ["auth0_env", "auth0_issuer", "auth0_issuer_factory", "auth0_served_issuer", "auth0_signing_key"]
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +35,17 @@ def auth0_signing_key() -> PrivateKey:
 def auth0_issuer(auth0_signing_key: PrivateKey) -> LocalIssuer:
     """A `LocalIssuer` of this test's own: rotating its keys affects no other test."""
     return LocalIssuer(private_key=auth0_signing_key)
+
+
+@pytest.fixture
+def auth0_issuer_factory() -> Callable[[str], LocalIssuer]:
+    """make(host): a new `LocalIssuer` issuing as ``https://{host}/`` with a key of its own, for
+    tests of several issuers (wire them with `auth0_asgi.testing.trust_issuers`)."""
+
+    def make(host: str) -> LocalIssuer:
+        return LocalIssuer(issuer=f"https://{host}/")
+
+    return make
 
 
 @pytest.fixture(scope="session")
