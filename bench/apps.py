@@ -58,6 +58,12 @@ def ours(tenant: Tenant, app: ASGIApp | None = None, **tunables: Any) -> Auth0Mi
     )
 
 
+def ours_two_issuers(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
+    """Ours trusting two issuers (a tenant's custom domain beside it); the tokens are the first's."""
+    settings = Auth0Settings(domain=f"{tenant.domain},login.bench.test", audience=(AUDIENCE,), **tunables)
+    return Auth0Middleware(bare_starlette(), settings=settings, protected_prefixes=["/api/private"])
+
+
 def _unauthorised() -> JSONResponse:
     return JSONResponse({"detail": "Not authenticated"}, status_code=401)
 

@@ -128,6 +128,9 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
     public_key = tenant.key.public_key()
     # More distinct tokens than the cache holds, used in turn: every request is a miss.
     fresh = cycling([tenant.token(jti=str(n)) for n in range(new_tokens)])
+    # A pool of its own per new-token row: two rows drawing in turn from one pool would each
+    # see only half of it, few enough distinct tokens to hit the cache.
+    fresh_for_two_issuers = cycling([tenant.token(jti=f"two-{n}") for n in range(new_tokens)])
 
     async def floor() -> None:
         public_key.verify(signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -143,7 +146,9 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
     ours_fresh = apps.ours(tenant, token_cache_size=cache_size)
     ours_uncached = apps.ours(tenant, token_cache_size=0)
     ours_fastapi = apps.ours(tenant, app=apps.bare_fastapi(), token_cache_size=cache_size)
-    closers = [ours, ours_fresh, ours_uncached, ours_fastapi]
+    two_issuers = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
+    two_issuers_fresh = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
+    closers = [ours, ours_fresh, ours_uncached, ours_fastapi, two_issuers, two_issuers_fresh]
     base_http = apps.base_http_middleware_pyjwt(tenant)
     minimal = apps.minimal_asgi_pyjwt(tenant)
     tutorial = apps.tutorial(tenant)
@@ -158,6 +163,10 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
         Case("ours, new token per request", asgi_call(ours_fresh, "/api/private", fresh), private, memory=True),
         Case("ours, token cache disabled", asgi_call(ours_uncached, "/api/private", reused), private),
         Case("ours, no token (401)", asgi_call(ours, "/api/private"), private, expect=401),
+        Case("ours, two issuers, reused token", asgi_call(two_issuers, "/api/private", reused), private),
+        Case(
+            "ours, two issuers, new token", asgi_call(two_issuers_fresh, "/api/private", fresh_for_two_issuers), private
+        ),
         Case("minimal pure-ASGI + PyJWT decode", asgi_call(minimal, "/api/private", reused), private),
         Case("BaseHTTPMiddleware + PyJWT, protected", asgi_call(base_http, "/api/private", reused), private),
         Case("BaseHTTPMiddleware + PyJWT, public", asgi_call(base_http, "/api/public"), public),
