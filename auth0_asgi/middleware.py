@@ -91,7 +91,7 @@ class Auth0Middleware:
         if keys is not None and http_client is not None:
             raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
         if keys is None:
-            # One cache per key-set URL: issuers that share a key set share its cache.
+            # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
             keys = self._key_caches_for(self.settings, http_client)
         self.verifier = TokenVerifier(self.settings, keys=keys)
         self.key_sets: Mapping[str, SigningKeySource] = (
