@@ -79,6 +79,21 @@ async def test_the_key_set_url_is_discovered_once_and_used(servers: tuple[JWKSSe
     assert _paths(issuer) == [DOCUMENT_PATH, "/.well-known/jwks.json"]
 
 
+async def test_an_unknown_kid_refreshes_the_keys_with_the_discovered_url(
+    servers: tuple[JWKSServer, JWKSServer],
+) -> None:
+    issuer, _ = servers
+    _discovery(issuer)
+    key = SigningPair("rsa-2", _rsa_private(1), "RS256")
+    rotated = sign_compact({"alg": "RS256", "kid": "rsa-2"}, standard_claims(iss=_issuer(issuer)), key)
+    async with asgi_client(_middleware(issuer)) as client:
+        assert (await client.get("/api/private", headers=_bearer(issuer))).status_code == 200
+        issuer.publish(SigningPair("rsa-1", _rsa_private(0), "RS256"), key)
+        assert (await client.get("/api/private", headers={"Authorization": f"Bearer {rotated}"})).status_code == 200
+    # The unknown kid refetched the keys; the discovered URL was still fresh, so no rediscovery.
+    assert _paths(issuer) == [DOCUMENT_PATH, "/.well-known/jwks.json", "/.well-known/jwks.json"]
+
+
 @pytest.mark.parametrize(
     "document",
     [

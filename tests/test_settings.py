@@ -133,6 +133,8 @@ def test_plain_http_is_allowed_for_loopback_only(url: str) -> None:
         ("jwks_max_stale", float("inf")),
         ("max_token_bytes", 10),
         ("max_token_bytes", 8192.5),
+        ("prefetch_keys", "yes"),
+        ("jwks_cache_control", 1),
     ],
 )
 def test_bad_tunables_are_refused(tunable: str, value: Any) -> None:
@@ -193,3 +195,8 @@ def test_tunables_come_from_the_env_file_and_keywords_win(tmp_path: Path) -> Non
     env_file.write_text("AUTH0_LEEWAY=30\nAUTH0_TOKEN_CACHE_SIZE=7\nAUTH0_JWKS_CACHE_TTL=60\n")
     settings = Auth0Settings.from_env({**TENANT, "AUTH0_JWKS_CACHE_TTL": "120"}, env_file=env_file, token_cache_size=3)
     assert (settings.leeway, settings.jwks_cache_ttl, settings.token_cache_size) == (30.0, 120.0, 3)
+
+
+def test_an_empty_domain_in_code_is_named() -> None:
+    with pytest.raises(ConfigurationError, match=re.escape("AUTH0_DOMAIN='': expected a tenant host")):
+        Auth0Settings(domain=" , ", audience=("https://api.example.com",))
