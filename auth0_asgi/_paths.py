@@ -14,7 +14,7 @@ each of those can only add readings, never remove one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
@@ -23,7 +23,7 @@ from starlette.types import Scope
 
 from .errors import ConfigurationError
 
-__all__ = ["ProtectionRules", "candidate_paths", "readings", "scope_set", "segments"]
+__all__ = ["ProtectionRules", "candidate_paths", "readings", "route_path", "scope_set", "segments"]
 
 # RFC 6749 §3.3 scope-token characters: anything else could not be written into a
 # WWW-Authenticate header safely.
@@ -41,26 +41,37 @@ def _segment(raw: str) -> str:
     return raw.split(";", 1)[0].casefold()
 
 
-def readings(path: str, depth: int) -> Iterator[Segments]:
-    """Every reading of `path` a router or proxy might route on, cut to `depth` segments.
-
-    One pass of RFC 3986 §5.2.4 dot-segment removal, yielding the segments held after each
-    step that adds one. A prefix of the literal path is such a state (its segments are pushed
-    before any ``..`` pops them), and so is a prefix of the fully resolved path; states longer
-    than `depth` add nothing a rule of at most `depth` segments could match.
-    """
+def _resolve(path: str, on_push: Callable[[list[str]], None] | None = None) -> list[str]:
+    """RFC 3986 §5.2.4 dot-segment removal in one pass; `on_push` sees the segments after each push."""
     stack: list[str] = []
     for raw in _SEPARATORS.split(path):
         segment = _segment(raw)
-        if segment in ("", "."):
-            continue
         if segment == "..":
             if stack:
                 stack.pop()
-            continue
-        stack.append(segment)
+        elif segment not in ("", "."):
+            stack.append(segment)
+            if on_push is not None:
+                on_push(stack)
+    return stack
+
+
+def readings(path: str, depth: int) -> list[Segments]:
+    """Every reading of `path` a router or proxy might route on, cut to `depth` segments.
+
+    The segments held after each step of dot-segment removal that adds one. A prefix of the
+    literal path is such a state (its segments are pushed before any ``..`` pops them), and so
+    is a prefix of the fully resolved path; states longer than `depth` add nothing a rule of
+    at most `depth` segments could match.
+    """
+    found: list[Segments] = []
+
+    def keep(stack: list[str]) -> None:
         if len(stack) <= depth:
-            yield tuple(stack)
+            found.append(tuple(stack))
+
+    _resolve(path, keep)
+    return found
 
 
 def segments(path: str) -> Segments:
@@ -69,18 +80,10 @@ def segments(path: str) -> Segments:
     One reading among those `readings` yields; used where a path names a resource (the test
     issuer's endpoints, OpenAPI templates), never alone to decide protection.
     """
-    result: list[str] = []
-    for raw in _SEPARATORS.split(path):
-        segment = _segment(raw)
-        if segment == "..":
-            if result:
-                result.pop()
-        elif segment not in ("", "."):
-            result.append(segment)
-    return tuple(result)
+    return tuple(_resolve(path))
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the app routes on: `path` less `root_path`, as Starlette's router computes it."""
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
@@ -97,7 +100,7 @@ def candidate_paths(scope: Scope) -> frozenset[str]:
     for an app or proxy that decodes twice (``%252e`` reaching it as ``%2e``).
     """
     path: str = scope["path"]
-    candidates = {path, _route_path(scope)}
+    candidates = {path, route_path(scope)}
     absolute_form = _ABSOLUTE_FORM.search(path)
     if absolute_form is not None:
         # Also behind a root_path uvicorn prepends: "/base" + "http://host/api/private".

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from auth0_asgi._paths import segments
+from auth0_asgi._paths import route_path, segments
 
 from ._issuer import LocalIssuer
 from ._token_endpoint import Answer, oauth_error, token_request
@@ -72,13 +72,6 @@ def _encode(answer: Answer) -> tuple[int, list[tuple[str, str]], bytes]:
     return answer.status, headers, json.dumps(answer.body, separators=(",", ":")).encode()
 
 
-def _route_path(scope: Scope) -> str:
-    # Under uvicorn --root-path the path carries the root path; the endpoints lie below it.
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
-
-
 class _IssuerApp:
     # A class, not a closure: Starlette's Route treats a plain function as a request handler.
     def __init__(self, issuer: LocalIssuer) -> None:
@@ -103,7 +96,7 @@ class _IssuerApp:
             else handle_issuer_request(
                 self.issuer,
                 method=scope["method"],
-                path=_route_path(scope),
+                path=route_path(scope),  # under uvicorn --root-path the endpoints lie below it
                 content_type=headers.get("content-type", ""),
                 body=bytes(body),
                 base_url=base_url,
