@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
-__all__ = ["TrustedIssuer", "check_jwks_url", "normalise_domain", "split_domains", "trusted_issuers"]
+__all__ = ["TrustedIssuer", "check_jwks_url", "resolve_domains"]
 
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
 JWKS_PATH: Final = ".well-known/jwks.json"
@@ -74,25 +74,23 @@ def _domain(raw: str) -> tuple[str, str]:
     return scheme, domain
 
 
-def normalise_domain(raw: str) -> str:
-    """One AUTH0_DOMAIN item as settings keep it: the host, with ``http://`` kept for loopback."""
-    scheme, domain = _domain(raw)
-    return domain if scheme == "https" else f"{scheme}://{domain}"
-
-
-def split_domains(value: str | Iterable[str]) -> tuple[str, ...]:
+def _split(value: str | Iterable[str]) -> tuple[str, ...]:
     """AUTH0_DOMAIN as a list: a comma-separated string, or the items given in code."""
     items = value.split(",") if isinstance(value, str) else list(value)
     return tuple(item.strip() for item in items if isinstance(item, str) and item.strip())
 
 
-def trusted_issuers(domains: tuple[str, ...], issuer: str, jwks_url: str) -> tuple[TrustedIssuer, ...]:
-    """The trusted issuers of `domains`; `issuer` and `jwks_url` override those of a single one.
+def resolve_domains(value: str | Iterable[str], issuer: str, jwks_url: str) -> tuple[str, tuple[TrustedIssuer, ...]]:
+    """AUTH0_DOMAIN (a comma list, or the items given in code) as settings keep it, and its
+    trusted issuers; `issuer` and `jwks_url` override those of a single domain.
+
+    The domains kept are the hosts, comma-joined, with ``http://`` kept for loopback ones.
 
     Raises ConfigurationError naming the variable: a bad domain, a non-loopback http://
     domain or key-set URL, or AUTH0_ISSUER / AUTH0_JWKS_URL together with several domains
     (each domain's issuer and key set then follow from it).
     """
+    domains = _split(value)
     if not domains:
         raise ConfigurationError("AUTH0_DOMAIN='': expected a tenant host such as 'dev-x.us.auth0.com'")
     parsed = list(dict.fromkeys(_domain(raw) for raw in domains))  # the same domain twice is one
@@ -109,4 +107,5 @@ def trusted_issuers(domains: tuple[str, ...], issuer: str, jwks_url: str) -> tup
         issuers.append(TrustedIssuer(issuer or base, jwks_url or base + JWKS_PATH))
     for trusted in issuers:
         check_jwks_url(trusted.jwks_url)
-    return tuple(issuers)
+    kept = ",".join(domain if scheme == "https" else f"{scheme}://{domain}" for scheme, domain in parsed)
+    return kept, tuple(issuers)

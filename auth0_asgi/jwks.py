@@ -79,8 +79,8 @@ class JWKSCache:
         self._algorithms = frozenset(algorithms)
         self._client = http_client
         self._owns_client = http_client is None
-        self._cache_ttl = cache_ttl
         self._default_ttl = cache_ttl
+        self._held_ttl = cache_ttl  # the TTL the keys held were given (Cache-Control may vary it)
         self._cache_control_ttl = cache_control_ttl
         self._discovery = discovery
         self._refresh_cooldown = refresh_cooldown
@@ -175,7 +175,7 @@ class JWKSCache:
             return self._retry_not_before - now
         if self._keys is None:
             return 0.0
-        return max(0.0, self._expires_at - self._cache_ttl * (1 - ahead) - now)
+        return max(0.0, self._expires_at - self._held_ttl * (1 - ahead) - now)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this cache created it."""
@@ -221,7 +221,7 @@ class JWKSCache:
             logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
         else:
             self._keys = keys
-            self._cache_ttl = ttl
+            self._held_ttl = ttl
             self._expires_at = self._clock() + ttl
             logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
         self._finished_fetches += 1

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from starlette.config import Config
 
-from ._domains import TrustedIssuer, normalise_domain, split_domains, trusted_issuers
+from ._domains import TrustedIssuer, resolve_domains
 from .errors import ConfigurationError
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
@@ -179,7 +179,7 @@ class Auth0Settings:
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        trusted = trusted_issuers(split_domains(self.domain), self.issuer, self.jwks_url)
+        domains, trusted = resolve_domains(self.domain, self.issuer, self.jwks_url)
         audience = (self.audience,) if isinstance(self.audience, str) else tuple(self.audience)
         audience = tuple(a.strip() for a in audience if a.strip())
         if not audience:
@@ -198,8 +198,7 @@ class Auth0Settings:
                 f"jwks_cache_ttl_min={self.jwks_cache_ttl_min!r}: must not exceed jwks_cache_ttl_max="
                 f"{self.jwks_cache_ttl_max!r}"
             )
-        domains = dict.fromkeys(normalise_domain(raw) for raw in split_domains(self.domain))
-        object.__setattr__(self, "domain", ",".join(domains))
+        object.__setattr__(self, "domain", domains)
         object.__setattr__(self, "audience", audience)
         object.__setattr__(self, "algorithms", _check_algorithms(algorithms))
         object.__setattr__(self, "issuer", trusted[0].issuer)
