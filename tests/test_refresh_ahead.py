@@ -63,13 +63,15 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
 def test_a_rotation_is_picked_up_in_the_background_and_no_request_waits(
     jwks_server: JWKSServer, rsa_key: SigningPair, second_rsa_key: SigningPair
 ) -> None:
-    app = _app(jwks_server, jwks_cache_ttl=0.6, prefetch_keys=True)
+    # TTL 1.2 s: the background refresh comes at 0.86-0.96 s, the next one 0.86 s after it; the
+    # request below lands past the first TTL and well before that next refresh.
+    app = _app(jwks_server, jwks_cache_ttl=1.2, prefetch_keys=True)
     with serve_with_uvicorn(app) as base_url, httpx.Client(base_url=base_url) as client:
         assert jwks_server.count == 1  # pre-warmed before the first request
         assert client.get("/api/private", headers=_token(rsa_key)).status_code == 200
         jwks_server.publish(second_rsa_key)  # rotated: rsa-1 out, rsa-2 in
         _wait_for(lambda: jwks_server.count >= 2)  # the background refresh at ~80 % of the TTL
-        time.sleep(0.3)  # past the TTL of the first fetch
+        time.sleep(0.35)  # past the TTL of the first fetch
         before = jwks_server.count
         rotated_in = client.get("/api/private", headers=_token(second_rsa_key))
         assert jwks_server.count == before  # the request fetched nothing on its own path
