@@ -1,14 +1,16 @@
-"""RFC 6750 answers: the JSON body and the WWW-Authenticate header for a refusal."""
+"""RFC 6750 and RFC 9449 answers: the JSON body and the WWW-Authenticate fields of a refusal."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from .errors import AuthenticationError, InsufficientScopeError, SigningKeysUnavailableError
+from ._credentials import DPOP
+from .errors import AuthenticationError, InsufficientScopeError, TemporarilyUnavailableError
 
-__all__ = ["challenge_response", "quote"]
+__all__ = ["Challenges", "quote"]
 
 
 def quote(value: str) -> str:
@@ -16,26 +18,48 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _www_authenticate(error: AuthenticationError, realm: str) -> str:
-    params = [f"realm={quote(realm)}"]
-    # RFC 6750 §3.1: a request without credentials gets no error attribute.
-    if error.error is not None:
-        params.append(f"error={quote(error.error)}")
-        params.append(f"error_description={quote(error.description)}")
-    if isinstance(error, InsufficientScopeError):
-        params.append(f"scope={quote(' '.join(error.required_scopes))}")
-    return "Bearer " + ", ".join(params)
+@dataclass(frozen=True, slots=True)
+class Challenges:
+    """How refusals are answered: one WWW-Authenticate field per accepted scheme.
 
+    `schemes` are the accepted schemes in the order they are offered, `realm` their realm and
+    `dpop_algorithms` the proof algorithms the DPoP challenge lists (RFC 9449 §7.1 `algs`).
+    """
 
-def challenge_response(error: AuthenticationError, *, realm: str) -> Response:
-    """The JSON response for `error`: status, `{"detail", "error"}` body and headers."""
-    body: dict[str, str] = {"detail": error.description}
-    if error.error is not None:
-        body["error"] = error.error
-    if isinstance(error, SigningKeysUnavailableError):
-        # Not a problem with the credentials, so no challenge: tell the client when to retry.
-        headers = {"Retry-After": str(error.retry_after)}
-    else:
-        headers = {"WWW-Authenticate": _www_authenticate(error, realm)}
-    content = json.dumps(body, separators=(",", ":")).encode("utf-8")
-    return Response(content, status_code=error.status_code, headers=headers, media_type="application/json")
+    realm: str
+    schemes: tuple[str, ...]
+    dpop_algorithms: tuple[str, ...] = ()
+
+    def _field(self, scheme: str, error: AuthenticationError | None) -> bytes:
+        params = [f"realm={quote(self.realm)}"]
+        # RFC 6750 §3.1: a request without credentials gets no error attribute.
+        if error is not None and error.error is not None:
+            params.append(f"error={quote(error.error)}")
+            params.append(f"error_description={quote(error.description)}")
+            if isinstance(error, InsufficientScopeError):
+                params.append(f"scope={quote(' '.join(error.required_scopes))}")
+        if scheme == DPOP:
+            params.append(f"algs={quote(' '.join(self.dpop_algorithms))}")
+        return f"{scheme} {', '.join(params)}".encode("latin-1")
+
+    def response(self, error: AuthenticationError, used_scheme: str | None) -> Response:
+        """The JSON response for `error`, raised for credentials presented with `used_scheme`.
+
+        The error attributes go on the challenge of the scheme the client used; the other
+        accepted schemes are offered bare. When the scheme is not known (several Authorization
+        fields) every challenge carries them.
+        """
+        body: dict[str, str] = {"detail": error.description}
+        if error.error is not None:
+            body["error"] = error.error
+        content = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        response = Response(content, status_code=error.status_code, media_type="application/json")
+        if isinstance(error, TemporarilyUnavailableError):
+            # Not a problem with the credentials, so no challenge: tell the client when to retry.
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
+        targeted = used_scheme if used_scheme in self.schemes else None
+        for scheme in self.schemes:
+            carries_error = targeted is None or scheme == targeted
+            response.raw_headers.append((b"www-authenticate", self._field(scheme, error if carries_error else None)))
+        return response

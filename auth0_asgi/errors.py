@@ -16,9 +16,14 @@ Auth0Error
       │    ├── ImmatureTokenError
       │    ├── InvalidIssuerError
       │    ├── InvalidAudienceError
-      │    └── BoundTokenError     a key-bound (cnf) token presented as a bearer token
+      │    ├── BoundTokenError     a key-bound (cnf) token presented as a bearer token
+      │    └── KeyBindingError     a DPoP token not bound to the proof's key
+      ├── InvalidDPoPProofError    401 invalid_dpop_proof (RFC 9449 §7.1)
+      │    └── ReplayedProofError  the proof's jti was seen before
       ├── InsufficientScopeError   403 insufficient_scope
-      └── SigningKeysUnavailableError  503 temporarily_unavailable
+      └── TemporarilyUnavailableError  503 temporarily_unavailable, with Retry-After
+           ├── SigningKeysUnavailableError
+           └── ReplayStoreUnavailableError
 
 Every `description` is one of our own fixed strings: a client never sees a library
 message, a token or a stack trace.
@@ -143,6 +148,26 @@ class BoundTokenError(InvalidTokenError):
     description = "The access token is bound to a key and cannot be used as a bearer token"
 
 
+class KeyBindingError(InvalidTokenError):
+    """A token sent with the DPoP scheme has no `cnf.jkt`, or one that is not the proof key's thumbprint."""
+
+    description = "The access token is not bound to the DPoP proof key"
+
+
+class InvalidDPoPProofError(AuthenticationError):
+    """The DPoP proof fails a check of RFC 9449 §4.3 (or there are several)."""
+
+    status_code = 401
+    error = "invalid_dpop_proof"
+    description = "The DPoP proof is invalid"
+
+
+class ReplayedProofError(InvalidDPoPProofError):
+    """The DPoP proof's `jti` was already used with this key (RFC 9449 §11.1)."""
+
+    description = "The DPoP proof was already used"
+
+
 class InsufficientScopeError(AuthenticationError):
     """A valid token lacks a scope the path requires."""
 
@@ -155,13 +180,35 @@ class InsufficientScopeError(AuthenticationError):
         super().__init__(f"missing scope(s): {' '.join(self.required_scopes)}")
 
 
-class SigningKeysUnavailableError(AuthenticationError):
-    """No signing keys could be obtained; `retry_after` is whole seconds until the next try."""
+class TemporarilyUnavailableError(AuthenticationError):
+    """Something the check depends on is out of reach; `retry_after` is whole seconds to wait.
+
+    Not a problem with the credentials: answered 503 with Retry-After and no challenge.
+    """
 
     status_code = 503
     error = "temporarily_unavailable"
+    description = "The service is temporarily unavailable"
+
+    def __init__(self, retry_after: int, reason: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+
+class SigningKeysUnavailableError(TemporarilyUnavailableError):
+    """No signing keys could be obtained; `retry_after` is whole seconds until the next try."""
+
     description = "The signing keys are temporarily unavailable"
 
     def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"no signing keys; next fetch in {retry_after}s")
+        super().__init__(retry_after, f"no signing keys; next fetch in {retry_after}s")
+
+
+class ReplayStoreUnavailableError(TemporarilyUnavailableError):
+    """The DPoP replay store could not record a proof (unreachable, or full of live entries).
+
+    The request is refused rather than let through unrecorded: a proof that cannot be
+    recorded could be replayed.
+    """
+
+    description = "DPoP replay protection is temporarily unavailable"

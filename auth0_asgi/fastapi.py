@@ -26,7 +26,6 @@ from starlette.authentication import AuthCredentials
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 
-from ._bearer import bearer_token
 from ._paths import ProtectionRules, scope_set
 from .errors import InsufficientScopeError
 from .middleware import MIDDLEWARE_SCOPE_KEY, Auth0Middleware
@@ -76,7 +75,7 @@ async def require_user(
     middleware = connection.scope.get(MIDDLEWARE_SCOPE_KEY)
     if not isinstance(middleware, Auth0Middleware):
         raise RuntimeError("require_user needs Auth0Middleware on the app: app.add_middleware(Auth0Middleware, ...)")
-    user = await middleware.verifier.authenticate(bearer_token(connection.scope))
+    user = await middleware.authenticate(connection.scope)
     connection.scope["user"] = user
     connection.scope["auth"] = AuthCredentials(user.sorted_scopes)
     return user

@@ -12,8 +12,8 @@ import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._bearer import bearer_token
-from ._challenge import challenge_response
+from ._challenge import Challenges
+from ._credentials import BEARER, authorization_scheme, read_credentials
 from ._denial_log import install_filter, mark_denied
 from ._paths import ProtectionRules
 from ._refresh_ahead import keep_fresh, prefetch
@@ -21,6 +21,7 @@ from .discovery import Discovery
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .jwks import JWKSCache
 from .settings import Auth0Settings
+from .user import Auth0User
 from .verifier import SigningKeySource, TokenVerifier
 
 __all__ = ["Auth0Middleware"]
@@ -102,6 +103,8 @@ class Auth0Middleware:
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
         self._rules = ProtectionRules(protected_prefixes, required_scopes or {})
+        self._schemes = frozenset({BEARER})
+        self._challenges = Challenges(self.realm, (BEARER,))
         install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,15 +122,25 @@ class Auth0Middleware:
             scope["auth"] = AuthCredentials()
         else:
             try:
-                user = await self.verifier.authenticate(bearer_token(scope))
-                if not required_scopes <= user.scopes:
-                    raise InsufficientScopeError(required_scopes)
+                user = await self.authenticate(scope, required_scopes)
             except AuthenticationError as exc:
                 await self._refuse(scope, receive, send, exc)
                 return
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
         await self._call_app(scope, receive, send)
+
+    async def authenticate(self, scope: Scope, required_scopes: frozenset[str] = frozenset()) -> Auth0User:
+        """The verified caller of the request in `scope`, whose token grants `required_scopes`.
+
+        Raises the AuthenticationError subclass the middleware would answer: for code that
+        authenticates a request outside the protected prefixes the same way.
+        """
+        credentials = read_credentials(scope, self._schemes)
+        user = await self.verifier.authenticate(credentials.token)
+        if not required_scopes <= user.scopes:
+            raise InsufficientScopeError(required_scopes)
+        return user
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -153,7 +166,7 @@ class Auth0Middleware:
             # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
             await send({"type": "websocket.close", "code": 1008})
             return
-        await challenge_response(error, realm=self.realm)(scope, receive, send)
+        await self._challenges.response(error, authorization_scheme(scope))(scope, receive, send)
         if scope["type"] == "websocket":
             mark_denied()
 

@@ -1,0 +1,82 @@
+"""Reading the credentials out of a request's headers: the Authorization field (RFC 6750 §2.1,
+RFC 9449 §7.1) and, with the DPoP scheme, the `DPoP` proof field (RFC 9449 §4.1)."""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+from starlette.types import Scope
+
+from .errors import InvalidDPoPProofError, InvalidRequestError, MissingTokenError
+
+__all__ = ["BEARER", "DPOP", "Credentials", "authorization_scheme", "read_credentials"]
+
+BEARER: Final = "Bearer"
+DPOP: Final = "DPoP"
+# RFC 9110 §11.1: the scheme is case-insensitive.
+_SCHEMES: Final = {b"bearer": BEARER, b"dpop": DPOP}
+
+
+class Credentials(NamedTuple):
+    """What a request presents: its scheme (`BEARER` or `DPOP`), its token and, with DPoP, its proof."""
+
+    scheme: str
+    token: str
+    proof: str | None
+
+
+def _header_values(scope: Scope) -> tuple[list[bytes], list[bytes]]:
+    authorization: list[bytes] = []
+    proofs: list[bytes] = []
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization.append(value)
+        elif name == b"dpop":
+            proofs.append(value)
+    return authorization, proofs
+
+
+def _scheme_and_token(value: bytes) -> tuple[str | None, bytes]:
+    # Split as bytes: ASCII whitespace is what separates HTTP fields, and it is cheaper than
+    # decoding first.
+    parts = value.split(None, 1)
+    scheme = _SCHEMES.get(parts[0].lower()) if parts else None
+    return scheme, parts[1].strip() if len(parts) > 1 else b""
+
+
+def authorization_scheme(scope: Scope) -> str | None:
+    """The scheme of the request's only Authorization field, if it is one we know; else None."""
+    authorization, _ = _header_values(scope)
+    return _scheme_and_token(authorization[0])[0] if len(authorization) == 1 else None
+
+
+def read_credentials(scope: Scope, schemes: frozenset[str]) -> Credentials:
+    """The credentials of the request in `scope`, presented with one of `schemes`.
+
+    Raises MissingTokenError when there is no Authorization field or it uses a scheme not in
+    `schemes` (such a request carries none of our credentials); InvalidRequestError when the
+    field is repeated, its token empty or split by whitespace, a DPoP token comes without a
+    proof or a Bearer token with one; InvalidDPoPProofError when there are several proofs.
+    """
+    authorization, proofs = _header_values(scope)
+    if len(authorization) > 1:
+        raise InvalidRequestError("several Authorization headers")
+    if not authorization:
+        raise MissingTokenError()
+    scheme, token = _scheme_and_token(authorization[0])
+    if scheme is None or scheme not in schemes:
+        raise MissingTokenError()
+    if not token:
+        raise InvalidRequestError("empty token")
+    if len(token.split(None, 1)) > 1:
+        raise InvalidRequestError("whitespace inside the token")
+    if scheme == BEARER:
+        if proofs and DPOP in schemes:
+            # A proof beside a bearer token means the client meant DPoP: ambiguous, so refused.
+            raise InvalidRequestError("a DPoP proof with a Bearer token")
+        return Credentials(BEARER, token.decode("latin-1"), None)
+    if not proofs:
+        raise InvalidRequestError("the DPoP scheme without a DPoP proof")
+    if len(proofs) > 1:
+        raise InvalidDPoPProofError("several DPoP headers")  # RFC 9449 §4.3 check 1
+    return Credentials(DPOP, token.decode("latin-1"), proofs[0].decode("latin-1"))
