@@ -30,6 +30,7 @@ from .errors import (
 )
 from .jwks import JWKSCache
 from .middleware import Auth0Middleware
+from .replay import InMemoryReplayStore, ReplayStore
 from .settings import Auth0Settings
 from .user import Auth0User, granted_scopes
 from .verifier import SigningKeySource, TokenVerifier
@@ -45,6 +46,7 @@ __all__ = [
     "DisallowedAlgorithmError",
     "ExpiredTokenError",
     "ImmatureTokenError",
+    "InMemoryReplayStore",
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidDPoPProofError",
@@ -57,6 +59,7 @@ __all__ = [
     "KeyBindingError",
     "MalformedTokenError",
     "MissingTokenError",
+    "ReplayStore",
     "ReplayStoreUnavailableError",
     "ReplayedProofError",
     "SigningKey",

@@ -12,11 +12,11 @@ import binascii
 import json
 import re
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeGuard
 
 from .errors import MalformedTokenError
 
-__all__ = ["CompactJWS", "json_object", "parse_compact"]
+__all__ = ["CompactJWS", "is_safe_number", "json_object", "parse_compact"]
 
 # One scan checks the structure and the alphabet of all three segments (RFC 7515 §7.1); an
 # empty signature is left for the algorithm check to refuse (alg "none").
@@ -26,6 +26,18 @@ _COMPACT_JWS: Final = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0
 _CANONICAL_LAST_CHAR: Final = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 _FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
 _PADDING: Final = ("", "", "==", "=")
+_MAX_SAFE_INTEGER: Final = 2**53 - 1
+
+
+def is_safe_number(value: object) -> TypeGuard[int | float]:
+    """Whether `value` is a JSON number that can be a NumericDate."""
+    # bool is an int subclass and float("nan") is a float: neither is a NumericDate. RFC 7493
+    # §2.2: numbers beyond ±(2**53 - 1) are not interoperable, so a "never expiring" exp of
+    # 10**400 or 1e300 is malformed rather than valid for ever. One bound for ints and floats
+    # (NaN fails every comparison, the infinities fail the bound).
+    if type(value) is int or type(value) is float:
+        return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
+    return False
 
 
 class CompactJWS(NamedTuple):

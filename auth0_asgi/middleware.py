@@ -13,13 +13,16 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
-from ._credentials import BEARER, authorization_scheme, read_credentials
+from ._credentials import BEARER, DPOP, Credentials, authorization_scheme, read_credentials
 from ._denial_log import install_filter, mark_denied
+from ._htu import Origins
 from ._paths import ProtectionRules
 from ._refresh_ahead import keep_fresh, prefetch
 from .discovery import Discovery
-from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
+from .dpop import ProofChecker
+from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError, ReplayedProofError
 from .jwks import JWKSCache
+from .replay import InMemoryReplayStore, ReplayStore
 from .settings import Auth0Settings
 from .user import Auth0User
 from .verifier import SigningKeySource, TokenVerifier
@@ -33,6 +36,7 @@ logger = logging.getLogger("auth0_asgi")
 MIDDLEWARE_SCOPE_KEY: Final = "auth0_asgi.middleware"
 
 _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
+_SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disabled": (BEARER,)}
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -62,6 +66,13 @@ class Auth0Middleware:
     - `keys`: a signing key source to use instead of fetching the key sets, such as
       `auth0_asgi.testing.LocalIssuer` in tests; or a mapping of each trusted issuer to its
       own source. Warning: it decides which keys are trusted.
+    - `replay_store`: where used DPoP proofs are remembered (`auth0_asgi.replay.ReplayStore`);
+      default a `RedisReplayStore` for `settings.dpop_replay_url`, else an in-process store.
+
+    DPoP (RFC 9449) follows `settings.dpop`: with ``allowed`` (the default) a request may
+    present ``Authorization: Bearer <token>`` or ``Authorization: DPoP <token>`` with a
+    ``DPoP`` proof; each proof is checked (RFC 9449 §4.3), bound to the token's `cnf.jkt`
+    and accepted once.
 
     On success `scope["user"]` is an `Auth0User` and `scope["auth"]` the `AuthCredentials` of
     its scopes; on unprotected paths they are `UnauthenticatedUser()` and empty credentials.
@@ -86,6 +97,7 @@ class Auth0Middleware:
         realm: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         keys: SigningKeySource | Mapping[str, SigningKeySource] | None = None,
+        replay_store: ReplayStore | None = None,
     ) -> None:
         self.app = app
         self.settings = settings if settings is not None else Auth0Settings.from_env()
@@ -103,8 +115,15 @@ class Auth0Middleware:
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
         self._rules = ProtectionRules(protected_prefixes, required_scopes or {})
-        self._schemes = frozenset({BEARER})
-        self._challenges = Challenges(self.realm, (BEARER,))
+        settings = self.settings
+        schemes = _SCHEMES_BY_MODE[settings.dpop]
+        self._schemes = frozenset(schemes)
+        self._challenges = Challenges(self.realm, schemes, settings.dpop_algorithms)
+        self._proofs = ProofChecker(
+            algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
+        )
+        self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
+        self.replay_store = replay_store if replay_store is not None else self._replay_store_for(settings)
         install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,9 +156,30 @@ class Auth0Middleware:
         authenticates a request outside the protected prefixes the same way.
         """
         credentials = read_credentials(scope, self._schemes)
-        user = await self.verifier.authenticate(credentials.token)
+        if credentials.proof is None:
+            user = await self.verifier.authenticate(credentials.token)
+            if not required_scopes <= user.scopes:
+                raise InsufficientScopeError(required_scopes)
+            return user
+        return await self._authenticate_dpop(scope, credentials, required_scopes)
+
+    async def _authenticate_dpop(
+        self, scope: Scope, credentials: Credentials, required_scopes: frozenset[str]
+    ) -> Auth0User:
+        assert credentials.proof is not None
+        # The proof first: garbage is refused without parsing the token or fetching keys.
+        proof = self._proofs.check(
+            credentials.proof,
+            method=scope.get("method", "GET"),  # a websocket handshake is a GET
+            target_matches=lambda htu: self._origins.matches(htu, scope),
+            access_token=credentials.token,
+        )
+        user = await self.verifier.authenticate(credentials.token, proof_key=proof.thumbprint)
         if not required_scopes <= user.scopes:
             raise InsufficientScopeError(required_scopes)
+        # Recorded last, once everything else passed: a refused request spends no jti.
+        if not await self.replay_store.first_use(proof.replay_key, proof.expires_at):
+            raise ReplayedProofError("jti already used")
         return user
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,6 +209,16 @@ class Auth0Middleware:
         await self._challenges.response(error, authorization_scheme(scope))(scope, receive, send)
         if scope["type"] == "websocket":
             mark_denied()
+
+    @staticmethod
+    def _replay_store_for(settings: Auth0Settings) -> ReplayStore:
+        if settings.dpop_replay_url:
+            try:
+                from .redis import RedisReplayStore
+            except ImportError as exc:
+                raise ConfigurationError('AUTH0_DPOP_REPLAY_URL needs redis: pip install "auth0-asgi[redis]"') from exc
+            return RedisReplayStore.from_url(settings.dpop_replay_url)
+        return InMemoryReplayStore(settings.dpop_replay_capacity)
 
     @staticmethod
     def _key_caches_for(settings: Auth0Settings, http_client: httpx.AsyncClient | None) -> dict[str, JWKSCache]:
@@ -204,6 +254,11 @@ class Auth0Middleware:
 
             async def send_in_lifespan(message: Message) -> None:
                 if message["type"] == "lifespan.startup.complete":
+                    if self.settings.dpop != "disabled" and isinstance(self.replay_store, InMemoryReplayStore):
+                        logger.info(
+                            "DPoP replay protection is per process: a proof replayed to another worker is not "
+                            "caught; set AUTH0_DPOP_REPLAY_URL to share it"
+                        )
                     if self.settings.prefetch_keys:
                         await self.prefetch()
                     task_group.start_soon(refresh_ahead)
@@ -227,6 +282,10 @@ class Auth0Middleware:
         return all(cache.has_keys for cache in self._key_caches())
 
     async def aclose(self) -> None:
-        """Release the key caches' HTTP clients (done for you at lifespan shutdown)."""
+        """Release the key caches' HTTP clients and the replay store's connections (done for you
+        at lifespan shutdown)."""
         for cache in self._key_caches():
             await cache.aclose()
+        close = getattr(self.replay_store, "aclose", None)
+        if close is not None:
+            await close()

@@ -12,6 +12,7 @@ from typing import Any, Final
 from starlette.config import Config
 
 from ._domains import TrustedIssuer, resolve_domains
+from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
 from .errors import ConfigurationError
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
@@ -102,7 +103,13 @@ _TUNABLES: Final[Mapping[str, _Tunable]] = {
     "jwks_cache_ttl_max": _Tunable(float, 0, False),
     "max_token_bytes": _Tunable(int, 64, True),
     "token_cache_size": _Tunable(int, 0, True),
+    "dpop_max_age": _Tunable(float, 0, False),
+    "dpop_leeway": _Tunable(float, 0, True),
+    "dpop_replay_capacity": _Tunable(int, 1, True),
 }
+
+#: The list fields, each also read from AUTH0_<FIELD> by `from_env` as comma-separated text.
+_LISTS: Final = ("dpop_algorithms", "dpop_origins", "dpop_trusted_proxies")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -136,6 +143,25 @@ class Auth0Settings:
       ``{issuer}.well-known/openid-configuration``, whose `issuer` must equal it exactly;
       default False: ``https://{domain}/.well-known/jwks.json``.
     - `trusted_issuers` (derived, not an argument): every trusted `iss` with its key-set URL.
+
+    DPoP (RFC 9449), each also AUTH0_<FIELD>, such as AUTH0_DPOP=required:
+
+    - `dpop`: ``allowed`` (Bearer or DPoP tokens), ``required`` (DPoP only) or ``disabled``
+      (Bearer only); default allowed. A DPoP-bound token is never accepted as a bearer token.
+    - `dpop_algorithms`: proof algorithms accepted (ES256/384/512, PS*, RS*, EdDSA); default
+      ES256. Warning: none and HS* are refused.
+    - `dpop_max_age`: seconds a proof stays acceptable after its `iat`; default 300.
+    - `dpop_leeway`: seconds a proof's `iat` may lie in the future; default 30.
+    - `dpop_origins`: the public origins (``https://api.example.com``) a proof's `htu` may
+      name; when set, no request header decides the origin. Default: the request's scheme and
+      Host header.
+    - `dpop_trusted_proxies`: addresses or networks of proxies whose `Forwarded` or
+      `X-Forwarded-Proto`/`-Host` headers give the origin; default none (never read).
+    - `dpop_replay_url`: ``redis://`` or ``rediss://`` URL of the replay store shared by the
+      fleet (the `redis` extra); default none: each process remembers its own proofs, so a
+      proof replayed to another worker is not caught.
+    - `dpop_replay_capacity`: how many live proofs the in-process store holds; when it is full
+      of them, DPoP requests get 503 rather than forgetting one; default 100000.
 
     Tunables (seconds unless stated; each also AUTH0_<FIELD>, such as AUTH0_JWKS_CACHE_TTL):
 
@@ -176,6 +202,14 @@ class Auth0Settings:
     discovery: bool = False
     jwks_cache_ttl_min: float = 60.0
     jwks_cache_ttl_max: float = 86400.0
+    dpop: str = "allowed"
+    dpop_algorithms: tuple[str, ...] = ("ES256",)
+    dpop_max_age: float = 300.0
+    dpop_leeway: float = 30.0
+    dpop_origins: tuple[str, ...] = ()
+    dpop_trusted_proxies: tuple[str, ...] = ()
+    dpop_replay_url: str = ""
+    dpop_replay_capacity: int = 100_000
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -204,6 +238,18 @@ class Auth0Settings:
         object.__setattr__(self, "issuer", trusted[0].issuer)
         object.__setattr__(self, "jwks_url", trusted[0].jwks_url)
         object.__setattr__(self, "trusted_issuers", trusted)
+        self._check_dpop()
+
+    def _check_dpop(self) -> None:
+        def as_tuple(name: str) -> tuple[str, ...]:
+            value = getattr(self, name)
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        object.__setattr__(self, "dpop", check_mode(self.dpop))
+        object.__setattr__(self, "dpop_algorithms", check_dpop_algorithms(as_tuple("dpop_algorithms")))
+        object.__setattr__(self, "dpop_origins", check_origins(as_tuple("dpop_origins")))
+        object.__setattr__(self, "dpop_trusted_proxies", check_proxies(as_tuple("dpop_trusted_proxies")))
+        object.__setattr__(self, "dpop_replay_url", check_replay_url(self.dpop_replay_url))
 
     @classmethod
     def from_env(
@@ -240,6 +286,14 @@ class Auth0Settings:
             text = config(variable, default="").strip()
             if text and name not in tunables:
                 from_environment[name] = _boolean(variable, text)
+        for name in _LISTS:
+            text = config(f"AUTH0_{name.upper()}", default="")
+            if text.strip() and name not in tunables:
+                from_environment[name] = _split_list(text)
+        for name in ("dpop", "dpop_replay_url"):
+            text = config(f"AUTH0_{name.upper()}", default="").strip()
+            if text and name not in tunables:
+                from_environment[name] = text
         return cls(
             domain=domain,
             audience=_split_list(audience),

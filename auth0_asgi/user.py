@@ -55,5 +55,13 @@ class Auth0User(BaseUser):
         subject = self.claims.get("sub")
         return subject if isinstance(subject, str) else ""
 
+    @property
+    def proof_key_thumbprint(self) -> str | None:
+        """With a DPoP-bound token, the RFC 7638 thumbprint of the key its proofs are signed with
+        (its `cnf.jkt`, which the middleware checked against the request's proof); else None."""
+        confirmation = self.claims.get("cnf")
+        jkt = confirmation.get("jkt") if isinstance(confirmation, Mapping) else None
+        return jkt if isinstance(jkt, str) else None
+
     def __repr__(self) -> str:
         return f"Auth0User(identity={self.identity!r})"

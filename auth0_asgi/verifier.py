@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol, TypeGuard
+from typing import Any, Protocol
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from ._jwk import MAX_KID_LENGTH, SigningKey
-from ._jws import json_object, parse_compact
+from ._jws import is_safe_number, json_object, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
+from .dpop import check_binding
 from .errors import (
     BoundTokenError,
     ConfigurationError,
@@ -36,24 +37,12 @@ from .user import Auth0User
 
 __all__ = ["SigningKeySource", "TokenVerifier"]
 
-_MAX_SAFE_INTEGER: Final = 2**53 - 1
-
 
 class SigningKeySource(Protocol):
     """Where the verifier gets keys: a `JWKSCache`, or anything with the same lookup."""
 
     async def get_signing_key(self, kid: str) -> SigningKey:
         """The key for `kid`; raises an AuthenticationError subclass when there is none."""
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    # bool is an int subclass and float("nan") is a float: neither is a NumericDate. RFC 7493
-    # §2.2: numbers beyond ±(2**53 - 1) are not interoperable, so a "never expiring" exp of
-    # 10**400 or 1e300 is malformed rather than valid for ever. One bound for ints and floats
-    # (NaN fails every comparison, the infinities fail the bound).
-    if type(value) is int or type(value) is float:
-        return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
-    return False
 
 
 class TokenVerifier:
@@ -108,7 +97,7 @@ class TokenVerifier:
         """
         return dict((await self.authenticate(token)).claims)
 
-    async def authenticate(self, token: str) -> Auth0User:
+    async def authenticate(self, token: str, *, proof_key: str | None = None) -> Auth0User:
         """The `Auth0User` of `token`; raises as `verify` does.
 
         A token verified before (the cache holds `settings.token_cache_size` of them) is not
@@ -116,13 +105,18 @@ class TokenVerifier:
         signing key must still be in the key set. The returned user is then shared by every
         request carrying that token: treat its `claims` as read-only.
 
-        The token is taken as presented with the Bearer scheme: one bound to a key (a `cnf`
-        claim) raises BoundTokenError, on the cached path too.
+        - `proof_key`: None for a token presented with the Bearer scheme: one bound to a key
+          (a `cnf` claim) then raises BoundTokenError, on the cached path too. With the DPoP
+          scheme, the RFC 7638 thumbprint of the verified proof's key: the token's `cnf.jkt`
+          must be exactly it, or KeyBindingError is raised. Warning: the proof itself is the
+          caller's to check (`auth0_asgi.dpop.ProofChecker`).
         """
         user = await self._authentic_user(token)
+        if proof_key is not None:
+            check_binding(user.claims, proof_key)
         # RFC 9449 §7.2: a key-bound token sent as a bearer token is a downgrade; refused
         # after the signature check (an unsigned cnf proves nothing) and on every reuse.
-        if "cnf" in user.claims:
+        elif "cnf" in user.claims:
             raise BoundTokenError("cnf claim on a bearer token")
         return user
 
@@ -199,7 +193,7 @@ class TokenVerifier:
     def _check_claims(self, claims: Mapping[str, Any]) -> None:
         now, leeway = self._now(), self.settings.leeway
         exp = claims.get("exp")
-        if not _is_number(exp):
+        if not is_safe_number(exp):
             raise MalformedTokenError("exp is missing or not a number")
         # Comparisons only: arithmetic on a huge integer claim could overflow a float.
         if exp <= now - leeway:
@@ -208,7 +202,7 @@ class TokenVerifier:
             if name not in claims:
                 continue
             value = claims[name]
-            if not _is_number(value):
+            if not is_safe_number(value):
                 raise MalformedTokenError(f"{name} is not a number")
             if value > now + leeway:
                 raise ImmatureTokenError(f"{name} is in the future")

@@ -474,7 +474,8 @@ def test_adversarial_token_gets_the_exact_refusal(target: Target, build: Builder
     assert response.status_code == status
     assert response.json() == {"detail": description, "error": error}
     assert response.headers["www-authenticate"] == (
-        f'Bearer realm="{AUDIENCE}", error="{error}", error_description="{description}"'
+        f'Bearer realm="{AUDIENCE}", error="{error}", error_description="{description}", '
+        f'DPoP realm="{AUDIENCE}", algs="ES256"'
     )
     assert target.reached == []
     assert target.attacker_server.count == 0

@@ -41,7 +41,11 @@ from .conftest import (
 )
 
 METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "FOO"]
-NO_CREDENTIALS: Final = (401, f'Bearer realm="{AUDIENCE}"', {"detail": "Not authenticated"})
+NO_CREDENTIALS: Final = (
+    401,
+    f'Bearer realm="{AUDIENCE}", DPoP realm="{AUDIENCE}", algs="ES256"',
+    {"detail": "Not authenticated"},
+)
 
 # Spellings of the protected prefix /api/private; `{m}` is where a mount prefix goes.
 PREFIX_SPELLINGS: Final = [
@@ -145,8 +149,10 @@ def _raw(base_url: str, method: str, target: str, *headers: str) -> tuple[int, d
             answer += chunk
     head_bytes, _, body = answer.partition(b"\r\n\r\n")
     status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
-    fields = [line.split(":", 1) for line in lines]
-    return int(status_line.split()[1]), {name.lower(): value.strip() for name, value in fields}, body
+    joined: dict[str, str] = {}
+    for name, value in (line.split(":", 1) for line in lines):  # repeated fields joined (RFC 9110 §5.3)
+        joined[name.lower()] = ", ".join(filter(None, (joined.get(name.lower()), value.strip())))
+    return int(status_line.split()[1]), joined, body
 
 
 def _assert_no_credentials_refusal(status: int, headers: dict[str, str], body: bytes, method: str) -> None:

@@ -124,7 +124,7 @@ def test_the_tutorial_curl_flow_against_the_demo(demo_url: str, make_token: Toke
     assert public.json() == {"message": "Hello, World!"}
     assert anonymous.status_code == 401
     assert anonymous.json() == {"detail": "Not authenticated"}
-    assert anonymous.headers["www-authenticate"] == f'Bearer realm="{AUDIENCE}"'
+    assert anonymous.headers["www-authenticate"] == f'Bearer realm="{AUDIENCE}", DPoP realm="{AUDIENCE}", algs="ES256"'
     assert private.status_code == 200
     body = private.json()
     assert body["message"] == "Access granted"
@@ -263,7 +263,10 @@ def test_the_demo_reads_its_protected_prefixes_from_the_environment(tmp_path: Pa
         token = httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST).json()["access_token"]
         with_token = httpx.get(f"{url}/api/public", headers={"Authorization": f"Bearer {token}"})
         docs = httpx.get(f"{url}/openapi.json")
-    assert (public.status_code, public.headers["www-authenticate"]) == (401, f'Bearer realm="{DEFAULT_AUDIENCE}"')
+    assert (public.status_code, public.headers["www-authenticate"]) == (
+        401,
+        f'Bearer realm="{DEFAULT_AUDIENCE}", DPoP realm="{DEFAULT_AUDIENCE}", algs="ES256"',
+    )
     assert (with_token.status_code, with_token.json()) == (200, {"message": "Hello, World!"})
     assert docs.status_code == 200  # outside both prefixes
 

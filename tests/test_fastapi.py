@@ -91,12 +91,14 @@ async def test_a_route_outside_the_prefixes_verifies_with_the_shared_verifier(au
     assert keys.lookups == 2  # the valid and the expired token; the middleware's one source
     assert anonymous.status_code == 401
     assert anonymous.json() == {"detail": "Not authenticated"}
-    assert anonymous.headers["www-authenticate"] == 'Bearer realm="https://api.auth0-asgi.test"'
+    assert anonymous.headers["www-authenticate"] == (
+        'Bearer realm="https://api.auth0-asgi.test", DPoP realm="https://api.auth0-asgi.test", algs="ES256"'
+    )
     assert expired.status_code == 401
     assert expired.json() == {"detail": "The access token has expired", "error": "invalid_token"}
     assert expired.headers["www-authenticate"] == (
         'Bearer realm="https://api.auth0-asgi.test", error="invalid_token", '
-        'error_description="The access token has expired"'
+        'error_description="The access token has expired", DPoP realm="https://api.auth0-asgi.test", algs="ES256"'
     )
     assert public.status_code == 200
 
@@ -159,7 +161,8 @@ async def test_require_scopes_answers_exactly_like_the_middleware(
     )
     expected_header = (
         'Bearer realm="https://api.auth0-asgi.test", error="insufficient_scope", '
-        f'error_description="The access token does not grant the required scope", scope="{scopes}"'
+        f'error_description="The access token does not grant the required scope", scope="{scopes}", '
+        'DPoP realm="https://api.auth0-asgi.test", algs="ES256"'
     )
     assert from_dependency.headers["www-authenticate"] == from_middleware.headers["www-authenticate"] == expected_header
 

@@ -32,6 +32,8 @@ from .conftest import AUDIENCE, SigningPair, _rsa_private, make_settings, runnin
 CHALLENGE: Final = re.compile(
     r'Bearer realm="[^"\\]*"'
     r'(, error="(invalid_request|invalid_token)", error_description="[A-Za-z ]+")?'
+    # The DPoP offer of the default mode: bare, or with the error when the scheme is unknown.
+    r', DPoP realm="[^"\\]*"(, error="invalid_request", error_description="[A-Za-z ]+")?, algs="ES256"'
 )
 DESCRIPTIONS: Final = {
     "Not authenticated",
@@ -83,7 +85,10 @@ class Harness:
 
         self.runner.run(self.app(scope, receive, send))
         start, body = messages[0], b"".join(m.get("body", b"") for m in messages[1:])
-        response_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+        response_headers: dict[str, str] = {}
+        for k, v in start["headers"]:  # repeated fields joined, as RFC 9110 §5.3 allows
+            name = k.decode("latin-1")
+            response_headers[name] = ", ".join(filter(None, (response_headers.get(name), v.decode("latin-1"))))
         return start["status"], response_headers, body
 
 

@@ -39,17 +39,20 @@ pytestmark = pytest.mark.anyio
 
 REALM = f'realm="{AUDIENCE}"'
 NO_CREDENTIALS = {"detail": "Not authenticated"}
-CHALLENGE = f"Bearer {REALM}"
+# The default DPoP mode ("allowed") offers the DPoP scheme beside Bearer, bare, on every refusal
+# of a Bearer request (RFC 9449 §7.1); httpx joins the two fields with ", ".
+DPOP_OFFER = f', DPoP {REALM}, algs="ES256"'
+CHALLENGE = f"Bearer {REALM}" + DPOP_OFFER
 
 
 def invalid_request(description: str = "The Authorization header is malformed") -> tuple[int, dict[str, str], str]:
     body = {"detail": description, "error": "invalid_request"}
-    return 400, body, f'Bearer {REALM}, error="invalid_request", error_description="{description}"'
+    return 400, body, f'Bearer {REALM}, error="invalid_request", error_description="{description}"' + DPOP_OFFER
 
 
 def invalid_token(description: str) -> tuple[int, dict[str, str], str]:
     body = {"detail": description, "error": "invalid_token"}
-    return 401, body, f'Bearer {REALM}, error="invalid_token", error_description="{description}"'
+    return 401, body, f'Bearer {REALM}, error="invalid_token", error_description="{description}"' + DPOP_OFFER
 
 
 # Each row: headers to send (a list, so a header can repeat) -> exact status, body, WWW-Authenticate.
@@ -64,7 +67,11 @@ HEADER_ROWS: list[Any] = [
     pytest.param([("Authorization", "Bearer abc\tdef")], *invalid_request(), id="token-with-tab"),
     pytest.param(
         [("Authorization", "Bearer a.b.c"), ("Authorization", "Bearer a.b.c")],
-        *invalid_request(),
+        *invalid_request()[:2],
+        # Which scheme was meant is unknown, so every offered challenge carries the error.
+        f'Bearer {REALM}, error="invalid_request", error_description="The Authorization header is malformed", '
+        f'DPoP {REALM}, error="invalid_request", error_description="The Authorization header is malformed", '
+        'algs="ES256"',
         id="two-authorization-headers",
     ),
     pytest.param(
@@ -245,6 +252,7 @@ async def test_required_scopes(
         assert response.json() == {"detail": description, "error": "insufficient_scope"}
         assert response.headers["www-authenticate"] == (
             f'Bearer {REALM}, error="insufficient_scope", error_description="{description}", scope="{required}"'
+            + DPOP_OFFER
         )
 
 
@@ -415,7 +423,9 @@ def test_middleware_configuration_errors(jwks_server: JWKSServer, options: dict[
 async def test_realm_is_configurable_and_quoted(jwks_server: JWKSServer) -> None:
     async with asgi_client(protect(jwks_server, realm='my "api"')) as client:
         response = await client.get("/api/private")
-    assert response.headers["www-authenticate"] == 'Bearer realm="my \\"api\\""'
+    assert (
+        response.headers["www-authenticate"] == 'Bearer realm="my \\"api\\"", DPoP realm="my \\"api\\"", algs="ES256"'
+    )
 
 
 async def test_issuer_must_match_exactly(make_client: ClientMaker, make_token: TokenMaker) -> None:

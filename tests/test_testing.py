@@ -31,7 +31,10 @@ from .conftest import _rsa_private, asgi_client, demo_routes
 
 pytestmark = pytest.mark.anyio
 
-INVALID_TOKEN_HEADER = f'Bearer realm="{DEFAULT_AUDIENCE}", error="invalid_token", error_description="{{description}}"'
+INVALID_TOKEN_HEADER = (
+    f'Bearer realm="{DEFAULT_AUDIENCE}", error="invalid_token", error_description="{{description}}", '
+    f'DPoP realm="{DEFAULT_AUDIENCE}", algs="ES256"'
+)
 
 
 def _in_process(issuer: LocalIssuer, **options: Any) -> Auth0Middleware:

@@ -97,9 +97,15 @@ async def test_websocket_without_a_valid_token_is_refused_before_accept(jwks_ser
             async with _ws(url, Authorization="Bearer a.b.c"):
                 pass  # pragma: no cover - the handshake is refused
     assert missing.value.response.status_code == 401
-    assert missing.value.response.headers["WWW-Authenticate"] == f'Bearer realm="{AUDIENCE}"'
+    assert missing.value.response.headers.get_all("WWW-Authenticate") == [
+        f'Bearer realm="{AUDIENCE}"',
+        f'DPoP realm="{AUDIENCE}", algs="ES256"',
+    ]
     assert garbage.value.response.status_code == 401
-    assert 'error="invalid_token"' in garbage.value.response.headers["WWW-Authenticate"]
+    assert garbage.value.response.headers.get_all("WWW-Authenticate") == [
+        f'Bearer realm="{AUDIENCE}", error="invalid_token", error_description="The access token is malformed"',
+        f'DPoP realm="{AUDIENCE}", algs="ES256"',
+    ]
 
 
 async def test_websocket_with_a_valid_token_is_accepted(jwks_server: JWKSServer, make_token: TokenMaker) -> None:

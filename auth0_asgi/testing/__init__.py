@@ -6,6 +6,8 @@
 - `serve_issuer(issuer)` serves its token, JWKS and discovery endpoints on a loopback port, for
   end-to-end tests through a real server; `issuer.environ()` then gives the AUTH0_* variables.
 - `issuer_app(issuer)` is the same endpoints as an ASGI app, to mount beside an app.
+- `DPoPKey()` is a client's DPoP key: `key.proof(method, url, access_token=token)` signs a proof,
+  and `issuer.dpop_token(key)` mints a token bound to it (`cnf.jkt`).
 - `trust_issuers(a, b)` stands several issuers in for one tenant with custom domains:
   ``Auth0Middleware(app, **trust_issuers(a, b))``; the `auth0_issuer_factory` fixture makes them.
 - `load_or_create_private_key(path)` keeps an issuer's key in a file, so that several worker
@@ -13,6 +15,7 @@
 - With the package installed, pytest loads fixtures from `auth0_asgi.testing.pytest_plugin`.
 """
 
+from ._dpop import DPoPKey
 from ._http import ISSUER_PATHS, issuer_app, serve_issuer
 from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer
 from ._keys import PrivateKey, generate_private_key, load_or_create_private_key
@@ -22,6 +25,7 @@ __all__ = [
     "DEFAULT_AUDIENCE",
     "DEFAULT_ISSUER",
     "ISSUER_PATHS",
+    "DPoPKey",
     "LocalIssuer",
     "PrivateKey",
     "generate_private_key",

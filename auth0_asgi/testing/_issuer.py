@@ -15,6 +15,7 @@ from auth0_asgi._jwk import SigningKey, parse_jwks
 from auth0_asgi.errors import ConfigurationError, UnknownSigningKeyError
 from auth0_asgi.settings import ASYMMETRIC_ALGORITHMS, Auth0Settings
 
+from ._dpop import DPoPKey
 from ._keys import IssuerKey, PrivateKey, generate_private_key
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "LocalIssuer"]
@@ -220,6 +221,15 @@ class LocalIssuer:
         header = {"kid": kid if kid is not None else key.kid, **(headers or {})}
         payload = self.claims(scope=scope, subject=subject, **claims)
         return jwt.encode(payload, key.private, algorithm=key.algorithm, headers=header)
+
+    def dpop_token(self, key: DPoPKey | str, **claims: Any) -> str:
+        """An access token bound to the DPoP `key` (a `DPoPKey` or its thumbprint) by `cnf.jkt`.
+
+        It is accepted only with the DPoP scheme and a proof signed by that key; `claims` as
+        for `token` (``scope="read:x"``, ``cnf={...}`` to replace the binding).
+        """
+        thumbprint = key if isinstance(key, str) else key.thumbprint
+        return self.token(**{"cnf": {"jkt": thumbprint}, **claims})
 
     def expired_token(self, **claims: Any) -> str:
         """A token whose `exp` passed an hour ago: 401 invalid_token."""

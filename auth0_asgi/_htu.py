@@ -1,0 +1,184 @@
+"""The URL a DPoP proof's `htu` must name, and the normal form both sides are compared in.
+
+RFC 9449 §4.3 check 9: `htu` matches the request's URI "ignoring any query and fragment
+parts", after RFC 3986 §6.2.2 (syntax) and §6.2.3 (scheme) normalisation: scheme and host
+case-folded, percent-encodings upper-cased and unreserved ones decoded, dot segments removed,
+the default port and an empty port dropped, an empty path made ``/``. The path keeps its case
+and its trailing slash. For websockets ``ws``/``wss`` read as ``http``/``https``.
+
+Which origin the request was sent to is not the client's to say when it matters: with
+configured origins the proof must name one of them, and forwarding headers are read only from
+configured proxy addresses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import quote
+
+from starlette.types import Scope
+
+__all__ = ["Origins", "normalise_origin", "normalise_url", "split_origin"]
+
+# RFC 3986 Appendix B, with the authority required.
+_URI: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?[^#]*)?(?:#.*)?", re.DOTALL)
+_HOST: Final = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~!$&'()*+,;=%-]+)(?::([0-9]*))?")
+_PERCENT: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+_DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+_SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+_UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Everything a path may hold as it is (RFC 3986 §3.3 pchar and "/", plus "%" of a triplet).
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
+
+
+def _percent_normal(match: re.Match[str]) -> str:
+    character = chr(int(match.group(1), 16))
+    return character if character in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
+def _remove_dot_segments(path: str) -> str:
+    # RFC 3986 §5.2.4, on a path that starts with "/".
+    output: list[str] = []
+    segments = path.split("/")[1:]
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "..":
+            if output:
+                output.pop()
+            if last:
+                output.append("")
+        elif segment == ".":
+            if last:
+                output.append("")
+        else:
+            output.append(segment)
+    return "/" + "/".join(output)
+
+
+def _normal_path(path: str) -> str | None:
+    if "%" in _PERCENT.sub("", path) or any(c not in _UNRESERVED and c not in _PATH_SAFE for c in path):
+        return None  # a stray "%" or a character a URI cannot hold: not a URI at all
+    return _remove_dot_segments(_PERCENT.sub(_percent_normal, path or "/"))
+
+
+def split_origin(url: str) -> tuple[str, str] | None:
+    """`url` normalised, as (origin, path); None when it is not an absolute http(s) URL.
+
+    A URL with userinfo is refused: RFC 9110 §4.2.4 deprecates it, and it could hide the host.
+    """
+    parts = _URI.fullmatch(url)
+    if parts is None:
+        return None
+    scheme = _SCHEMES.get(parts.group(1).lower())
+    authority = _HOST.fullmatch(parts.group(2).lower())
+    if scheme is None or authority is None or "@" in parts.group(2):
+        return None
+    host, port = authority.group(1), authority.group(2) or ""
+    if "%" in host:
+        host = _PERCENT.sub(_percent_normal, host)
+    if port:
+        port = port.lstrip("0") or "0"
+    origin = f"{scheme}://{host}" if port in ("", _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+    path = _normal_path(parts.group(3))
+    return None if path is None else (origin, path)
+
+
+def normalise_url(url: str) -> str | None:
+    """`url` in the normal form, without query and fragment; None when it is not usable as `htu`."""
+    split = split_origin(url)
+    return None if split is None else split[0] + split[1]
+
+
+def normalise_origin(origin: str) -> str | None:
+    """A configured origin (``https://api.example.com``) normalised; None unless it is only an origin."""
+    split = split_origin(origin)
+    if split is None or split[1] != "/" or origin.rstrip("/").count("/") != 2 or "?" in origin or "#" in origin:
+        return None
+    return split[0]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+def _last_forwarded(scope: Scope) -> tuple[str | None, str | None]:
+    """(proto, host) the nearest proxy wrote: RFC 7239 `Forwarded`, else X-Forwarded-Proto/Host."""
+    forwarded = _header(scope, b"forwarded")
+    if forwarded is not None:
+        pairs = {
+            name.strip().lower(): value.strip().strip('"')
+            for name, _, value in (item.partition("=") for item in forwarded.split(",")[-1].split(";"))
+        }
+        return pairs.get("proto"), pairs.get("host")
+    proto, host = _header(scope, b"x-forwarded-proto"), _header(scope, b"x-forwarded-host")
+    return (
+        proto.split(",")[-1].strip() if proto is not None else None,
+        host.split(",")[-1].strip() if host is not None else None,
+    )
+
+
+class Origins:
+    """Where requests are taken to have been sent, for comparing with `htu`.
+
+    - `origins`: the public origins proofs may name; when given, only these are accepted and no
+      request header decides the origin.
+    - `trusted_proxies`: addresses or networks of proxies whose `Forwarded` or
+      `X-Forwarded-Proto`/`X-Forwarded-Host` give the origin. Without either, the origin is the
+      request's scheme and `Host` header.
+    """
+
+    __slots__ = ("_origins", "_proxies")
+
+    def __init__(self, origins: Iterable[str] = (), trusted_proxies: Iterable[str] = ()) -> None:
+        self._origins = frozenset(origins)
+        self._proxies = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies)
+
+    def _trusts_peer(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        if not self._proxies or not client:
+            return False
+        try:
+            peer = ipaddress.ip_address(client[0])
+        except ValueError:
+            return False
+        return any(peer in network for network in self._proxies)
+
+    def _request_origin(self, scope: Scope) -> str:
+        scheme, host = scope.get("scheme", "http"), _header(scope, b"host")
+        if self._trusts_peer(scope):
+            forwarded_scheme, forwarded_host = _last_forwarded(scope)
+            scheme, host = forwarded_scheme or scheme, forwarded_host or host
+        if host is None:
+            server = scope.get("server")
+            host = f"{server[0]}:{server[1]}" if server and server[1] is not None else (server or ("",))[0]
+        return f"{scheme}://{host}"
+
+    def matches(self, htu: str, scope: Scope) -> bool:
+        """Whether `htu` names the request in `scope` (query and fragment ignored)."""
+        claimed = split_origin(htu)
+        if claimed is None:
+            return False
+        root_path = scope.get("root_path", "")
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw is not None else quote(scope["path"], safe=_PATH_SAFE.replace("%", ""))
+        path = path.split("?", 1)[0]
+        if root_path and not path.startswith(root_path):
+            path = root_path + path  # servers that leave root_path out of the path
+        if self._origins:
+            actual_path = _normal_path(_encode_unsafe(path))
+            return claimed[0] in self._origins and claimed[1] == actual_path
+        actual = split_origin(self._request_origin(scope) + _encode_unsafe(path))
+        return actual is not None and claimed == actual
+
+
+def _encode_unsafe(path: str) -> str:
+    # The request side is what the client sent: bytes a URI cannot hold are percent-encoded, so
+    # they compare equal to a proof that encoded them.
+    return quote(path, safe=_PATH_SAFE)

@@ -1,0 +1,216 @@
+"""DPoP (RFC 9449): checking a proof, and what a token bound to its key must show.
+
+`ProofChecker.check` runs every stateless check of RFC 9449 §4.3 on one proof, cheapest
+first, so a garbage proof costs a regular-expression match and never a key fetch: the compact
+JWS structure (the access tokens' strict parser), `typ`, `alg` against the allow-list and the
+key, the embedded `jwk` (public, big enough, on its algorithm's curve), `jti`, `htm`, `htu`,
+`iat`, `ath`, and last the signature. The middleware then verifies the access token, checks
+its `cnf.jkt` against `VerifiedProof.thumbprint` (`check_binding`) and records the proof in
+the replay store (`auth0_asgi.replay`) only once all of that passed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import Algorithm, get_default_algorithms
+from jwt.exceptions import PyJWTError
+
+from ._jwk import jwk_thumbprint
+from ._jws import is_safe_number, json_object, parse_compact
+from .errors import ConfigurationError, InvalidDPoPProofError, KeyBindingError
+
+__all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_hash", "check_binding"]
+
+#: The proof algorithms that can be allowed: asymmetric only (RFC 9449 §4.2: never "none" or
+#: a MAC, the proof must show a private key). "EdDSA" takes Ed25519 and Ed448 keys.
+DPOP_ALGORITHMS: Final = frozenset(
+    {"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA"}
+)
+#: Proofs longer than this are refused unread: a proof with an RSA-4096 key is about 1.5 kB.
+MAX_PROOF_BYTES: Final = 8192
+MAX_JTI_LENGTH: Final = 256
+# RFC 7518 §3.4 and RFC 8037 §3.1: each algorithm's key type and curve.
+_KEY_FOR_ALGORITHM: Final = {
+    **{f"{family}{bits}": ("RSA", None) for family in ("RS", "PS") for bits in (256, 384, 512)},
+    "ES256": ("EC", "P-256"),
+    "ES384": ("EC", "P-384"),
+    "ES512": ("EC", "P-521"),
+}
+_OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
+# Members only a private JWK has (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2; "k" is a secret key).
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_MIN_RSA_BITS: Final = 2048
+
+
+def _refuse(reason: str) -> InvalidDPoPProofError:
+    return InvalidDPoPProofError(reason)
+
+
+def access_token_hash(access_token: str) -> str:
+    """RFC 9449 §4.2 `ath`: base64url (no padding) of the SHA-256 of the token's ASCII."""
+    digest = hashlib.sha256(access_token.encode("ascii", "surrogateescape")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedProof:
+    """A proof that passed every stateless check.
+
+    `thumbprint` is the RFC 7638 thumbprint of its key (what a bound token's `cnf.jkt` must
+    be), `jti` its id and `expires_at` the last moment (epoch seconds) it could be accepted.
+    """
+
+    thumbprint: str
+    jti: str
+    expires_at: float
+
+    @property
+    def replay_key(self) -> str:
+        """The replay store's key: derived from signed values only, and the same on every worker."""
+        # The thumbprint has a fixed length, so the concatenation is unambiguous.
+        return hashlib.sha256(f"{self.thumbprint}{self.jti}".encode()).hexdigest()
+
+
+def check_binding(claims: Mapping[str, Any], thumbprint: str) -> None:
+    """Raise KeyBindingError unless the token's `cnf.jkt` is `thumbprint` (RFC 9449 §6.1).
+
+    Other `cnf` members are allowed; the comparison takes constant time.
+    """
+    confirmation = claims.get("cnf")
+    jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
+    if not isinstance(jkt, str):
+        raise KeyBindingError("the token has no cnf.jkt")
+    if not hmac.compare_digest(jkt.encode("utf-8", "surrogateescape"), thumbprint.encode("ascii")):
+        raise KeyBindingError("cnf.jkt is not the proof key's thumbprint")
+
+
+class ProofChecker:
+    """The stateless checks of RFC 9449 §4.3 on one DPoP proof.
+
+    - `algorithms`: proof algorithms accepted, from `DPOP_ALGORITHMS`; default ES256.
+    - `max_age`: seconds a proof stays acceptable after its `iat`; default 300.
+    - `leeway`: seconds a proof's `iat` may lie in the future (client clock skew); default 30.
+    - `now`: wall-clock seconds since the epoch; default `time.time`.
+
+    Warning: the header's `jku`, `x5u`, `x5c` and `kid` are never read; only the embedded `jwk`
+    is the key, and the access token's `cnf.jkt` decides whether that key is the right one.
+    Raises ConfigurationError for an algorithm outside `DPOP_ALGORITHMS`.
+    """
+
+    def __init__(
+        self,
+        *,
+        algorithms: Iterable[str] = ("ES256",),
+        max_age: float = 300.0,
+        leeway: float = 30.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        names = tuple(algorithms)
+        unknown = [name for name in names if name not in DPOP_ALGORITHMS]
+        if unknown or not names:
+            allowed = ", ".join(sorted(DPOP_ALGORITHMS))
+            raise ConfigurationError(f"AUTH0_DPOP_ALGORITHMS={','.join(names)!r}: allowed: {allowed}")
+        defaults = get_default_algorithms()
+        self.algorithms = names
+        self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in names}
+        self.max_age = max_age
+        self.leeway = leeway
+        self._now = now
+
+    def check(
+        self, proof: str, *, method: str, target_matches: Callable[[str], bool], access_token: str | None
+    ) -> VerifiedProof:
+        """The verified `proof` of a request with `method`, or InvalidDPoPProofError.
+
+        `target_matches(htu)` says whether `htu` names the request's URL. `access_token` is the
+        token the proof must be bound to by `ath`; None at a token endpoint, where there is none.
+        """
+        if len(proof) > MAX_PROOF_BYTES:
+            raise _refuse(f"proof of {len(proof)} bytes")
+        header, payload, signature, signing_input = parse_compact(proof.strip(" \t"), _refuse)
+        algorithm_name, jwk = self._read_header(header)
+        claims = json_object(payload, "proof payload", _refuse)
+        jti, expires_at = self._check_claims(claims, method, target_matches, access_token)
+        algorithm = self._algorithms[algorithm_name]
+        key = _public_key(jwk, algorithm)
+        try:
+            valid = algorithm.verify(signing_input, key, signature)
+        except (PyJWTError, ValueError, TypeError) as exc:  # pragma: no cover - key and alg already agree
+            raise _refuse("signature could not be checked") from exc
+        if not valid:
+            raise _refuse("signature does not verify with the proof's jwk")
+        return VerifiedProof(jwk_thumbprint(jwk), jti, expires_at)
+
+    def _read_header(self, header: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        if header.get("typ") != "dpop+jwt":  # §4.3 check 4: exactly, no media-type variants
+            raise _refuse("typ is not dpop+jwt")
+        algorithm_name = header.get("alg")
+        if not isinstance(algorithm_name, str) or algorithm_name not in self._algorithms:
+            raise _refuse("alg is not an allowed proof algorithm")
+        # RFC 7515 §4.1.11 and RFC 7797: extensions we do not implement change what is signed.
+        if "crit" in header or "b64" in header:
+            raise _refuse("critical header extension not supported")
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict):
+            raise _refuse("no jwk header")
+        if not _PRIVATE_MEMBERS.isdisjoint(jwk):
+            # §4.3 check 7: a private key in a header is leaked by sending it.
+            raise _refuse("jwk holds a private key")
+        if not _fits(jwk, algorithm_name):
+            raise _refuse("jwk does not fit alg")
+        return algorithm_name, jwk
+
+    def _check_claims(
+        self, claims: Mapping[str, Any], method: str, target_matches: Callable[[str], bool], access_token: str | None
+    ) -> tuple[str, float]:
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+            raise _refuse("jti is missing or not a usable string")
+        if claims.get("htm") != method:
+            raise _refuse("htm is not the request method")
+        htu = claims.get("htu")
+        if not isinstance(htu, str) or not target_matches(htu):
+            raise _refuse("htu is not the request URL")
+        iat = claims.get("iat")
+        if not is_safe_number(iat):
+            raise _refuse("iat is missing or not a number")
+        now = self._now()
+        if iat < now - self.max_age:
+            raise _refuse("iat is too old")
+        if iat > now + self.leeway:
+            raise _refuse("iat is in the future")
+        if access_token is not None:
+            ath = claims.get("ath")
+            expected = access_token_hash(access_token).encode("ascii")
+            if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "surrogateescape"), expected):
+                raise _refuse("ath is not the hash of the access token")
+        return jti, iat + self.max_age
+
+
+def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
+    declared = jwk.get("alg")
+    if declared is not None and declared != algorithm_name:
+        return False
+    if algorithm_name == "EdDSA":
+        return jwk.get("kty") == "OKP" and jwk.get("crv") in _OKP_CURVES
+    kty, curve = _KEY_FOR_ALGORITHM[algorithm_name]
+    return jwk.get("kty") == kty and (curve is None or jwk.get("crv") == curve)
+
+
+def _public_key(jwk: Mapping[str, Any], algorithm: Algorithm) -> Any:
+    try:
+        key = algorithm.from_jwk(dict(jwk))
+    except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+        raise _refuse("jwk is not a usable public key") from exc
+    if isinstance(key, RSAPublicKey) and key.key_size < _MIN_RSA_BITS:
+        raise _refuse("RSA jwk below 2048 bits")  # RFC 7518 §3.3
+    return key
