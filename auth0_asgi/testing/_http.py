@@ -39,13 +39,21 @@ def handle_issuer_request(
     body: bytes,
     base_url: str,
     authorization: str | None = None,
+    dpop_proofs: list[str] | None = None,
 ) -> Answer:
     """The answer to one request to the issuer at `base_url`; `path` is below any root path."""
     normal = "/" + "/".join(segments(path))
     if normal == TOKEN_PATH:
         if method != "POST":
             return oauth_error(405, "invalid_request", "use POST", {"Allow": "POST"})  # RFC 9110 §15.5.6
-        return token_request(issuer, content_type=content_type, body=body, authorization=authorization)
+        return token_request(
+            issuer,
+            content_type=content_type,
+            body=body,
+            authorization=authorization,
+            dpop_proofs=dpop_proofs,
+            url=base_url + TOKEN_PATH,
+        )
     if normal not in (JWKS_PATH, DISCOVERY_PATH):
         return Answer(404, {"error": "not_found"})
     if method not in ("GET", "HEAD"):
@@ -101,6 +109,7 @@ class _IssuerApp:
                 body=bytes(body),
                 base_url=base_url,
                 authorization=headers.get("authorization"),
+                dpop_proofs=[value.decode("latin-1") for name, value in scope["headers"] if name == b"dpop"],
             )
         )
         status, response_headers, payload = _encode(answer)
@@ -136,6 +145,7 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                     body=self.rfile.read(size),
                     base_url=f"http://127.0.0.1:{port}",
                     authorization=self.headers.get("Authorization"),
+                    dpop_proofs=self.headers.get_all("DPoP") or [],
                 )
             status, headers, payload = _encode(answer)
             self.send_response(status)

@@ -4,6 +4,9 @@ Parameters come as a form (RFC 6749 §3.2) or as JSON (what Auth0's SDKs send), 
 once; members given as JSON null count as absent, as Auth0 treats them (the auth0-python SDK
 sends ``"organization": null``). The client authenticates in the body (`client_secret_post`)
 or with HTTP Basic (`client_secret_basic`, RFC 6749 §2.3.1, Authlib's default), never both.
+With a valid `DPoP` proof for ``POST`` to this endpoint (RFC 9449 §5), the token is bound to the
+proof's key (`cnf.jkt`) and its `token_type` is ``DPoP``, as Auth0 answers; a bad proof gets
+400 ``invalid_dpop_proof``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from auth0_asgi._htu import normalise_url
+from auth0_asgi.dpop import DPOP_ALGORITHMS, ProofChecker
+from auth0_asgi.errors import InvalidDPoPProofError
+
 from ._issuer import LocalIssuer
 
 __all__ = ["Answer", "oauth_error", "token_request"]
+
+# Auth0 takes proofs of any asymmetric algorithm at its token endpoint.
+_PROOFS = ProofChecker(algorithms=sorted(DPOP_ALGORITHMS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +119,37 @@ def _client(issuer: LocalIssuer, params: Mapping[str, str], authorization: str |
     return client_id
 
 
-def token_request(issuer: LocalIssuer, *, content_type: str, body: bytes, authorization: str | None) -> Answer:
-    """The answer to one `POST /oauth/token` with this body and Authorization header."""
+def _proof_key(proofs: list[str], url: str) -> str | None:
+    """The thumbprint of the request's DPoP proof key, None without a proof; _Refused for a bad one."""
+    if not proofs:
+        return None
+    refusal = _Refused(oauth_error(400, "invalid_dpop_proof", "the DPoP proof is invalid"))
+    if len(proofs) > 1:
+        raise refusal
+    expected = normalise_url(url)
     try:
+        proof = _PROOFS.check(
+            proofs[0], method="POST", target_matches=lambda htu: normalise_url(htu) == expected, access_token=None
+        )
+    except InvalidDPoPProofError:
+        raise refusal from None
+    thumbprint: str = proof.thumbprint
+    return thumbprint
+
+
+def token_request(
+    issuer: LocalIssuer,
+    *,
+    content_type: str,
+    body: bytes,
+    authorization: str | None,
+    dpop_proofs: list[str] | None = None,
+    url: str = "",
+) -> Answer:
+    """The answer to one `POST /oauth/token` at `url` with this body, Authorization header and
+    `DPoP` header values."""
+    try:
+        proof_key = _proof_key(dpop_proofs or [], url)
         params = _parameters(content_type, body)
         if params.get("grant_type") != "client_credentials":
             return oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
@@ -124,7 +162,11 @@ def token_request(issuer: LocalIssuer, *, content_type: str, body: bytes, author
     requested = params.get("scope")
     granted = issuer.scopes if requested is None else [s for s in requested.split() if s in issuer.scopes]
     scope = " ".join(granted)
-    token = issuer.token(scope=scope, subject=f"{client_id}@clients")
+    subject = f"{client_id}@clients"
+    if proof_key is None:
+        token, token_type = issuer.token(scope=scope, subject=subject), "Bearer"
+    else:
+        token, token_type = issuer.dpop_token(proof_key, scope=scope, subject=subject), "DPoP"
     return Answer(
-        200, {"access_token": token, "token_type": "Bearer", "expires_in": issuer.token_lifetime, "scope": scope}
+        200, {"access_token": token, "token_type": token_type, "expires_in": issuer.token_lifetime, "scope": scope}
     )
