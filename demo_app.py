@@ -116,6 +116,13 @@ def _checked(app: FastAPI) -> FastAPI:
     return app
 
 
+def _offline_settings(issuer: LocalIssuer) -> Auth0Settings:
+    try:
+        return Auth0Settings.from_env({**os.environ, **issuer.environ()})
+    except ConfigurationError as exc:
+        raise SystemExit(f"demo_app: configuration error: {exc}") from None
+
+
 def _load() -> FastAPI:
     prefixes = _protected_prefixes()
     if not _tenant_configured():
@@ -125,7 +132,9 @@ def _load() -> FastAPI:
         except (ConfigurationError, OSError) as exc:
             raise SystemExit(f"demo_app: the offline signing key: {exc}") from None
         logger.warning("%s", _offline_banner(issuer, key_file))
-        return _checked(create_app(issuer.settings(), issuer=issuer, protected_prefixes=prefixes))
+        # The issuer names the tenant; every other AUTH0_* setting (DPoP, tunables) still applies.
+        settings = _offline_settings(issuer)
+        return _checked(create_app(settings, issuer=issuer, protected_prefixes=prefixes))
     try:
         settings = Auth0Settings.from_env()
     except ConfigurationError as exc:

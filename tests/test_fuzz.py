@@ -17,6 +17,7 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import jwt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware
+from auth0_asgi.testing import DPoPKey
 
 from .conftest import AUDIENCE, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
 
@@ -244,3 +246,67 @@ def test_no_path_without_a_token_reaches_the_private_area(harness: Harness, segm
         pytest.fail(f"{path!r} (root_path {root!r}) reached the private area without a token")
     if status != 200:
         _assert_contract_refusal(status, headers, body)
+
+
+# --- the DPoP header --------------------------------------------------------------------------
+
+_DPOP_KEY: Final = DPoPKey()
+_BOUND_TOKEN: Final = jwt.encode(
+    standard_claims(cnf={"jkt": _DPOP_KEY.thumbprint}),
+    _rsa_private(0),
+    algorithm="RS256",
+    headers={"kid": "rsa-1"},
+)
+_DPOP_DESCRIPTIONS: Final = {
+    "The DPoP proof is invalid",
+    "The DPoP proof was already used",
+    "The Authorization header is malformed",
+}
+proof_header_members = st.fixed_dictionaries(
+    {},
+    optional={
+        "typ": st.sampled_from(["dpop+jwt", "JWT", "DPOP+JWT", ""]) | json_values,
+        "alg": st.sampled_from(["ES256", "ES384", "RS256", "none", "HS256", "EdDSA"]) | json_values,
+        "jwk": st.just(dict(_DPOP_KEY.public_jwk))
+        | st.dictionaries(st.sampled_from(["kty", "crv", "x", "y", "n", "e", "d", "alg"]), json_values, max_size=5)
+        | json_values,
+        "crit": json_values,
+        "jku": st.just("http://127.0.0.1:1/jwks"),
+    },
+)
+proof_claims = st.fixed_dictionaries(
+    {},
+    optional={
+        "jti": st.text(max_size=300) | json_values,
+        "htm": st.sampled_from(["GET", "get", "POST"]) | json_values,
+        "htu": st.sampled_from(["http://fuzz/api/private", "http://fuzz/api/private/", "/api/private"])
+        | st.text(max_size=40),
+        "iat": st.integers() | st.floats() | json_values,
+        "ath": st.text(max_size=50) | json_values,
+    },
+)
+structured_proofs = st.builds(
+    lambda header, claims, signature: (
+        ".".join(_b64url(json.dumps(part).encode()) for part in (header, claims)) + "." + _b64url(signature)
+    ),
+    proof_header_members,
+    proof_claims,
+    st.binary(max_size=140),
+)
+dpop_values = st.one_of(st.binary(max_size=2000), structured_proofs.map(str.encode))
+
+
+@FUZZ
+@given(values=st.lists(dpop_values, min_size=0, max_size=3))
+def test_any_dpop_header_gets_a_contract_answer_and_never_passes(harness: Harness, values: list[bytes]) -> None:
+    harness.reached.clear()
+    headers = [(b"authorization", f"DPoP {_BOUND_TOKEN}".encode()), *((b"dpop", value) for value in values)]
+    status, response_headers, body = harness.call("/api/private", headers)
+    document = json.loads(body)
+    assert document["detail"] in _DPOP_DESCRIPTIONS
+    expected = (400, "invalid_request") if not values else (401, "invalid_dpop_proof")
+    assert (status, document["error"]) == expected
+    assert response_headers["content-type"] == "application/json"
+    dpop_challenge = response_headers["www-authenticate"].split(", DPoP ", 1)[1]
+    assert dpop_challenge.startswith(f'realm="{AUDIENCE}", error="{expected[1]}"')
+    assert harness.reached == []

@@ -200,3 +200,76 @@ def test_tunables_come_from_the_env_file_and_keywords_win(tmp_path: Path) -> Non
 def test_an_empty_domain_in_code_is_named() -> None:
     with pytest.raises(ConfigurationError, match=re.escape("AUTH0_DOMAIN='': expected a tenant host")):
         Auth0Settings(domain=" , ", audience=("https://api.example.com",))
+
+
+# --- DPoP -------------------------------------------------------------------------------------
+
+
+def test_dpop_defaults() -> None:
+    settings = Auth0Settings.from_env(TENANT, env_file=None)
+    assert (settings.dpop, settings.dpop_algorithms, settings.dpop_max_age, settings.dpop_leeway) == (
+        "allowed",
+        ("ES256",),
+        300.0,
+        30.0,
+    )
+    assert (settings.dpop_origins, settings.dpop_trusted_proxies, settings.dpop_replay_url) == ((), (), "")
+    assert settings.dpop_replay_capacity == 100_000
+
+
+def test_every_dpop_variable_is_read() -> None:
+    settings = Auth0Settings.from_env(
+        {
+            **TENANT,
+            "AUTH0_DPOP": " Required ",
+            "AUTH0_DPOP_ALGORITHMS": "es256, EdDSA,PS256,ES256",
+            "AUTH0_DPOP_MAX_AGE": "60",
+            "AUTH0_DPOP_LEEWAY": "0",
+            "AUTH0_DPOP_ORIGINS": "https://API.example.com:443/, http://localhost:8000",
+            "AUTH0_DPOP_TRUSTED_PROXIES": "10.0.0.0/8, ::1",
+            "AUTH0_DPOP_REPLAY_URL": "rediss://:secret@cache.example.com:6380/2",
+            "AUTH0_DPOP_REPLAY_CAPACITY": "50",
+        },
+        env_file=None,
+    )
+    assert settings.dpop == "required"
+    assert settings.dpop_algorithms == ("ES256", "EdDSA", "PS256")
+    assert (settings.dpop_max_age, settings.dpop_leeway, settings.dpop_replay_capacity) == (60.0, 0.0, 50)
+    assert settings.dpop_origins == ("https://api.example.com", "http://localhost:8000")
+    assert settings.dpop_trusted_proxies == ("10.0.0.0/8", "::1")
+    assert settings.dpop_replay_url == "rediss://:secret@cache.example.com:6380/2"
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "message"),
+    [
+        ("AUTH0_DPOP", "maybe", "AUTH0_DPOP='maybe': must be one of allowed, required, disabled"),
+        ("AUTH0_DPOP_ALGORITHMS", "none", "AUTH0_DPOP_ALGORITHMS='none': a proof must be signed with a private key"),
+        ("AUTH0_DPOP_ALGORITHMS", "ES256,HS256", "AUTH0_DPOP_ALGORITHMS='HS256': a proof must be signed"),
+        ("AUTH0_DPOP_ALGORITHMS", "XY1", "AUTH0_DPOP_ALGORITHMS='XY1': unknown algorithm"),
+        ("AUTH0_DPOP_ALGORITHMS", " , ", "AUTH0_DPOP_ALGORITHMS='': name at least one algorithm"),
+        ("AUTH0_DPOP_MAX_AGE", "0", "AUTH0_DPOP_MAX_AGE='0': must be a finite number > 0"),
+        ("AUTH0_DPOP_LEEWAY", "-1", "AUTH0_DPOP_LEEWAY='-1': must be a finite number >= 0"),
+        ("AUTH0_DPOP_REPLAY_CAPACITY", "0", "AUTH0_DPOP_REPLAY_CAPACITY='0': must be an integer >= 1"),
+        ("AUTH0_DPOP_ORIGINS", "https://api.example.com/v1", "AUTH0_DPOP_ORIGINS='https://api.example.com/v1'"),
+        ("AUTH0_DPOP_ORIGINS", "api.example.com", "AUTH0_DPOP_ORIGINS='api.example.com': give an origin"),
+        ("AUTH0_DPOP_ORIGINS", "https://u@api.example.com", "AUTH0_DPOP_ORIGINS='https://u@api.example.com'"),
+        ("AUTH0_DPOP_ORIGINS", "https://api.example.com?x", "AUTH0_DPOP_ORIGINS='https://api.example.com?x'"),
+        ("AUTH0_DPOP_TRUSTED_PROXIES", "proxy.local", "AUTH0_DPOP_TRUSTED_PROXIES='proxy.local': give IP"),
+        # The URL may hold a password: only its scheme is shown.
+        ("AUTH0_DPOP_REPLAY_URL", "http://:pw@cache:6379", "AUTH0_DPOP_REPLAY_URL='http://...': must start with"),
+    ],
+)
+def test_a_bad_dpop_setting_is_named_in_one_line(variable: str, text: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Auth0Settings.from_env({**TENANT, variable: text}, env_file=None)
+    assert str(raised.value).startswith(message), str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert "pw" not in str(raised.value)
+
+
+def test_dpop_settings_in_code_accept_lone_strings_and_keywords_win() -> None:
+    settings = Auth0Settings.from_env(
+        {**TENANT, "AUTH0_DPOP": "disabled"}, env_file=None, dpop="required", dpop_algorithms="PS256"
+    )
+    assert (settings.dpop, settings.dpop_algorithms) == ("required", ("PS256",))

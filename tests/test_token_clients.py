@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware
-from auth0_asgi.testing import DEFAULT_AUDIENCE, LocalIssuer, serve_issuer
+from auth0_asgi.testing import DEFAULT_AUDIENCE, DPoPKey, LocalIssuer, serve_issuer
 
 from .conftest import asgi_client
 from .test_demo_app import serving_demo
@@ -320,3 +320,78 @@ def test_the_offline_demo_under_a_root_path_serves_its_issuer_to_authlib(tmp_pat
     assert (private.status_code, private.json()["data"]["sub"]) == (200, "demo-client@clients")
     assert (anonymous.status_code, anonymous.json()) == (401, {"detail": "Not authenticated"})
     assert (direct.status_code, direct.json()["error"]) == (400, "invalid_request")  # routed, not 405
+
+
+# --- DPoP at the token endpoint (RFC 9449 §5) -------------------------------------------------
+
+_CLIENT = {"grant_type": "client_credentials", "client_id": "my-client", "client_secret": "my-secret"}
+
+
+def _token_request(base_url: str, *proofs: str) -> httpx.Response:
+    headers = [("DPoP", proof) for proof in proofs]
+    return httpx.post(f"{base_url}/oauth/token", data={**_CLIENT, "audience": DEFAULT_AUDIENCE}, headers=headers)
+
+
+async def test_a_valid_proof_gets_a_dpop_bound_token_that_passes_with_dpop_only(
+    served: tuple[LocalIssuer, str],
+) -> None:
+    issuer, base_url = served
+    key = DPoPKey()
+    answer = _token_request(base_url, key.proof("POST", f"{base_url}/oauth/token"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["token_type"], body["scope"]) == ("DPoP", "read:messages")
+    assert jwt.decode(body["access_token"], options={"verify_signature": False})["cnf"] == {"jkt": key.thumbprint}
+
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse({"jkt": request.user.proof_key_thumbprint})
+
+    app = Auth0Middleware(Starlette(routes=[Route("/api/private", whoami)]), settings=issuer.settings(), keys=issuer)
+    token = body["access_token"]
+    async with asgi_client(app) as client:
+        proof = key.proof("GET", "http://testserver/api/private", access_token=token)
+        with_dpop = await client.get("/api/private", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+        as_bearer = await client.get("/api/private", headers={"Authorization": f"Bearer {token}"})
+    assert (with_dpop.status_code, with_dpop.json()) == (200, {"jkt": key.thumbprint})
+    assert (as_bearer.status_code, as_bearer.json()["error"]) == (401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    "proofs",
+    [
+        pytest.param(lambda key, url: [key.proof("POST", url + "/other")], id="proof-for-another-url"),
+        pytest.param(lambda key, url: [key.proof("GET", url)], id="proof-for-another-method"),
+        pytest.param(lambda key, url: [key.proof("POST", url, headers={"typ": "JWT"})], id="wrong-typ"),
+        pytest.param(lambda key, url: [key.proof("POST", url), key.proof("POST", url)], id="two-proofs"),
+        pytest.param(lambda key, url: ["not-a-proof"], id="garbage"),
+    ],
+)
+def test_a_bad_proof_at_the_token_endpoint_is_invalid_dpop_proof(served: tuple[LocalIssuer, str], proofs: Any) -> None:
+    _, base_url = served
+    answer = _token_request(base_url, *proofs(DPoPKey(), f"{base_url}/oauth/token"))
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"error": "invalid_dpop_proof", "error_description": "the DPoP proof is invalid"},
+    )
+
+
+def test_the_offline_demo_issues_dpop_tokens_its_api_accepts(tmp_path: Path) -> None:
+    key = DPoPKey("EdDSA")  # the token endpoint takes any asymmetric proof algorithm, as Auth0's does
+    with serving_demo(tmp_path, AUTH0_DPOP_ALGORITHMS="ES256,EdDSA") as url:
+        answer = httpx.post(
+            f"{url}/oauth/token",
+            json={
+                "grant_type": "client_credentials",
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "audience": DEFAULT_AUDIENCE,
+            },
+            headers={"DPoP": key.proof("POST", f"{url}/oauth/token")},
+        )
+        token = answer.json()["access_token"]
+        proof = key.proof("GET", f"{url}/api/private", access_token=token)
+        private = httpx.get(f"{url}/api/private", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+        replayed = httpx.get(f"{url}/api/private", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert (answer.status_code, answer.json()["token_type"]) == (200, "DPoP")
+    assert (private.status_code, private.json()["data"]["sub"]) == (200, "demo-client@clients")
+    assert (replayed.status_code, replayed.json()["error"]) == (401, "invalid_dpop_proof")
