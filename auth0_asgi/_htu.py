@@ -17,7 +17,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, quote_from_bytes
 
 from starlette.types import Scope
 
@@ -166,19 +166,16 @@ class Origins:
         if claimed is None:
             return False
         root_path = scope.get("root_path", "")
+        # The request side is what the client sent: bytes a URI cannot hold are percent-encoded,
+        # so they compare equal to a proof that encoded them.
         raw = scope.get("raw_path")
-        path = raw.decode("latin-1") if raw is not None else quote(scope["path"], safe=_PATH_SAFE.replace("%", ""))
-        path = path.split("?", 1)[0]
+        if raw is not None:
+            path = quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE)
+        else:
+            path = quote(scope["path"], safe=_PATH_SAFE.replace("%", ""))
         if root_path and not path.startswith(root_path):
             path = root_path + path  # servers that leave root_path out of the path
         if self._origins:
-            actual_path = _normal_path(_encode_unsafe(path))
-            return claimed[0] in self._origins and claimed[1] == actual_path
-        actual = split_origin(self._request_origin(scope) + _encode_unsafe(path))
+            return claimed[0] in self._origins and claimed[1] == _normal_path(path)
+        actual = split_origin(self._request_origin(scope) + path)
         return actual is not None and claimed == actual
-
-
-def _encode_unsafe(path: str) -> str:
-    # The request side is what the client sent: bytes a URI cannot hold are percent-encoded, so
-    # they compare equal to a proof that encoded them.
-    return quote(path, safe=_PATH_SAFE)
