@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
 from auth0_asgi._htu import Origins, normalise_origin, normalise_url
@@ -198,4 +199,4 @@ def test_a_replay_url_without_the_redis_extra_is_a_one_line_configuration_error(
     monkeypatch.delitem(__import__("sys").modules, "auth0_asgi.redis", raising=False)
     issuer = LocalIssuer()
     with pytest.raises(ConfigurationError, match=r'needs redis: pip install "auth0-asgi\[redis\]"'):
-        Auth0Middleware(lambda *a: None, settings=issuer.settings(dpop_replay_url="redis://127.0.0.1:1/0"), keys=issuer)
+        Auth0Middleware(Starlette(), settings=issuer.settings(dpop_replay_url="redis://127.0.0.1:1/0"), keys=issuer)
