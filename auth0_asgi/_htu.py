@@ -32,6 +32,7 @@ _SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Everything a path may hold as it is (RFC 3986 §3.3 pchar and "/", plus "%" of a triplet).
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
+_PATH: Final = re.compile(r"(?:[A-Za-z0-9\-._~/:@!$&'()*+,;=]+|%[0-9A-Fa-f]{2})*")
 
 
 def _percent_normal(match: re.Match[str]) -> str:
@@ -59,9 +60,14 @@ def _remove_dot_segments(path: str) -> str:
 
 
 def _normal_path(path: str) -> str | None:
-    if "%" in _PERCENT.sub("", path) or any(c not in _UNRESERVED and c not in _PATH_SAFE for c in path):
+    if not path:
+        return "/"
+    if not _PATH.fullmatch(path):
         return None  # a stray "%" or a character a URI cannot hold: not a URI at all
-    return _remove_dot_segments(_PERCENT.sub(_percent_normal, path or "/"))
+    if "%" in path:
+        path = _PERCENT.sub(_percent_normal, path)
+    # Only a segment that starts with "." can be a dot segment.
+    return _remove_dot_segments(path) if "/." in path else path
 
 
 def split_origin(url: str) -> tuple[str, str] | None:

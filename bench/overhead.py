@@ -4,6 +4,8 @@
     python bench/overhead.py --smoke    # a few iterations: checks the harness runs, not its timings
 
 F is the floor: one cryptography RSA-2048 PKCS1v15-SHA256 verify of a token's signing input.
+P is the DPoP floor: one cryptography ECDSA P-256 verify of a proof's signing input (ES256).
+Every DPoP request carries a new proof (made before timing starts), as real clients send.
 Every app is driven as a raw ASGI call on one event loop (no sockets), so each row is the
 app's own cost. All rows are measured interleaved, round after round, and each row reports
 its median: compare the ratios, not the lone times (shared machines are noisy).
@@ -19,7 +21,11 @@ import argparse
 import asyncio
 import gc
 import itertools
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -30,7 +36,10 @@ import apps
 import jwt
 from _keyserver import AUDIENCE, Tenant
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from auth0_asgi.testing import DPoPKey
 
 Operation = Callable[[], Awaitable[Any]]
 
@@ -39,9 +48,18 @@ BARE_PRIVATE = "bare Starlette, /api/private"
 BARE_FASTAPI = "bare FastAPI, /api/private"
 
 
-def http_scope(path: str, token: str | None) -> dict[str, Any]:
+DPOP_URL = "http://bench/api/private"
+F_NAME = "F: RSA-2048 verify (cryptography)"
+P_NAME = "P: ES256 proof verify (cryptography)"
+
+
+def http_scope(path: str, token: str | tuple[str, str] | None) -> dict[str, Any]:
+    """A request with a Bearer `token`, or with a DPoP (token, proof) pair."""
     headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
-    if token is not None:
+    if isinstance(token, tuple):
+        headers.append((b"authorization", f"DPoP {token[0]}".encode()))
+        headers.append((b"dpop", token[1].encode()))
+    elif token is not None:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     return {
         "type": "http",
@@ -64,7 +82,7 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def asgi_call(app: Any, path: str, tokens: Callable[[], str | None] = lambda: None) -> Operation:
+def asgi_call(app: Any, path: str, tokens: Callable[[], str | tuple[str, str] | None] = lambda: None) -> Operation:
     """One request to `app` per call; `tokens` gives each request's token. Returns the status."""
 
     async def call() -> int:
@@ -121,7 +139,44 @@ def cycling(tokens: list[str]) -> Callable[[], str]:
     return lambda: next(pool)
 
 
-async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple[list[Case], list[Any], list[str]]:
+def once_each(pairs: list[tuple[str, str]]) -> Callable[[], tuple[str, str]]:
+    """Each (token, proof) pair once: a proof used twice would be a replay."""
+    pool = iter(pairs)
+
+    def take() -> tuple[str, str]:
+        try:
+            return next(pool)
+        except StopIteration:
+            raise SystemExit("the DPoP proof pool ran out: raise PROOFS_PER_ROW") from None
+
+    return take
+
+
+def dpop_pairs(key: DPoPKey, tokens: list[str], count: int) -> list[tuple[str, str]]:
+    return [
+        (token, key.proof("GET", DPOP_URL, access_token=token))
+        for token in itertools.islice(itertools.cycle(tokens), count)
+    ]
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str] | None:
+    """A loopback redis-server for the Redis rows, if one is installed (the test extra ships one)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "redis-server")
+    binary = beside if os.path.exists(beside) else shutil.which("redis-server")
+    if binary is None:
+        return None
+    port = 16379 + os.getpid() % 1000
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.3)
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+async def build_cases(
+    tenant: Tenant, cache_size: int, new_tokens: int, proofs_per_row: int, redis_url: str | None
+) -> tuple[list[Case], list[Any], list[str]]:
     token = tenant.token()
     signing_input, signature_segment = token.rsplit(".", 1)
     signature = jwt.utils.base64url_decode(signature_segment)
@@ -134,6 +189,19 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
 
     async def floor() -> None:
         public_key.verify(signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+
+    # DPoP: one client key, tokens bound to it; a fresh proof for every request.
+    dpop_key = DPoPKey()
+    bound = tenant.token(cnf={"jkt": dpop_key.thumbprint})
+    bound_fresh = [tenant.token(cnf={"jkt": dpop_key.thumbprint}, jti=f"dpop-{n}") for n in range(new_tokens)]
+    proof_head, _, proof_signature = dpop_key.proof("GET", DPOP_URL, access_token=bound).rpartition(".")
+    raw = jwt.utils.base64url_decode(proof_signature)
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    proof_public = dpop_key.private_key.public_key()
+    assert isinstance(proof_public, ec.EllipticCurvePublicKey)
+
+    async def proof_floor() -> None:
+        proof_public.verify(der, proof_head.encode(), ec.ECDSA(hashes.SHA256()))
 
     async def pyjwt_decode() -> None:
         jwt.decode(token, public_key, algorithms=["RS256"], audience=AUDIENCE, issuer=tenant.issuer)
@@ -148,13 +216,25 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
     ours_fastapi = apps.ours(tenant, app=apps.bare_fastapi(), token_cache_size=cache_size)
     two_issuers = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
     two_issuers_fresh = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
-    closers = [ours, ours_fresh, ours_uncached, ours_fastapi, two_issuers, two_issuers_fresh]
+    ours_dpop = apps.ours(tenant, token_cache_size=cache_size)
+    ours_dpop_fresh = apps.ours(tenant, token_cache_size=cache_size)
+    closers = [
+        ours,
+        ours_fresh,
+        ours_uncached,
+        ours_fastapi,
+        two_issuers,
+        two_issuers_fresh,
+        ours_dpop,
+        ours_dpop_fresh,
+    ]
     base_http = apps.base_http_middleware_pyjwt(tenant)
     minimal = apps.minimal_asgi_pyjwt(tenant)
     tutorial = apps.tutorial(tenant)
     public, private, fastapi_private = BARE_PUBLIC, BARE_PRIVATE, BARE_FASTAPI
     cases = [
-        Case("F: RSA-2048 verify (cryptography)", floor, expect=None),
+        Case(F_NAME, floor, expect=None),
+        Case(P_NAME, proof_floor, expect=None),
         Case("PyJWT decode alone, pre-parsed key", pyjwt_decode, expect=None),
         Case(public, asgi_call(bare, "/api/public"), memory=True),
         Case(private, asgi_call(bare, "/api/private", reused)),
@@ -167,6 +247,16 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
         Case(
             "ours, two issuers, new token", asgi_call(two_issuers_fresh, "/api/private", fresh_for_two_issuers), private
         ),
+        Case(
+            "ours, DPoP, reused token",
+            asgi_call(ours_dpop, "/api/private", once_each(dpop_pairs(dpop_key, [bound], proofs_per_row))),
+            private,
+        ),
+        Case(
+            "ours, DPoP, new token per request",
+            asgi_call(ours_dpop_fresh, "/api/private", once_each(dpop_pairs(dpop_key, bound_fresh, proofs_per_row))),
+            private,
+        ),
         Case("minimal pure-ASGI + PyJWT decode", asgi_call(minimal, "/api/private", reused), private),
         Case("BaseHTTPMiddleware + PyJWT, protected", asgi_call(base_http, "/api/private", reused), private),
         Case("BaseHTTPMiddleware + PyJWT, public", asgi_call(base_http, "/api/public"), public),
@@ -178,6 +268,23 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
             fastapi_private,
         ),
     ]
+    if redis_url is not None:
+        from redis.asyncio import Redis
+
+        from auth0_asgi.redis import RedisReplayStore
+
+        ours_redis = apps.ours(tenant, token_cache_size=cache_size, dpop_replay_url=redis_url)
+        raw_client = Redis.from_url(redis_url)
+        closers.append(ours_redis)
+        closers.append(RedisReplayStore(raw_client))
+        counter = itertools.count()
+
+        async def redis_round_trip() -> None:
+            await raw_client.set(f"bench:{next(counter)}", b"1", nx=True, exat=int(time.time()) + 60)
+
+        pairs = once_each(dpop_pairs(dpop_key, [bound], proofs_per_row))
+        cases.append(Case("Redis SET NX EXAT alone (redis-py)", redis_round_trip, expect=None))
+        cases.append(Case("ours, DPoP on Redis, reused token", asgi_call(ours_redis, "/api/private", pairs), private))
     peers, missing = apps.peer_apps(tenant)
     for name, app in peers.items():
         cases.append(Case(f"peer {name}", asgi_call(app, "/api/private", reused), BARE_FASTAPI))
@@ -187,7 +294,12 @@ async def build_cases(tenant: Tenant, cache_size: int, new_tokens: int) -> tuple
 async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: int, new_tokens: int) -> None:
     tenant = Tenant()
     tenant.trust()
-    cases, closers, missing = await build_cases(tenant, cache_size, new_tokens)
+    redis = start_redis()
+    # Every DPoP request needs a proof of its own; no row does more than one request per 40 us.
+    proofs_per_row = int(rounds * budget_ms * 1000 / 40) + 200 + memory_requests
+    cases, closers, missing = await build_cases(
+        tenant, cache_size, new_tokens, proofs_per_row, redis[1] if redis is not None else None
+    )
     by_name = {case.name: case for case in cases}
     for case in cases:  # each row must do what it claims before it is timed
         result = await case.operation()
@@ -206,7 +318,7 @@ async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: 
             case.ops += case.iterations
 
     medians = {case.name: statistics.median(case.samples or [0.0]) for case in cases}
-    f = medians["F: RSA-2048 verify (cryptography)"]
+    f = medians[F_NAME]
     print(f"rounds={rounds}; F = {f:.1f} us; token cache size {cache_size}; {new_tokens} distinct new tokens")
     print(f"{'case':40} {'us/op':>9} {'x F':>7} {'added (F)':>10} {'x bare':>7} {'fetches/req':>12}")
     for case in cases:
@@ -217,6 +329,19 @@ async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: 
             added, ratio = f"{(value - base) / f:+.2f}", f"{value / base:.2f}"
         fetches = f"{case.fetches / case.ops:.3f}" if case.expect is not None else ""
         print(f"{case.name:40} {value:9.1f} {value / f:7.2f} {added:>10} {ratio:>7} {fetches:>12}")
+    p = medians[P_NAME]
+    for name in ("ours, DPoP, reused token", "ours, DPoP on Redis, reused token"):
+        if name in medians:
+            added = medians[name] - medians[BARE_PRIVATE]
+            print(f"{name}: added {added:.1f} us = P + {(added - p) / f:+.2f} F (aim: <= P + 0.50 F)")
+    if "ours, DPoP on Redis, reused token" in medians:
+        extra = medians["ours, DPoP on Redis, reused token"] - medians["ours, DPoP, reused token"]
+        trip = medians["Redis SET NX EXAT alone (redis-py)"]
+        print(
+            f"Redis store: adds {extra:.1f} us over the in-process store; one SET NX EXAT round trip is {trip:.1f} us"
+        )
+    if redis is None:
+        print("no redis-server found: the Redis rows are left out")
     if missing:
         print(f"peers not installed (pip install -r bench/requirements-peers.txt): {', '.join(missing)}")
 
@@ -229,6 +354,9 @@ async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: 
     for app in closers:
         await app.aclose()
     tenant.close()
+    if redis is not None:
+        redis[0].terminate()
+        redis[0].wait()
 
 
 if __name__ == "__main__":
