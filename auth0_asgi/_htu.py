@@ -13,6 +13,7 @@ configured proxy addresses.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -70,10 +71,13 @@ def _normal_path(path: str) -> str | None:
     return _remove_dot_segments(path) if "/." in path else path
 
 
+@functools.lru_cache(maxsize=1024)
 def split_origin(url: str) -> tuple[str, str] | None:
     """`url` normalised, as (origin, path); None when it is not an absolute http(s) URL.
 
     A URL with userinfo is refused: RFC 9110 §4.2.4 deprecates it, and it could hide the host.
+    Memoised: a client names the same few URLs in proof after proof, and the result depends on
+    the text alone.
     """
     parts = _URI.fullmatch(url)
     if parts is None:

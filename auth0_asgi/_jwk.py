@@ -121,8 +121,8 @@ def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, Sign
     return keys
 
 
-#: RFC 7638 §3.2: the members of each key type that the thumbprint covers.
-THUMBPRINT_MEMBERS: Final = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+# RFC 7638 §3.2: the members of each key type that the thumbprint covers.
+_THUMBPRINT_MEMBERS: Final = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -130,7 +130,7 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
 
     Raises ValueError for a key type it does not cover or a missing member.
     """
-    members = THUMBPRINT_MEMBERS.get(jwk.get("kty", ""))
+    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty", ""))
     if members is None or any(not isinstance(jwk.get(name), str) for name in members):
         raise ValueError("not an RSA, EC or OKP public JWK")
     # §3.3: members in lexicographic order, no whitespace; the values are ASCII.

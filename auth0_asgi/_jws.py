@@ -16,7 +16,7 @@ from typing import Any, Final, NamedTuple, TypeGuard
 
 from .errors import MalformedTokenError
 
-__all__ = ["CompactJWS", "is_safe_number", "json_object", "parse_compact"]
+__all__ = ["CompactJWS", "decode_segment", "is_safe_number", "json_object", "parse_compact", "split_compact"]
 
 # One scan checks the structure and the alphabet of all three segments (RFC 7515 §7.1); an
 # empty signature is left for the algorithm check to refuse (alg "none").
@@ -49,8 +49,8 @@ class CompactJWS(NamedTuple):
     signing_input: bytes
 
 
-def _decode_segment(segment: str, error: Callable[[str], Exception]) -> bytes:
-    """Decode a segment whose alphabet `_COMPACT_JWS` has already checked."""
+def decode_segment(segment: str, error: Callable[[str], Exception]) -> bytes:
+    """Decode a segment of a `split_compact` result (its alphabet is already checked)."""
     remainder = len(segment) % 4
     if remainder == 1 or (remainder > 1 and segment[-1] not in _CANONICAL_LAST_CHAR[remainder]):
         raise error("segment is not canonical base64url")
@@ -84,15 +84,22 @@ def json_object(data: bytes, what: str, error: Callable[[str], Exception] = Malf
     return value
 
 
-def parse_compact(token: str, error: Callable[[str], Exception] = MalformedTokenError) -> CompactJWS:
-    """`token` taken apart; raises `error` (a callable of one reason) for any structural defect."""
+def split_compact(token: str, error: Callable[[str], Exception] = MalformedTokenError) -> tuple[str, str, str]:
+    """The header, payload and signature segments of `token`, still encoded; raises `error` unless
+    it is three segments of the base64url alphabet."""
     structure = _COMPACT_JWS.fullmatch(token)
     if structure is None:
         raise error("not three base64url segments")
     header_segment, payload_segment, signature_segment = structure.groups()
+    return header_segment, payload_segment, signature_segment
+
+
+def parse_compact(token: str, error: Callable[[str], Exception] = MalformedTokenError) -> CompactJWS:
+    """`token` taken apart; raises `error` (a callable of one reason) for any structural defect."""
+    header_segment, payload_segment, signature_segment = split_compact(token, error)
     return CompactJWS(
-        json_object(_decode_segment(header_segment, error), "header", error),
-        _decode_segment(payload_segment, error),
-        _decode_segment(signature_segment, error),
+        json_object(decode_segment(header_segment, error), "header", error),
+        decode_segment(payload_segment, error),
+        decode_segment(signature_segment, error),
         token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii"),
     )

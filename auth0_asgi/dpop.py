@@ -25,9 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
-from ._jwk import THUMBPRINT_MEMBERS as _THUMBPRINT_MEMBERS
 from ._jwk import jwk_thumbprint
-from ._jws import is_safe_number, json_object, parse_compact
+from ._jws import decode_segment, is_safe_number, json_object, split_compact
 from .errors import ConfigurationError, InvalidDPoPProofError, KeyBindingError
 
 __all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_hash", "check_binding"]
@@ -127,7 +126,7 @@ class ProofChecker:
         self.max_age = max_age
         self.leeway = leeway
         self._now = now
-        self._keys = _ProofKeys()
+        self._headers = _HeaderCache()
 
     def check(
         self, proof: str, *, method: str, target_matches: Callable[[str], bool], access_token: str | None
@@ -139,21 +138,25 @@ class ProofChecker:
         """
         if len(proof) > MAX_PROOF_BYTES:
             raise _refuse(f"proof of {len(proof)} bytes")
-        header, payload, signature, signing_input = parse_compact(proof.strip(" \t"), _refuse)
-        algorithm_name, jwk = self._read_header(header)
-        claims = json_object(payload, "proof payload", _refuse)
+        proof = proof.strip(" \t")
+        header_segment, payload_segment, signature_segment = split_compact(proof, _refuse)
+        header = self._headers.get(header_segment)
+        if header is None:
+            header = self._read_header(header_segment)
+        claims = json_object(decode_segment(payload_segment, _refuse), "proof payload", _refuse)
         jti, expires_at = self._check_claims(claims, method, target_matches, access_token)
-        algorithm = self._algorithms[algorithm_name]
-        key, thumbprint = self._keys.get(jwk, algorithm)
+        key, thumbprint = header.key()
+        signing_input = proof[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         try:
-            valid = algorithm.verify(signing_input, key, signature)
+            valid = header.algorithm.verify(signing_input, key, decode_segment(signature_segment, _refuse))
         except (PyJWTError, ValueError, TypeError) as exc:  # pragma: no cover - key and alg already agree
             raise _refuse("signature could not be checked") from exc
         if not valid:
             raise _refuse("signature does not verify with the proof's jwk")
         return VerifiedProof(thumbprint, jti, expires_at)
 
-    def _read_header(self, header: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _read_header(self, segment: str) -> _ProofHeader:
+        header = json_object(decode_segment(segment, _refuse), "proof header", _refuse)
         if header.get("typ") != "dpop+jwt":  # §4.3 check 4: exactly, no media-type variants
             raise _refuse("typ is not dpop+jwt")
         algorithm_name = header.get("alg")
@@ -170,7 +173,9 @@ class ProofChecker:
             raise _refuse("jwk holds a private key")
         if not _fits(jwk, algorithm_name):
             raise _refuse("jwk does not fit alg")
-        return algorithm_name, jwk
+        checked = _ProofHeader(self._algorithms[algorithm_name], jwk)
+        self._headers.put(segment, checked)
+        return checked
 
     def _check_claims(
         self, claims: Mapping[str, Any], method: str, target_matches: Callable[[str], bool], access_token: str | None
@@ -209,34 +214,49 @@ def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
     return jwk.get("kty") == kty and (curve is None or jwk.get("crv") == curve)
 
 
-class _ProofKeys:
-    """Loaded proof keys and their thumbprints, by the JWK members that define them.
+class _ProofHeader:
+    """A proof header that passed every check, and the key it names, loaded when first needed."""
 
-    A client signs many proofs with one key: loading it (and validating its point) and hashing
-    its thumbprint once saves about half of a proof's cost. Only the members RFC 7638 names
-    decide the key, so they are the cache key; `_fits` and the private-member check have
-    already run on every proof. A bounded LRU, so made-up keys only evict each other.
+    __slots__ = ("_key", "algorithm", "jwk")
+
+    def __init__(self, algorithm: Algorithm, jwk: Mapping[str, Any]) -> None:
+        self.algorithm = algorithm
+        self.jwk = jwk
+        self._key: tuple[Any, str] | None = None
+
+    def key(self) -> tuple[Any, str]:
+        """The public key and its RFC 7638 thumbprint; raises InvalidDPoPProofError if unusable."""
+        if self._key is None:
+            self._key = (_public_key(self.jwk, self.algorithm), jwk_thumbprint(self.jwk))
+        return self._key
+
+
+class _HeaderCache:
+    """Checked proof headers by their exact encoded text: a bounded LRU.
+
+    A client signs every proof with the same header (typ, alg, its jwk), so the header's decoding,
+    its checks, loading its key (and validating the point) and hashing the thumbprint are done
+    once per client rather than per proof. The checks depend on the header bytes alone, so
+    reusing them is exact; the signature is still verified on every proof. Made-up headers only
+    evict each other.
     """
 
     __slots__ = ("_entries", "max_entries")
 
     def __init__(self, max_entries: int = 1024) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, str]] = OrderedDict()
+        self._entries: OrderedDict[str, _ProofHeader] = OrderedDict()
 
-    def get(self, jwk: Mapping[str, Any], algorithm: Algorithm) -> tuple[Any, str]:
-        members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
-        identity = tuple(jwk.get(name) for name in members) if members is not None else ()
-        entry = self._entries.get(identity) if identity else None
+    def get(self, segment: str) -> _ProofHeader | None:
+        entry = self._entries.get(segment)
         if entry is not None:
-            self._entries.move_to_end(identity)
-            return entry
-        entry = (_public_key(jwk, algorithm), jwk_thumbprint(jwk))
-        if identity and all(type(value) is str for value in identity):
-            self._entries[identity] = entry
-            if len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._entries.move_to_end(segment)
         return entry
+
+    def put(self, segment: str, header: _ProofHeader) -> None:
+        self._entries[segment] = header
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
 
 def _public_key(jwk: Mapping[str, Any], algorithm: Algorithm) -> Any:

@@ -10,10 +10,10 @@ the proof could no longer be accepted. Needs Redis 6.2 or later (EXAT) and an as
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Final
 
-import anyio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -54,7 +54,7 @@ class RedisReplayStore:
     async def first_use(self, key: str, expires_at: float) -> bool:
         """See `auth0_asgi.replay.ReplayStore.first_use`: one ``SET NX EXAT`` round trip."""
         try:
-            with anyio.fail_after(self.timeout):
+            async with asyncio.timeout(self.timeout):
                 created = await self.client.set(self.prefix + key, b"1", nx=True, exat=math.ceil(expires_at))
         except (RedisError, OSError, TimeoutError) as exc:
             raise ReplayStoreUnavailableError(self.retry_after, f"redis: {type(exc).__name__}") from exc
