@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import httpx
 import pytest
+import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -387,3 +388,33 @@ async def test_a_websocket_handshake_with_dpop_is_accepted_once(issuer: LocalIss
             assert await websocket.recv() == f'{{"jkt":"{key.thumbprint}"}}'
     assert replayed.value.response.status_code == 401
     assert replayed.value.response.headers.get_all("WWW-Authenticate") == REPLAYED_CHALLENGE
+
+
+def _command_calls(client: Any) -> dict[str, int]:
+    """Redis's own count of each command it ran (INFO commandstats)."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+def test_the_redis_store_costs_one_set_per_proof_and_nothing_else(
+    issuer: LocalIssuer, own_redis_server: RedisServer
+) -> None:
+    key = DPoPKey()
+    token = issuer.dpop_token(key)
+    with serve_with_uvicorn(_middleware(issuer, dpop_replay_url=own_redis_server.url)) as url:
+        target = f"{url}/api/private"
+        assert httpx.get(target, headers=_dpop_headers(key, token, target)).status_code == 200  # connects
+        # One side connection, opened (and its own set-up commands run) before counting starts.
+        side = redis.Redis.from_url(own_redis_server.url)
+        try:
+            before = _command_calls(side)
+            statuses = [httpx.get(target, headers=_dpop_headers(key, token, target)).status_code for _ in range(20)]
+            bearer = httpx.get(target, headers={"Authorization": f"Bearer {issuer.token()}"})
+            after = _command_calls(side)
+        finally:
+            side.close()
+    assert statuses == [200] * 20
+    assert bearer.status_code == 200
+    spent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    # The second INFO is the only other command Redis saw: no reads, no reconnects.
+    assert spent == {"set": 20, "info": 1}

@@ -152,3 +152,14 @@ def test_readme_readiness_example_is_not_ready_while_keys_are_missing(jwks_serve
     with _serving_readme_example("/healthz/ready") as client:
         not_ready = client.get("/healthz/ready")
     assert (not_ready.status_code, not_ready.json()) == (503, {"ready": False})
+
+
+def test_readme_dpop_client_runs_against_the_offline_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    block = next(block for block in _python_blocks() if "DPoPKey()" in block)
+    namespace: dict[str, Any] = {"__name__": "readme_dpop_client"}  # not "__main__": call main ourselves
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    from .test_demo_app import serving_demo
+
+    with serving_demo(tmp_path) as url:
+        namespace["main"](url)
+    assert capsys.readouterr().out.splitlines() == ["DPoP 200", "401", "401"]
