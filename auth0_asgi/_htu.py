@@ -71,14 +71,17 @@ def _normal_path(path: str) -> str | None:
     return _remove_dot_segments(path) if "/." in path else path
 
 
-@functools.lru_cache(maxsize=1024)
 def split_origin(url: str) -> tuple[str, str] | None:
     """`url` normalised, as (origin, path); None when it is not an absolute http(s) URL.
 
     A URL with userinfo is refused: RFC 9110 §4.2.4 deprecates it, and it could hide the host.
     Memoised: a client names the same few URLs in proof after proof, and the result depends on
-    the text alone.
+    the text alone; long URLs are not kept, so hostile ones cannot fill memory.
     """
+    return _split_origin_memo(url) if len(url) <= _MEMO_MAX_LENGTH else _split_origin(url)
+
+
+def _split_origin(url: str) -> tuple[str, str] | None:
     parts = _URI.fullmatch(url)
     if parts is None:
         return None
@@ -94,6 +97,10 @@ def split_origin(url: str) -> tuple[str, str] | None:
     origin = f"{scheme}://{host}" if port in ("", _DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
     path = _normal_path(parts.group(3))
     return None if path is None else (origin, path)
+
+
+_MEMO_MAX_LENGTH: Final = 2048
+_split_origin_memo: Final = functools.lru_cache(maxsize=1024)(_split_origin)
 
 
 def normalise_url(url: str) -> str | None:

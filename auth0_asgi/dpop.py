@@ -50,6 +50,8 @@ _OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 # Members only a private JWK has (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2; "k" is a secret key).
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MIN_RSA_BITS: Final = 2048
+# A header with an RSA-4096 jwk is about 900 characters encoded.
+_MAX_CACHED_HEADER: Final = 2048
 
 
 def _refuse(reason: str) -> InvalidDPoPProofError:
@@ -254,6 +256,8 @@ class _HeaderCache:
         return entry
 
     def put(self, segment: str, header: _ProofHeader) -> None:
+        if len(segment) > _MAX_CACHED_HEADER:
+            return  # real headers are far shorter; hostile long ones are not kept
         self._entries[segment] = header
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -67,7 +67,8 @@ class Auth0Middleware:
       `auth0_asgi.testing.LocalIssuer` in tests; or a mapping of each trusted issuer to its
       own source. Warning: it decides which keys are trusted.
     - `replay_store`: where used DPoP proofs are remembered (`auth0_asgi.replay.ReplayStore`);
-      default a `RedisReplayStore` for `settings.dpop_replay_url`, else an in-process store.
+      default a `RedisReplayStore` for `settings.dpop_replay_url` (closed at lifespan shutdown
+      or by `aclose()`), else an in-process store.
 
     DPoP (RFC 9449) follows `settings.dpop`: with ``allowed`` (the default) a request may
     present ``Authorization: Bearer <token>`` or ``Authorization: DPoP <token>`` with a
@@ -124,6 +125,7 @@ class Auth0Middleware:
         )
         self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
         self.replay_store = replay_store if replay_store is not None else self._replay_store_for(settings)
+        self._owns_replay_store = replay_store is None
         install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -287,5 +289,5 @@ class Auth0Middleware:
         for cache in self._key_caches():
             await cache.aclose()
         close = getattr(self.replay_store, "aclose", None)
-        if close is not None:
+        if close is not None and self._owns_replay_store:  # a store passed in is its owner's to close
             await close()

@@ -208,7 +208,7 @@ class Auth0Settings:
     dpop_leeway: float = 30.0
     dpop_origins: tuple[str, ...] = ()
     dpop_trusted_proxies: tuple[str, ...] = ()
-    dpop_replay_url: str = ""
+    dpop_replay_url: str = field(default="", repr=False)  # may hold the Redis password
     dpop_replay_capacity: int = 100_000
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 

@@ -418,3 +418,20 @@ def test_the_redis_store_costs_one_set_per_proof_and_nothing_else(
     spent = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
     # The second INFO is the only other command Redis saw: no reads, no reconnects.
     assert spent == {"set": 20, "info": 1}
+
+
+@pytest.mark.anyio
+async def test_a_replay_store_passed_in_is_left_open_for_its_owner(issuer: LocalIssuer, redis_url: str) -> None:
+    from auth0_asgi.redis import RedisReplayStore
+
+    store = RedisReplayStore.from_url(redis_url, prefix=f"owner-{time.monotonic_ns()}:")
+    key = DPoPKey()
+    token = issuer.dpop_token(key)
+    try:
+        middleware = Auth0Middleware(_app(), settings=issuer.settings(), keys=issuer, replay_store=store)
+        async with asgi_client(middleware) as client:  # closes the middleware afterwards
+            ok = await client.get("/api/private", headers=_dpop_headers(key, token, "http://testserver/api/private"))
+        assert ok.status_code == 200
+        assert await store.first_use("still-open", time.time() + 60) is True
+    finally:
+        await store.aclose()

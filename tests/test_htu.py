@@ -200,3 +200,22 @@ def test_a_replay_url_without_the_redis_extra_is_a_one_line_configuration_error(
     issuer = LocalIssuer()
     with pytest.raises(ConfigurationError, match=r'needs redis: pip install "auth0-asgi\[redis\]"'):
         Auth0Middleware(Starlette(), settings=issuer.settings(dpop_replay_url="redis://127.0.0.1:1/0"), keys=issuer)
+
+
+def test_long_urls_are_normalised_without_being_memoised() -> None:
+    long_path = "/" + "a" * 3000
+    assert normalise_url("HTTP://A.example" + long_path + "/./b") == "http://a.example" + long_path + "/b"
+
+
+def test_a_long_proof_header_is_checked_every_time_rather_than_kept() -> None:
+    key = DPoPKey()
+    checker = ProofChecker()
+    for _ in range(2):
+        proof = key.proof("GET", "http://a.example/x", headers={"pad": "p" * 3000})
+        checked = checker.check(proof, method="GET", target_matches=lambda htu: True, access_token=None)
+        assert checked.thumbprint == key.thumbprint
+    assert len(checker._headers._entries) == 0
+    checker.check(
+        key.proof("GET", "http://a.example/x"), method="GET", target_matches=lambda htu: True, access_token=None
+    )
+    assert len(checker._headers._entries) == 1

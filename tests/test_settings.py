@@ -273,3 +273,11 @@ def test_dpop_settings_in_code_accept_lone_strings_and_keywords_win() -> None:
         {**TENANT, "AUTH0_DPOP": "disabled"}, env_file=None, dpop="required", dpop_algorithms="PS256"
     )
     assert (settings.dpop, settings.dpop_algorithms) == ("required", ("PS256",))
+
+
+def test_the_replay_url_is_left_out_of_the_settings_repr() -> None:
+    settings = Auth0Settings.from_env(
+        {**TENANT, "AUTH0_DPOP_REPLAY_URL": "redis://:hunter2@cache:6379/0"}, env_file=None
+    )
+    assert "hunter2" not in repr(settings)
+    assert settings.dpop_replay_url == "redis://:hunter2@cache:6379/0"
