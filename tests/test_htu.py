@@ -219,3 +219,14 @@ def test_a_long_proof_header_is_checked_every_time_rather_than_kept() -> None:
         key.proof("GET", "http://a.example/x"), method="GET", target_matches=lambda htu: True, access_token=None
     )
     assert len(checker._headers._entries) == 1
+
+
+def test_the_header_memo_is_bounded_and_forgets_the_least_recently_used() -> None:
+    checker = ProofChecker()
+    checker._headers.max_entries = 2
+    keys = [DPoPKey() for _ in range(3)]
+    for key in (keys[0], keys[1], keys[0], keys[2]):  # keys[1] is then the least recently used
+        proof = key.proof("GET", "http://a.example/x")
+        checker.check(proof, method="GET", target_matches=lambda htu: True, access_token=None)
+    kept = {entry.key()[1] for entry in checker._headers._entries.values()}
+    assert kept == {keys[0].thumbprint, keys[2].thumbprint}
