@@ -36,7 +36,7 @@ class Challenges:
         if error is not None and error.error is not None:
             params.append(f"error={quote(error.error)}")
             params.append(f"error_description={quote(error.description)}")
-            if isinstance(error, InsufficientScopeError):
+            if isinstance(error, InsufficientScopeError) and error.required_scopes:
                 params.append(f"scope={quote(' '.join(error.required_scopes))}")
         if scheme == DPOP:
             params.append(f"algs={quote(' '.join(self.dpop_algorithms))}")

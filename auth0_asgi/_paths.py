@@ -16,14 +16,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import unquote
 
 from starlette.types import Scope
 
 from .errors import ConfigurationError
 
-__all__ = ["ProtectionRules", "candidate_paths", "readings", "route_path", "scope_set", "segments"]
+if TYPE_CHECKING:
+    from .rules import Rule
+
+__all__ = ["ProtectionRules", "Requirement", "candidate_paths", "readings", "route_path", "scope_set", "segments"]
 
 # RFC 6749 §3.3 scope-token characters: anything else could not be written into a
 # WWW-Authenticate header safely.
@@ -109,10 +112,22 @@ def candidate_paths(scope: Scope) -> frozenset[str]:
     return frozenset(candidates)
 
 
+class Requirement(NamedTuple):
+    """What a protected request must satisfy beyond a valid token: every one of `scopes`, and
+    every one of `rules` (authorization rules, checked in order)."""
+
+    scopes: frozenset[str]
+    rules: tuple[Rule, ...]
+
+
+_NOTHING_MORE: Final = Requirement(frozenset(), ())
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     segments: Segments
     scopes: frozenset[str]
+    rules: tuple[Rule, ...] = ()
 
     def matches(self, path_segments: Segments) -> bool:
         return path_segments[: len(self.segments)] == self.segments
@@ -143,37 +158,52 @@ _MAX_REMEMBERED_PATHS: Final = 4096
 
 
 class ProtectionRules:
-    """The protected prefixes and per-prefix scopes of one middleware, checked once here.
+    """The protected prefixes, per-prefix scopes and per-prefix rules of one middleware, checked once here.
 
     Raises ConfigurationError for an empty prefix list, a prefix that is not a plain path, a
-    scope prefix outside every protected prefix or a scope that is not an RFC 6749 scope-token.
+    scope or rule prefix outside every protected prefix or a scope that is not an RFC 6749
+    scope-token.
     """
 
-    __slots__ = ("_decisions", "_depth", "_protected", "_scoped")
+    __slots__ = ("_decisions", "_depth", "_protected", "_ruled", "_scoped")
 
-    def __init__(self, protected_prefixes: Iterable[str], required_scopes: Mapping[str, Iterable[str]]) -> None:
+    def __init__(
+        self,
+        protected_prefixes: Iterable[str],
+        required_scopes: Mapping[str, Iterable[str]],
+        rules: Mapping[str, Iterable[Rule]] | None = None,
+    ) -> None:
         self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
         if not self._protected:
             raise ConfigurationError("protected_prefixes=[]: name at least one path prefix to protect")
         scoped = []
         for prefix, scopes in required_scopes.items():
-            prefix_segments = _prefix_segments(prefix)
-            if not any(rule.matches(prefix_segments) for rule in self._protected):
-                raise ConfigurationError(f"required_scopes[{prefix!r}]: the prefix is not protected")
-            scoped.append(_Rule(prefix_segments, scope_set(scopes, f"required_scopes[{prefix!r}]")))
+            scoped.append(
+                _Rule(self._inside(prefix, "required_scopes"), scope_set(scopes, f"required_scopes[{prefix!r}]"))
+            )
         self._scoped = tuple(scoped)
-        self._depth = max(len(rule.segments) for rule in (*self._protected, *self._scoped))
-        self._decisions: dict[tuple[str, str], frozenset[str] | None] = {}
+        self._ruled = tuple(
+            _Rule(self._inside(prefix, "rules"), frozenset(), tuple(prefix_rules))
+            for prefix, prefix_rules in (rules or {}).items()
+        )
+        self._depth = max(len(rule.segments) for rule in (*self._protected, *self._scoped, *self._ruled))
+        self._decisions: dict[tuple[str, str], Requirement | None] = {}
 
-    def decide(self, scope: Scope) -> frozenset[str] | None:
-        """None when the request in `scope` is not protected, else the scopes it requires."""
+    def _inside(self, prefix: str, where: str) -> Segments:
+        prefix_segments = _prefix_segments(prefix)
+        if not any(rule.matches(prefix_segments) for rule in self._protected):
+            raise ConfigurationError(f"{where}[{prefix!r}]: the prefix is not protected")
+        return prefix_segments
+
+    def decide(self, scope: Scope) -> Requirement | None:
+        """None when the request in `scope` is not protected, else what it requires."""
         key = (scope["path"], scope.get("root_path", ""))
         try:
             return self._decisions[key]
         except KeyError:
             pass
         paths = candidate_paths(scope)
-        decision = self.required_scopes(paths) if self.protects(paths) else None
+        decision = self._requirement(paths) if self.protects(paths) else None
         if len(self._decisions) >= _MAX_REMEMBERED_PATHS:
             self._decisions.clear()
         self._decisions[key] = decision
@@ -189,6 +219,19 @@ class ProtectionRules:
         """Whether any reading of any of `paths` lies within a protected prefix."""
         found = self._readings(paths)
         return any(rule.matches(reading) for rule in self._protected for reading in found)
+
+    def _requirement(self, paths: Iterable[str]) -> Requirement:
+        scopes = self.required_scopes(paths)
+        rules = self.required_rules(paths)
+        return Requirement(scopes, rules) if scopes or rules else _NOTHING_MORE
+
+    def required_rules(self, paths: Iterable[str]) -> tuple[Rule, ...]:
+        """The rules of every rule prefix that any reading of `paths` lies within, outermost first."""
+        if not self._ruled:
+            return ()
+        found = self._readings(paths)
+        matching = [rule for rule in self._ruled if any(rule.matches(reading) for reading in found)]
+        return tuple(item for rule in sorted(matching, key=lambda r: len(r.segments)) for item in rule.rules)
 
     def required_scopes(self, paths: Iterable[str]) -> frozenset[str]:
         """The union of the scopes of every scope prefix that any reading of `paths` lies within."""

@@ -14,8 +14,8 @@ __all__ = ["VerifiedToken", "VerifiedTokenCache"]
 class VerifiedToken(NamedTuple):
     """What a full verification established, and what a reuse must check again.
 
-    `expires_at` is the token's `exp` and `not_before` the later of its `nbf` and `iat`
-    (or None): time moves on, so both are checked on every reuse. `key` is the signing key
+    `expires_at` is the token's `exp`, `not_before` the later of its `nbf` and `iat` (or None)
+    and `issued_at` its `iat` (or None): time moves on, so they are checked on every reuse. `key` is the signing key
     the signature was checked with, from the key set of `issuer`: if that key set no longer
     holds it, the entry is void.
     (A NamedTuple: built once per new token, on the hot path, faster than a frozen dataclass.)
@@ -27,6 +27,7 @@ class VerifiedToken(NamedTuple):
     key: SigningKey
     expires_at: int | float
     not_before: int | float | None
+    issued_at: int | float | None
 
 
 class VerifiedTokenCache:

@@ -16,6 +16,10 @@ Auth0Error
       │    ├── ImmatureTokenError
       │    ├── InvalidIssuerError
       │    ├── InvalidAudienceError
+      │    ├── TokenTooOldError    older than max_token_age
+      │    ├── TokenProfileError   not an RFC 9068 access token where that profile is required
+      │    ├── ClientNotAllowedError  azp/client_id outside allowed_clients
+      │    ├── MissingClaimError   a required claim is absent
       │    ├── BoundTokenError     a key-bound (cnf) token presented as a bearer token
       │    └── KeyBindingError     a DPoP token not bound to the proof's key
       ├── InvalidDPoPProofError    401 invalid_dpop_proof (RFC 9449 §7.1)
@@ -138,6 +142,30 @@ class InvalidAudienceError(InvalidTokenError):
     description = "The access token was not issued for this API"
 
 
+class TokenTooOldError(InvalidTokenError):
+    """The token's `iat` is longer ago than `max_token_age` allows, or it has no `iat`."""
+
+    description = "The access token is too old"
+
+
+class TokenProfileError(InvalidTokenError):
+    """`token_profile="rfc9068"`: the header `typ` is not ``at+jwt`` or an RFC 9068 §2.2 claim is missing."""
+
+    description = "The access token is not an RFC 9068 access token"
+
+
+class ClientNotAllowedError(InvalidTokenError):
+    """The token's `azp` or `client_id` is not in `allowed_clients` (or it names no client)."""
+
+    description = "The access token was issued to a client that is not allowed"
+
+
+class MissingClaimError(InvalidTokenError):
+    """A claim named in `required_claims` is absent (or null)."""
+
+    description = "The access token lacks a required claim"
+
+
 class BoundTokenError(InvalidTokenError):
     """The token is bound to a key (`cnf`: DPoP `jkt`, mTLS `x5t#S256`) but came as a bearer token.
 
@@ -169,15 +197,19 @@ class ReplayedProofError(InvalidDPoPProofError):
 
 
 class InsufficientScopeError(AuthenticationError):
-    """A valid token lacks a scope the path requires."""
+    """A valid token does not grant what the path requires: a scope, or another authorization rule.
+
+    `required_scopes` are named in the challenge's `scope` attribute, which is left out when the
+    reason is not about scopes (RFC 6750 §3.1 has one code for both; the attribute would mislead).
+    """
 
     status_code = 403
     error = "insufficient_scope"
     description = "The access token does not grant the required scope"
 
-    def __init__(self, required_scopes: Iterable[str]) -> None:
+    def __init__(self, required_scopes: Iterable[str] = (), reason: str | None = None) -> None:
         self.required_scopes = tuple(sorted(required_scopes))
-        super().__init__(f"missing scope(s): {' '.join(self.required_scopes)}")
+        super().__init__(reason or f"missing scope(s): {' '.join(self.required_scopes)}")
 
 
 class TemporarilyUnavailableError(AuthenticationError):

@@ -8,6 +8,8 @@ Install with the `demo` extra (or FastAPI itself); the core package never import
 - `require_claims` / `Claims`: the verified claims.
 - `require_scopes("read:x", ...)`: the user, or a 403 ``insufficient_scope`` answer in exactly
   the middleware's form.
+- `require(any_scope("a", "b"), claim_equals("org_id", "acme"), ...)`: the user, if it passes
+  every authorization rule of `auth0_asgi.rules`; else the same 403.
 - `document_security(app)`: the OpenAPI schema declares the bearer scheme and marks every
   operation that needs a token, so Swagger UI's Authorize button sends it.
 
@@ -27,8 +29,9 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 
 from ._paths import ProtectionRules, scope_set
-from .errors import InsufficientScopeError
+from .errors import ConfigurationError, InsufficientScopeError
 from .middleware import MIDDLEWARE_SCOPE_KEY, Auth0Middleware
+from .rules import Rule
 from .user import Auth0User
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "bearer_scheme",
     "document_security",
     "keys_ready",
+    "require",
     "require_claims",
     "require_scopes",
     "require_user",
@@ -122,13 +126,36 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[Auth0User]]:
     return scoped_user
 
 
+def require(*rules: Rule) -> Callable[..., Awaitable[Auth0User]]:
+    """A dependency requiring every one of `rules` (`auth0_asgi.rules`), checked in order.
+
+    ``@app.get("/api/reports", dependencies=[Depends(require(any_scope("read:reports", "admin")))])``.
+    A token that fails one gets the middleware's 403 ``insufficient_scope`` answer. The scopes of
+    `all_scopes` rules are listed in the OpenAPI document.
+    """
+    if not rules or not all(isinstance(rule, Rule) for rule in rules):
+        raise ConfigurationError(f"require{rules!r}: give one or more rules from auth0_asgi.rules")
+    documented = sorted(frozenset().union(*(rule.scopes for rule in rules if rule.all_required)))
+
+    async def ruled_user(user: Auth0User = Security(require_user, scopes=documented)) -> Auth0User:  # noqa: B008
+        for rule in rules:
+            rule.enforce(user)
+        return user
+
+    return ruled_user
+
+
 def _protection_rules(middleware: Iterable[Middleware]) -> list[ProtectionRules]:
     rules = []
     for entry in middleware:
         if isinstance(entry.cls, type) and issubclass(entry.cls, Auth0Middleware):
             options: Mapping[str, Any] = entry.kwargs
             rules.append(
-                ProtectionRules(options.get("protected_prefixes", ("/",)), options.get("required_scopes") or {})
+                ProtectionRules(
+                    options.get("protected_prefixes", ("/",)),
+                    options.get("required_scopes") or {},
+                    options.get("rules"),
+                )
             )
     return rules
 
@@ -152,7 +179,9 @@ def _error_response(description: str, headers: Mapping[str, Any] = _CHALLENGE_HE
     }
 
 
-def _describe_operation(operation: dict[str, Any], protected: bool, prefix_scopes: frozenset[str]) -> None:
+def _describe_operation(
+    operation: dict[str, Any], protected: bool, prefix_scopes: frozenset[str], ruled: bool = False
+) -> None:
     security: list[dict[str, list[str]]] = operation.setdefault("security", [])
     ours = [requirement for requirement in security if _SCHEME_NAME in requirement]
     if protected and not ours:
@@ -169,8 +198,8 @@ def _describe_operation(operation: dict[str, Any], protected: bool, prefix_scope
     # Every answer the middleware (or our dependencies) can give instead of the operation's own.
     responses.setdefault("400", _error_response("Malformed Authorization header (RFC 6750 invalid_request)"))
     responses.setdefault("401", _error_response("Missing, invalid or expired access token"))
-    if any(requirement[_SCHEME_NAME] for requirement in ours):
-        responses.setdefault("403", _error_response("The access token lacks a required scope"))
+    if ruled or any(requirement[_SCHEME_NAME] for requirement in ours):
+        responses.setdefault("403", _error_response("The access token lacks a required scope or right"))
     responses.setdefault("503", _error_response("The signing keys are temporarily unavailable", _RETRY_HEADER))
 
 
@@ -189,9 +218,10 @@ def _describe(schema: dict[str, Any], rules: list[ProtectionRules]) -> None:
     for path, item in schema.get("paths", {}).items():
         protected = any(rule.protects([path]) for rule in rules)
         prefix_scopes = frozenset().union(*(rule.required_scopes([path]) for rule in rules))
+        ruled = any(rule.required_rules([path]) for rule in rules)
         for method, operation in item.items():
             if method in _HTTP_METHODS:
-                _describe_operation(operation, protected, prefix_scopes)
+                _describe_operation(operation, protected, prefix_scopes, ruled)
 
 
 def document_security(app: FastAPI) -> None:

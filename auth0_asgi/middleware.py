@@ -16,13 +16,14 @@ from ._challenge import Challenges
 from ._credentials import BEARER, DPOP, Credentials, authorization_scheme, read_credentials
 from ._denial_log import install_filter, mark_denied
 from ._htu import Origins
-from ._paths import ProtectionRules
+from ._paths import ProtectionRules, Requirement
 from ._refresh_ahead import keep_fresh, prefetch
 from .discovery import Discovery
 from .dpop import ProofChecker
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError, ReplayedProofError
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
+from .rules import Rule
 from .settings import Auth0Settings
 from .user import Auth0User
 from .verifier import SigningKeySource, TokenVerifier
@@ -37,6 +38,17 @@ MIDDLEWARE_SCOPE_KEY: Final = "auth0_asgi.middleware"
 
 _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 _SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disabled": (BEARER,)}
+
+
+_NOTHING_MORE: Final = Requirement(frozenset(), ())
+
+
+def _authorize(user: Auth0User, requirement: Requirement) -> None:
+    """Raise InsufficientScopeError unless `user` satisfies `requirement` (checked every request)."""
+    if not requirement.scopes <= user.scopes:
+        raise InsufficientScopeError(requirement.scopes)
+    for rule in requirement.rules:
+        rule.enforce(user)
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -60,6 +72,10 @@ class Auth0Middleware:
     - `required_scopes`: prefix to scopes the token must grant there (in `scope` or Auth0's
       `permissions`); every matching prefix's scopes are required. Each prefix must lie within
       a protected prefix.
+    - `rules`: prefix to authorization rules (`auth0_asgi.rules`: `any_scope`, `claim_equals`,
+      ...) every request there must pass, outer prefixes' first, each checked on every
+      request; a failure is 403 `insufficient_scope`. Each prefix must lie within a protected
+      prefix.
     - `realm`: the WWW-Authenticate realm; default the first configured audience.
     - `http_client`: an `httpx.AsyncClient` for key fetches; default one of our own, closed
       at lifespan shutdown or by `aclose()`.
@@ -95,6 +111,7 @@ class Auth0Middleware:
         settings: Auth0Settings | None = None,
         protected_prefixes: Iterable[str] = ("/",),
         required_scopes: Mapping[str, Iterable[str]] | None = None,
+        rules: Mapping[str, Iterable[Rule]] | None = None,
         realm: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         keys: SigningKeySource | Mapping[str, SigningKeySource] | None = None,
@@ -115,7 +132,7 @@ class Auth0Middleware:
         self.realm = realm if realm is not None else self.settings.audience[0]
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
-        self._rules = ProtectionRules(protected_prefixes, required_scopes or {})
+        self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules)
         settings = self.settings
         schemes = _SCHEMES_BY_MODE[settings.dpop]
         self._schemes = frozenset(schemes)
@@ -137,13 +154,13 @@ class Auth0Middleware:
             await self.app(scope, receive, send)
             return
         scope[MIDDLEWARE_SCOPE_KEY] = self
-        required_scopes = self._rules.decide(scope)
-        if required_scopes is None or (scope.get("method") == "OPTIONS" and _is_preflight(scope)):
+        requirement = self._rules.decide(scope)
+        if requirement is None or (scope.get("method") == "OPTIONS" and _is_preflight(scope)):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
         else:
             try:
-                user = await self.authenticate(scope, required_scopes)
+                user = await self.authenticate(scope, requirement)
             except AuthenticationError as exc:
                 await self._refuse(scope, receive, send, exc)
                 return
@@ -151,8 +168,8 @@ class Auth0Middleware:
             scope["auth"] = AuthCredentials(user.sorted_scopes)
         await self._call_app(scope, receive, send)
 
-    async def authenticate(self, scope: Scope, required_scopes: frozenset[str] = frozenset()) -> Auth0User:
-        """The verified caller of the request in `scope`, whose token grants `required_scopes`.
+    async def authenticate(self, scope: Scope, requirement: Requirement = _NOTHING_MORE) -> Auth0User:
+        """The verified caller of the request in `scope`, whose token satisfies `requirement`.
 
         Raises the AuthenticationError subclass the middleware would answer: for code that
         authenticates a request outside the protected prefixes the same way.
@@ -160,14 +177,11 @@ class Auth0Middleware:
         credentials = read_credentials(scope, self._schemes)
         if credentials.proof is None:
             user = await self.verifier.authenticate(credentials.token)
-            if not required_scopes <= user.scopes:
-                raise InsufficientScopeError(required_scopes)
+            _authorize(user, requirement)
             return user
-        return await self._authenticate_dpop(scope, credentials, required_scopes)
+        return await self._authenticate_dpop(scope, credentials, requirement)
 
-    async def _authenticate_dpop(
-        self, scope: Scope, credentials: Credentials, required_scopes: frozenset[str]
-    ) -> Auth0User:
+    async def _authenticate_dpop(self, scope: Scope, credentials: Credentials, requirement: Requirement) -> Auth0User:
         assert credentials.proof is not None
         # The proof first: garbage is refused without parsing the token or fetching keys.
         proof = self._proofs.check(
@@ -177,8 +191,7 @@ class Auth0Middleware:
             access_token=credentials.token,
         )
         user = await self.verifier.authenticate(credentials.token, proof_key=proof.thumbprint)
-        if not required_scopes <= user.scopes:
-            raise InsufficientScopeError(required_scopes)
+        _authorize(user, requirement)
         # Recorded last, once everything else passed: a refused request spends no jti.
         if not await self.replay_store.first_use(proof.replay_key, proof.expires_at):
             raise ReplayedProofError("jti already used")

@@ -106,10 +106,13 @@ _TUNABLES: Final[Mapping[str, _Tunable]] = {
     "dpop_max_age": _Tunable(float, 0, False),
     "dpop_leeway": _Tunable(float, 0, True),
     "dpop_replay_capacity": _Tunable(int, 1, True),
+    "max_token_age": _Tunable(float, 0, True),
 }
 
 #: The list fields, each also read from AUTH0_<FIELD> by `from_env` as comma-separated text.
-_LISTS: Final = ("dpop_algorithms", "dpop_origins", "dpop_trusted_proxies")
+_LISTS: Final = ("dpop_algorithms", "dpop_origins", "dpop_trusted_proxies", "allowed_clients", "required_claims")
+#: The token profiles `token_profile` may name: Auth0's default one, or RFC 9068's.
+TOKEN_PROFILES: Final = ("", "rfc9068")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -143,6 +146,18 @@ class Auth0Settings:
       ``{issuer}.well-known/openid-configuration``, whose `issuer` must equal it exactly;
       default False: ``https://{domain}/.well-known/jwks.json``.
     - `trusted_issuers` (derived, not an argument): every trusted `iss` with its key-set URL.
+
+    Validity rules (a token that fails one gets 401 `invalid_token`: get another token), each also
+    AUTH0_<FIELD>:
+
+    - `max_token_age`: seconds since the token's `iat` after which it is refused, however far
+      its `exp`; `iat` is then required; 0 (the default) sets no limit.
+    - `token_profile`: ``rfc9068`` requires RFC 9068 access tokens: header `typ` ``at+jwt`` (or
+      ``application/at+jwt``) and the claims of its §2.2 (iss, exp, aud, sub, client_id, iat,
+      jti); default empty, Auth0's default profile.
+    - `allowed_clients`: the client ids (`azp`, or RFC 9068's `client_id`) whose tokens are
+      accepted; every one of those claims present must be in the list; default any client.
+    - `required_claims`: claim names every token must carry (not null); default none.
 
     DPoP (RFC 9449), each also AUTH0_<FIELD>, such as AUTH0_DPOP=required:
 
@@ -202,6 +217,10 @@ class Auth0Settings:
     discovery: bool = False
     jwks_cache_ttl_min: float = 60.0
     jwks_cache_ttl_max: float = 86400.0
+    max_token_age: float = 0.0
+    token_profile: str = ""
+    allowed_clients: tuple[str, ...] = ()
+    required_claims: tuple[str, ...] = ()
     dpop: str = "allowed"
     dpop_algorithms: tuple[str, ...] = ("ES256",)
     dpop_max_age: float = 300.0
@@ -238,7 +257,20 @@ class Auth0Settings:
         object.__setattr__(self, "issuer", trusted[0].issuer)
         object.__setattr__(self, "jwks_url", trusted[0].jwks_url)
         object.__setattr__(self, "trusted_issuers", trusted)
+        self._check_rules()
         self._check_dpop()
+
+    def _check_rules(self) -> None:
+        profile = self.token_profile.strip().lower()
+        if profile not in TOKEN_PROFILES:
+            raise ConfigurationError(f"AUTH0_TOKEN_PROFILE={self.token_profile!r}: must be empty or 'rfc9068'")
+        object.__setattr__(self, "token_profile", profile)
+        for name in ("allowed_clients", "required_claims"):
+            value = getattr(self, name)
+            items = (value,) if isinstance(value, str) else tuple(value)
+            if not all(isinstance(item, str) and item.strip() for item in items):
+                raise ConfigurationError(f"AUTH0_{name.upper()}={value!r}: give non-empty names")
+            object.__setattr__(self, name, tuple(dict.fromkeys(item.strip() for item in items)))
 
     def _check_dpop(self) -> None:
         def as_tuple(name: str) -> tuple[str, ...]:
@@ -290,7 +322,7 @@ class Auth0Settings:
             text = config(f"AUTH0_{name.upper()}", default="")
             if text.strip() and name not in tunables:
                 from_environment[name] = _split_list(text)
-        for name in ("dpop", "dpop_replay_url"):
+        for name in ("dpop", "dpop_replay_url", "token_profile"):
             text = config(f"AUTH0_{name.upper()}", default="").strip()
             if text and name not in tunables:
                 from_environment[name] = text

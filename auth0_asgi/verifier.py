@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
@@ -21,6 +21,7 @@ from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .dpop import check_binding
 from .errors import (
     BoundTokenError,
+    ClientNotAllowedError,
     ConfigurationError,
     DisallowedAlgorithmError,
     ExpiredTokenError,
@@ -29,13 +30,20 @@ from .errors import (
     InvalidIssuerError,
     InvalidSignatureError,
     MalformedTokenError,
+    MissingClaimError,
+    TokenProfileError,
     TokenTooLargeError,
+    TokenTooOldError,
     UnknownSigningKeyError,
 )
 from .settings import Auth0Settings
 from .user import Auth0User
 
 __all__ = ["SigningKeySource", "TokenVerifier"]
+
+_RFC9068: Final = "rfc9068"
+_AT_JWT_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+_RFC9068_CLAIMS: Final = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
 class SigningKeySource(Protocol):
@@ -83,6 +91,7 @@ class TokenVerifier:
         defaults = get_default_algorithms()
         self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in settings.algorithms}
         self._cache = VerifiedTokenCache(settings.token_cache_size)
+        self._allowed_clients = frozenset(settings.allowed_clients)
 
     @property
     def trusted_issuers(self) -> tuple[str, ...]:
@@ -135,6 +144,7 @@ class TokenVerifier:
             raise ExpiredTokenError()
         if entry.not_before is not None and entry.not_before > now + leeway:
             raise ImmatureTokenError("nbf or iat is in the future")
+        self._check_age(entry.issued_at, now)
         try:
             key = await self._sources[entry.issuer].get_signing_key(entry.kid)
         except UnknownSigningKeyError:
@@ -162,9 +172,11 @@ class TokenVerifier:
             raise DisallowedAlgorithmError(f"alg {algorithm_name} does not fit key {kid!r}")
         self._check_signature(algorithm_name, key, signing_input, signature)
         self._check_claims(claims)
+        self._check_validity_rules(header, claims)
         user = Auth0User(claims)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]
-        entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], max(times) if times else None)
+        not_before = max(times) if times else None
+        entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], not_before, claims.get("iat"))
         self._cache.put(token, entry)
         return user
 
@@ -212,6 +224,35 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject:
             # Auth0 access tokens always name their subject; request.user.identity needs one.
             raise MalformedTokenError("sub is missing or not a non-empty string")
+
+    def _check_validity_rules(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+        # The settings' validity rules: what the claims say never changes, so they are checked
+        # once per token; the age (time moves on) is checked again on every reuse.
+        settings = self.settings
+        if settings.token_profile == _RFC9068:
+            typ = header.get("typ")
+            # RFC 9068 §2.1, RFC 7515 §4.1.9: the media type, compared case-insensitively.
+            if not isinstance(typ, str) or typ.lower() not in _AT_JWT_TYPES:
+                raise TokenProfileError("typ is not at+jwt")
+            if any(claims.get(name) is None for name in _RFC9068_CLAIMS):
+                raise TokenProfileError("an RFC 9068 §2.2 claim is missing")
+        for name in settings.required_claims:
+            if claims.get(name) is None:
+                raise MissingClaimError(f"no {name[:64]!r} claim")
+        if settings.allowed_clients:
+            named = [claims[name] for name in ("azp", "client_id") if name in claims]
+            if not named or not all(isinstance(c, str) and c in self._allowed_clients for c in named):
+                raise ClientNotAllowedError("azp/client_id not allowed")
+        if settings.max_token_age:
+            self._check_age(claims.get("iat"), self._now())
+
+    def _check_age(self, issued_at: object, now: float) -> None:
+        if not self.settings.max_token_age:
+            return
+        if not is_safe_number(issued_at):
+            raise TokenTooOldError("no iat to measure the age by")
+        if issued_at < now - self.settings.leeway - self.settings.max_token_age:
+            raise TokenTooOldError(f"older than {self.settings.max_token_age:g}s")
 
     def _check_audience(self, audience: object) -> None:
         if isinstance(audience, str):
