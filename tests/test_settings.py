@@ -281,3 +281,40 @@ def test_the_replay_url_is_left_out_of_the_settings_repr() -> None:
     )
     assert "hunter2" not in repr(settings)
     assert settings.dpop_replay_url == "redis://:hunter2@cache:6379/0"
+
+
+def test_validity_rule_settings_are_read_from_the_environment() -> None:
+    settings = Auth0Settings.from_env(
+        {
+            **TENANT,
+            "AUTH0_MAX_TOKEN_AGE": "3600",
+            "AUTH0_TOKEN_PROFILE": "RFC9068",
+            "AUTH0_ALLOWED_CLIENTS": "abc, def,abc",
+            "AUTH0_REQUIRED_CLAIMS": "org_id",
+        },
+        env_file=None,
+    )
+    assert (settings.max_token_age, settings.token_profile) == (3600.0, "rfc9068")
+    assert (settings.allowed_clients, settings.required_claims) == (("abc", "def"), ("org_id",))
+    defaults = Auth0Settings.from_env(TENANT, env_file=None)
+    assert (defaults.max_token_age, defaults.token_profile, defaults.allowed_clients, defaults.required_claims) == (
+        0.0,
+        "",
+        (),
+        (),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"token_profile": "jwt"}, "AUTH0_TOKEN_PROFILE='jwt': must be empty or 'rfc9068'"),
+        ({"allowed_clients": ("a", " ")}, "AUTH0_ALLOWED_CLIENTS=('a', ' '): give non-empty names"),
+        ({"required_claims": (1,)}, "AUTH0_REQUIRED_CLAIMS=(1,): give non-empty names"),
+        ({"max_token_age": -1}, "max_token_age=-1: must be a finite number >= 0"),
+    ],
+)
+def test_bad_validity_rule_settings_are_named(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        Auth0Settings.from_env(TENANT, env_file=None, **fields)
+    assert str(raised.value) == message
