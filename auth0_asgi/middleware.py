@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._challenge import Challenges
 from ._credentials import BEARER, DPOP, Credentials, authorization_scheme, read_credentials
 from ._denial_log import install_filter, mark_denied
+from ._diagnostics import RateLimit, diagnose, token_of
 from ._htu import Origins
 from ._paths import ProtectionRules, Requirement
 from ._refresh_ahead import keep_fresh, prefetch
@@ -143,6 +144,7 @@ class Auth0Middleware:
         self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
         self.replay_store = replay_store if replay_store is not None else self._replay_store_for(settings)
         self._owns_replay_store = replay_store is None
+        self._diagnoses = RateLimit()
         install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,6 +219,8 @@ class Auth0Middleware:
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
         # %r: the path is percent-decoded, so a raw newline in it could forge a log line.
         logger.log(level, "refused %s %r: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.reason)
+        if error.status_code in (400, 401) and error.error is not None and logger.isEnabledFor(logging.INFO):
+            self._log_diagnosis(scope, error)
         if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
             # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
             await send({"type": "websocket.close", "code": 1008})
@@ -224,6 +228,14 @@ class Auth0Middleware:
         await self._challenges.response(error, authorization_scheme(scope))(scope, receive, send)
         if scope["type"] == "websocket":
             mark_denied()
+
+    def _log_diagnosis(self, scope: Scope, error: AuthenticationError) -> None:
+        authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
+        if authorization is None:
+            return
+        diagnosis = diagnose(token_of(authorization), error, self.settings)
+        if diagnosis is not None and self._diagnoses.allow(diagnosis.code):
+            logger.info("likely cause (%s): %s", diagnosis.code, diagnosis.message)
 
     @staticmethod
     def _replay_store_for(settings: Auth0Settings) -> ReplayStore:

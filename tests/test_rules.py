@@ -243,9 +243,9 @@ RFC9068_CLAIMS: Final = {"client_id": "c1", "jti": "t-1"}
 VALIDITY_ROWS: Final[list[Any]] = [
     # settings, token claims, token headers, expected answer (None for 200)
     pytest.param({"max_token_age": 600}, {}, {}, None, id="age-fresh"),
-    pytest.param({"max_token_age": 600}, {"iat": int(time.time()) - 900}, {}, TOO_OLD, id="age-too-old"),
+    pytest.param({"max_token_age": 600}, {"iat": lambda: int(time.time()) - 900}, {}, TOO_OLD, id="age-too-old"),
     pytest.param({"max_token_age": 600}, {"iat": None}, {}, TOO_OLD, id="age-without-iat"),
-    pytest.param({"max_token_age": 600}, {"iat": int(time.time()) - 590}, {}, None, id="age-within"),
+    pytest.param({"max_token_age": 600}, {"iat": lambda: int(time.time()) - 590}, {}, None, id="age-within"),
     pytest.param({"token_profile": "rfc9068"}, RFC9068_CLAIMS, {"typ": "at+jwt"}, None, id="rfc9068"),
     pytest.param(
         {"token_profile": "rfc9068"}, RFC9068_CLAIMS, {"typ": "application/AT+JWT"}, None, id="rfc9068-media-type"
@@ -278,7 +278,8 @@ async def test_a_validity_rule_gets_the_exact_answer(
     headers: dict[str, Any],
     expected: tuple[int, dict[str, str], list[str]] | None,
 ) -> None:
-    token = issuer.token(headers=headers, **claims)
+    # A callable claim is evaluated now, not when the table was collected.
+    token = issuer.token(headers=headers, **{name: v() if callable(v) else v for name, v in claims.items()})
     async with asgi_client(_app(issuer, settings=settings)) as client:
         response = await client.get("/api/x", headers=_bearer(token))
     if expected is None:

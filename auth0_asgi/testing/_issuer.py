@@ -17,6 +17,7 @@ from auth0_asgi.settings import ASYMMETRIC_ALGORITHMS, Auth0Settings
 
 from ._dpop import DPoPKey
 from ._keys import IssuerKey, PrivateKey, generate_private_key
+from ._mistakes import MistakenTokens
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "LocalIssuer"]
 
@@ -43,7 +44,7 @@ def _flip_signature_bit(token: str) -> str:
     return f"{head}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
 
 
-class LocalIssuer:
+class LocalIssuer(MistakenTokens):
     """A local token issuer that behaves like an Auth0 tenant, for demos and tests.
 
     It generates its signing keys at run time, publishes them as a JWKS, mints access
@@ -62,6 +63,11 @@ class LocalIssuer:
     - `clients`: client id to secret accepted by the token endpoint; default any non-empty pair.
     - `token_lifetime`: seconds an access token lives; default 86400, as Auth0's default.
     - `now`: wall-clock seconds since the epoch for `iat`/`exp`; default `time.time`.
+
+    Besides valid tokens it makes the usual bad ones (`expired_token`, `tampered_token`, ...) and
+    the mistaken ones newcomers send (`jwe_token`, `opaque_token`, `id_token`,
+    `issuer_variant_token`, `hs256_token`, `clock_behind_token`, `clock_ahead_token`), whose
+    refusals the middleware's log explains.
 
     Warning: this is for tests and local demos. Its tokens are real, so never configure a
     production middleware with its settings or serve it beyond loopback.
