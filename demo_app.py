@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0Settings, Auth0User, ConfigurationError
 from auth0_asgi.fastapi import Claims, document_security, require_scopes
-from auth0_asgi.testing import ISSUER_PATHS, LocalIssuer, issuer_app, load_or_create_private_key
+from auth0_asgi.testing import ISSUER_PATHS, LocalIssuer, demo_key_path, issuer_app, load_or_create_private_key
 
 logger = logging.getLogger("demo_app")
 
@@ -76,11 +76,8 @@ def _tenant_configured() -> bool:
 
 def _demo_key_file() -> Path:
     """Where the offline issuer keeps its key: shared by every worker, kept across restarts."""
-    configured = _config()("AUTH0_DEMO_KEY_FILE", default="").strip()
-    if configured:
-        return Path(configured)
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "auth0-asgi" / "demo-signing-key.pem"
+    configured = _config()("AUTH0_DEMO_KEY_FILE", default="")
+    return demo_key_path({**os.environ, "AUTH0_DEMO_KEY_FILE": configured})
 
 
 def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import anyio
 import httpx
@@ -152,6 +152,11 @@ class JWKSCache:
         if key is None:
             raise UnknownSigningKeyError("unknown kid after refresh")
         return key
+
+    @property
+    def keys(self) -> Mapping[str, SigningKey]:
+        """The usable keys held now, by kid; empty before the first successful fetch."""
+        return dict(self._servable_keys() or {})
 
     @property
     def has_keys(self) -> bool:

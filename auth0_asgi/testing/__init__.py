@@ -18,7 +18,7 @@
 from ._dpop import DPoPKey
 from ._http import ISSUER_PATHS, issuer_app, serve_issuer
 from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer
-from ._keys import PrivateKey, generate_private_key, load_or_create_private_key
+from ._keys import PrivateKey, demo_key_path, generate_private_key, load_or_create_private_key
 from ._tenant import trust_issuers
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "DPoPKey",
     "LocalIssuer",
     "PrivateKey",
+    "demo_key_path",
     "generate_private_key",
     "issuer_app",
     "load_or_create_private_key",

@@ -52,6 +52,20 @@ def _read_key(path: Path, algorithm: str) -> PrivateKey:
     return key
 
 
+def demo_key_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the offline demo (and ``auth0-asgi token``) keep their signing key.
+
+    $AUTH0_DEMO_KEY_FILE if set, else ``demo-signing-key.pem`` under ``$XDG_CACHE_HOME/auth0-asgi``
+    (default ``~/.cache``): shared by every worker and kept across restarts.
+    """
+    source = os.environ if environ is None else environ
+    configured = source.get("AUTH0_DEMO_KEY_FILE", "").strip()
+    if configured:
+        return Path(configured)
+    cache = source.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "auth0-asgi" / "demo-signing-key.pem"
+
+
 def load_or_create_private_key(path: str | os.PathLike[str], algorithm: str = "RS256") -> PrivateKey:
     """The private key kept at `path`, made there (mode 0600) on first use.
 
