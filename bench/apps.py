@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0Settings
+from auth0_asgi.rules import any_scope, claim_equals
 
 ASGIApp = Any
 
@@ -55,6 +56,14 @@ def settings(tenant: Tenant, **tunables: Any) -> Auth0Settings:
 def ours(tenant: Tenant, app: ASGIApp | None = None, **tunables: Any) -> Auth0Middleware:
     return Auth0Middleware(
         app or bare_starlette(), settings=settings(tenant, **tunables), protected_prefixes=["/api/private"]
+    )
+
+
+def ours_with_rules(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
+    """Ours with two authorization rules on the protected prefix, both passed by the bench token."""
+    rules = {"/api/private": [any_scope("read:messages", "admin"), claim_equals("azp", "bench")]}
+    return Auth0Middleware(
+        bare_starlette(), settings=settings(tenant, **tunables), protected_prefixes=["/api/private"], rules=rules
     )
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,24 @@ def test_readme_dpop_client_runs_against_the_offline_demo(tmp_path: Path, capsys
     with serving_demo(tmp_path) as url:
         namespace["main"](url)
     assert capsys.readouterr().out.splitlines() == ["DPoP 200", "401", "401"]
+
+
+@pytest.mark.usefixtures("tenant_env")
+def test_readme_claim_rules_example_runs(make_token: TokenMaker) -> None:
+    with _serving_readme_example("from auth0_asgi.rules import") as client:
+        staff = client.get(
+            "/api/admin/reports", headers={"Authorization": f"Bearer {make_token(scope='admin', roles=['staff'])}"}
+        )
+        not_staff = client.get("/api/admin/reports", headers={"Authorization": f"Bearer {make_token(scope='admin')}"})
+        no_scope = client.get("/api/admin/reports", headers={"Authorization": f"Bearer {make_token(roles=['staff'])}"})
+        acme = client.get("/api/billing", headers={"Authorization": f"Bearer {make_token(org_id='acme')}"})
+        other = client.get("/api/billing", headers={"Authorization": f"Bearer {make_token(org_id='other')}"})
+        old = client.get(
+            "/api/billing",
+            headers={"Authorization": f"Bearer {make_token(org_id='acme', iat=int(time.time()) - 7200)}"},
+        )
+    assert (staff.status_code, not_staff.status_code, no_scope.status_code) == (200, 403, 403)
+    assert 'scope="admin read:admin"' in no_scope.headers["www-authenticate"]
+    assert "scope=" not in not_staff.headers["www-authenticate"]
+    assert (acme.status_code, other.status_code) == (200, 403)
+    assert (old.status_code, old.json()["detail"]) == (401, "The access token is too old")
