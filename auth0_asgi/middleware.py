@@ -19,7 +19,7 @@ from ._diagnostics import RateLimit, diagnose, token_of
 from ._htu import Origins
 from ._paths import ProtectionRules, Requirement
 from ._refresh_ahead import keep_fresh, prefetch
-from .discovery import Discovery
+from ._wiring import key_caches_for, replay_store_for
 from .dpop import ProofChecker
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError, ReplayedProofError
 from .jwks import JWKSCache
@@ -124,7 +124,7 @@ class Auth0Middleware:
             raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
         if keys is None:
             # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
-            keys = self._key_caches_for(self.settings, http_client)
+            keys = key_caches_for(self.settings, http_client)
         self.verifier = TokenVerifier(self.settings, keys=keys)
         self.key_sets: Mapping[str, SigningKeySource] = (
             dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
@@ -142,7 +142,7 @@ class Auth0Middleware:
             algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
         )
         self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
-        self.replay_store = replay_store if replay_store is not None else self._replay_store_for(settings)
+        self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
         self._owns_replay_store = replay_store is None
         self._diagnoses = RateLimit()
         install_filter()
@@ -236,34 +236,6 @@ class Auth0Middleware:
         diagnosis = diagnose(token_of(authorization), error, self.settings)
         if diagnosis is not None and self._diagnoses.allow(diagnosis.code):
             logger.info("likely cause (%s): %s", diagnosis.code, diagnosis.message)
-
-    @staticmethod
-    def _replay_store_for(settings: Auth0Settings) -> ReplayStore:
-        if settings.dpop_replay_url:
-            try:
-                from .redis import RedisReplayStore
-            except ImportError as exc:
-                raise ConfigurationError('AUTH0_DPOP_REPLAY_URL needs redis: pip install "auth0-asgi[redis]"') from exc
-            return RedisReplayStore.from_url(settings.dpop_replay_url)
-        return InMemoryReplayStore(settings.dpop_replay_capacity)
-
-    @staticmethod
-    def _key_caches_for(settings: Auth0Settings, http_client: httpx.AsyncClient | None) -> dict[str, JWKSCache]:
-        if settings.discovery:  # the URL is the issuer's to say, so a cache per issuer
-            return {
-                t.issuer: JWKSCache.from_settings(
-                    settings,
-                    url=t.jwks_url,
-                    http_client=http_client,
-                    discovery=Discovery(t.issuer, ttl=settings.jwks_cache_ttl, time_limit=settings.jwks_fetch_timeout),
-                )
-                for t in settings.trusted_issuers
-            }
-        caches = {
-            url: JWKSCache.from_settings(settings, url=url, http_client=http_client)
-            for url in dict.fromkeys(t.jwks_url for t in settings.trusted_issuers)
-        }
-        return {t.issuer: caches[t.jwks_url] for t in settings.trusted_issuers}
 
     def _key_caches(self) -> list[JWKSCache]:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,100 +12,30 @@ from starlette.config import Config
 
 from ._domains import TrustedIssuer, resolve_domains
 from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
+from ._fields import ASYMMETRIC_ALGORITHMS, Tunable, boolean, check_algorithms, split_list
 from .errors import ConfigurationError
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
-
-#: The algorithms a JWKS of public keys can verify. HS* (and "none") are refused at start-up:
-#: accepting them is the classic key-confusion hole (RFC 8725 §2.1, §3.1).
-ASYMMETRIC_ALGORITHMS: Final = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-)
-
-
-def _split_list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
-def _check_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]:
-    if not algorithms:
-        raise ConfigurationError("AUTH0_ALGORITHMS='': name at least one algorithm, such as 'RS256'")
-    canonical = []
-    for name in algorithms:
-        upper = name.strip().upper()
-        if upper not in ASYMMETRIC_ALGORITHMS:
-            why = (
-                "symmetric or unsigned algorithms cannot be verified with a JWKS of public keys"
-                if upper == "NONE" or upper.startswith("HS")
-                else "unknown algorithm"
-            )
-            allowed = ", ".join(sorted(ASYMMETRIC_ALGORITHMS))
-            raise ConfigurationError(f"AUTH0_ALGORITHMS={name!r}: {why}; allowed: {allowed}")
-        if upper not in canonical:
-            canonical.append(upper)
-    return tuple(canonical)
-
-
-@dataclass(frozen=True, slots=True)
-class _Tunable:
-    kind: type[int] | type[float]
-    minimum: float
-    minimum_allowed: bool
-
-    def check(self, label: str, value: object, shown: object) -> None:
-        """Raise ConfigurationError naming `label` and `shown` unless `value` is in range."""
-        if self.kind is int:
-            ok = type(value) is int and value >= self.minimum
-            if not ok:
-                raise ConfigurationError(f"{label}={shown!r}: must be an integer >= {self.minimum:g}")
-            return
-        bound = f">= {self.minimum:g}" if self.minimum_allowed else f"> {self.minimum:g}"
-        refusal = ConfigurationError(f"{label}={shown!r}: must be a finite number {bound}")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise refusal
-        if value < self.minimum or (value == self.minimum and not self.minimum_allowed):
-            raise refusal
-
-    def parse(self, label: str, text: str) -> int | float:
-        """`text` from the environment as this tunable's number, checked."""
-        try:
-            value: int | float = self.kind(text.strip())
-        except ValueError:
-            kind = "an integer" if self.kind is int else "a number"
-            raise ConfigurationError(f"{label}={text!r}: must be {kind}") from None
-        self.check(label, value, text)
-        return value
-
-
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
-
-
-def _boolean(variable: str, text: str) -> bool:
-    if text.lower() in _TRUE | _FALSE:
-        return text.lower() in _TRUE
-    raise ConfigurationError(f"{variable}={text!r}: must be true or false")
-
 
 #: The on/off fields, each also read from AUTH0_<FIELD> by `from_env`.
 _SWITCHES: Final = ("prefetch_keys", "jwks_cache_control", "discovery")
 
 #: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
-_TUNABLES: Final[Mapping[str, _Tunable]] = {
-    "leeway": _Tunable(float, 0, True),
-    "jwks_cache_ttl": _Tunable(float, 0, False),
-    "jwks_refresh_cooldown": _Tunable(float, 0, False),
-    "jwks_fetch_timeout": _Tunable(float, 0, False),
-    "jwks_retry_interval": _Tunable(float, 0, False),
-    "jwks_max_stale": _Tunable(float, 0, True),
-    "jwks_cache_ttl_min": _Tunable(float, 0, False),
-    "jwks_cache_ttl_max": _Tunable(float, 0, False),
-    "max_token_bytes": _Tunable(int, 64, True),
-    "token_cache_size": _Tunable(int, 0, True),
-    "dpop_max_age": _Tunable(float, 0, False),
-    "dpop_leeway": _Tunable(float, 0, True),
-    "dpop_replay_capacity": _Tunable(int, 1, True),
-    "max_token_age": _Tunable(float, 0, True),
+_TUNABLES: Final[Mapping[str, Tunable]] = {
+    "leeway": Tunable(float, 0, True),
+    "jwks_cache_ttl": Tunable(float, 0, False),
+    "jwks_refresh_cooldown": Tunable(float, 0, False),
+    "jwks_fetch_timeout": Tunable(float, 0, False),
+    "jwks_retry_interval": Tunable(float, 0, False),
+    "jwks_max_stale": Tunable(float, 0, True),
+    "jwks_cache_ttl_min": Tunable(float, 0, False),
+    "jwks_cache_ttl_max": Tunable(float, 0, False),
+    "max_token_bytes": Tunable(int, 64, True),
+    "token_cache_size": Tunable(int, 0, True),
+    "dpop_max_age": Tunable(float, 0, False),
+    "dpop_leeway": Tunable(float, 0, True),
+    "dpop_replay_capacity": Tunable(int, 1, True),
+    "max_token_age": Tunable(float, 0, True),
 }
 
 #: The list fields, each also read from AUTH0_<FIELD> by `from_env` as comma-separated text.
@@ -253,7 +182,7 @@ class Auth0Settings:
             )
         object.__setattr__(self, "domain", domains)
         object.__setattr__(self, "audience", audience)
-        object.__setattr__(self, "algorithms", _check_algorithms(algorithms))
+        object.__setattr__(self, "algorithms", check_algorithms(algorithms))
         object.__setattr__(self, "issuer", trusted[0].issuer)
         object.__setattr__(self, "jwks_url", trusted[0].jwks_url)
         object.__setattr__(self, "trusted_issuers", trusted)
@@ -317,20 +246,20 @@ class Auth0Settings:
             variable = f"AUTH0_{name.upper()}"
             text = config(variable, default="").strip()
             if text and name not in tunables:
-                from_environment[name] = _boolean(variable, text)
+                from_environment[name] = boolean(variable, text)
         for name in _LISTS:
             text = config(f"AUTH0_{name.upper()}", default="")
             if text.strip() and name not in tunables:
-                from_environment[name] = _split_list(text)
+                from_environment[name] = split_list(text)
         for name in ("dpop", "dpop_replay_url", "token_profile"):
             text = config(f"AUTH0_{name.upper()}", default="").strip()
             if text and name not in tunables:
                 from_environment[name] = text
         return cls(
             domain=domain,
-            audience=_split_list(audience),
+            audience=split_list(audience),
             issuer=config("AUTH0_ISSUER", default="").strip(),
-            algorithms=_split_list(config("AUTH0_ALGORITHMS", default="RS256")),
+            algorithms=split_list(config("AUTH0_ALGORITHMS", default="RS256")),
             jwks_url=config("AUTH0_JWKS_URL", default="").strip(),
             **{**from_environment, **tunables},
         )
