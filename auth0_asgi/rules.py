@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from ._paths import scope_set
@@ -131,4 +132,5 @@ def claims_satisfy(predicate: Callable[[Mapping[str, Any]], bool], *, name: str 
     refuses the request and is logged.
     """
     label = name or getattr(predicate, "__qualname__", None) or repr(predicate)
-    return Rule(f"claims_satisfy({label})", lambda user: predicate(user.claims))
+    # A read-only view: the claims are shared by every request with this token (the token cache).
+    return Rule(f"claims_satisfy({label})", lambda user: predicate(MappingProxyType(user.claims)))

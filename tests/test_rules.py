@@ -301,3 +301,18 @@ async def test_a_cached_token_still_ages_out(issuer: LocalIssuer) -> None:
     with pytest.raises(Exception, match="older than 60s") as too_old:
         await verifier.verify(token)
     assert type(too_old.value).__name__ == "TokenTooOldError"
+
+
+async def test_a_predicate_cannot_change_the_cached_claims(issuer: LocalIssuer) -> None:
+    def meddling(claims: Any) -> bool:
+        claims["scope"] = "admin"
+        return True
+
+    token = issuer.token(scope="read:x")
+    async with asgi_client(
+        _app(issuer, rules={"/api/admin": [claims_satisfy(meddling)], "/api/all": [any_scope("admin")]})
+    ) as client:
+        meddled = await client.get("/api/admin/x", headers=_bearer(token))
+        after = await client.get("/api/all/x", headers=_bearer(token))
+    assert meddled.status_code == 403  # the predicate raised (TypeError): a refusal
+    assert after.status_code == 403  # and the cached token still grants only read:x
