@@ -233,6 +233,8 @@ class Auth0Middleware:
         authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
         if authorization is None:
             return
+        if len(authorization) > self.settings.max_token_bytes + 16:
+            return  # a token refused for its size is not read any further, not even to explain it
         diagnosis = diagnose(token_of(authorization), error, self.settings)
         if diagnosis is not None and self._diagnoses.allow(diagnosis.code):
             logger.info("likely cause (%s): %s", diagnosis.code, diagnosis.message)
