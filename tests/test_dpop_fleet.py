@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import httpx
@@ -137,19 +138,31 @@ def test_without_a_shared_store_each_worker_remembers_only_its_own_proofs(issuer
         assert httpx.get(f"{a}/api/private", headers=proof).status_code == 401
 
 
+@contextlib.contextmanager
+def _on_redis(issuer: LocalIssuer, server: RedisServer) -> Iterator[tuple[Callable[..., httpx.Response], str]]:
+    """A uvicorn server whose replay store is `server`; yields a sender of fresh DPoP requests and
+    the URL they go to, after one has gone through (so the store's connection is open)."""
+    key = DPoPKey()
+    token = issuer.dpop_token(key)
+    with serve_with_uvicorn(_middleware(issuer, dpop_replay_url=server.url)) as url:
+        target = f"{url}/api/private"
+
+        def send(**options: Any) -> httpx.Response:
+            return httpx.get(target, headers=_dpop_headers(key, token, target), **options)
+
+        assert send().status_code == 200
+        yield send, target
+
+
 def test_redis_stopped_mid_run_gives_503_and_recovers_on_restart(
     issuer: LocalIssuer, own_redis_server: RedisServer
 ) -> None:
-    key = DPoPKey()
-    token = issuer.dpop_token(key)
-    with serve_with_uvicorn(_middleware(issuer, dpop_replay_url=own_redis_server.url)) as url:
-        target = f"{url}/api/private"
-        assert httpx.get(target, headers=_dpop_headers(key, token, target)).status_code == 200
+    with _on_redis(issuer, own_redis_server) as (send, target):
         own_redis_server.stop()
-        down = httpx.get(target, headers=_dpop_headers(key, token, target), timeout=10)
+        down = send(timeout=10)
         bearer = httpx.get(target, headers={"Authorization": f"Bearer {issuer.token()}"})
         own_redis_server.start()
-        recovered = httpx.get(target, headers=_dpop_headers(key, token, target))
+        recovered = send()
     assert down.status_code == 503
     assert down.json() == {
         "detail": "DPoP replay protection is temporarily unavailable",
@@ -399,16 +412,12 @@ def _command_calls(client: Any) -> dict[str, int]:
 def test_the_redis_store_costs_one_set_per_proof_and_nothing_else(
     issuer: LocalIssuer, own_redis_server: RedisServer
 ) -> None:
-    key = DPoPKey()
-    token = issuer.dpop_token(key)
-    with serve_with_uvicorn(_middleware(issuer, dpop_replay_url=own_redis_server.url)) as url:
-        target = f"{url}/api/private"
-        assert httpx.get(target, headers=_dpop_headers(key, token, target)).status_code == 200  # connects
+    with _on_redis(issuer, own_redis_server) as (send, target):
         # One side connection, opened (and its own set-up commands run) before counting starts.
         side = redis.Redis.from_url(own_redis_server.url)
         try:
             before = _command_calls(side)
-            statuses = [httpx.get(target, headers=_dpop_headers(key, token, target)).status_code for _ in range(20)]
+            statuses = [send().status_code for _ in range(20)]
             bearer = httpx.get(target, headers={"Authorization": f"Bearer {issuer.token()}"})
             after = _command_calls(side)
         finally:
