@@ -54,10 +54,6 @@ _MIN_RSA_BITS: Final = 2048
 _MAX_CACHED_HEADER: Final = 2048
 
 
-def _refuse(reason: str) -> InvalidDPoPProofError:
-    return InvalidDPoPProofError(reason)
-
-
 def access_token_hash(access_token: str) -> str:
     """RFC 9449 §4.2 `ath`: base64url (no padding) of the SHA-256 of the token's ASCII."""
     digest = hashlib.sha256(access_token.encode("ascii", "surrogateescape")).digest()
@@ -139,42 +135,46 @@ class ProofChecker:
         token the proof must be bound to by `ath`; None at a token endpoint, where there is none.
         """
         if len(proof) > MAX_PROOF_BYTES:
-            raise _refuse(f"proof of {len(proof)} bytes")
+            raise InvalidDPoPProofError(f"proof of {len(proof)} bytes")
         proof = proof.strip(" \t")
-        header_segment, payload_segment, signature_segment = split_compact(proof, _refuse)
+        header_segment, payload_segment, signature_segment = split_compact(proof, InvalidDPoPProofError)
         header = self._headers.get(header_segment)
         if header is None:
             header = self._read_header(header_segment)
-        claims = json_object(decode_segment(payload_segment, _refuse), "proof payload", _refuse)
+        claims = json_object(
+            decode_segment(payload_segment, InvalidDPoPProofError), "proof payload", InvalidDPoPProofError
+        )
         jti, expires_at = self._check_claims(claims, method, target_matches, access_token)
         key, thumbprint = header.key()
         signing_input = proof[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         try:
-            valid = header.algorithm.verify(signing_input, key, decode_segment(signature_segment, _refuse))
+            valid = header.algorithm.verify(
+                signing_input, key, decode_segment(signature_segment, InvalidDPoPProofError)
+            )
         except (PyJWTError, ValueError, TypeError) as exc:  # pragma: no cover - key and alg already agree
-            raise _refuse("signature could not be checked") from exc
+            raise InvalidDPoPProofError("signature could not be checked") from exc
         if not valid:
-            raise _refuse("signature does not verify with the proof's jwk")
+            raise InvalidDPoPProofError("signature does not verify with the proof's jwk")
         return VerifiedProof(thumbprint, jti, expires_at)
 
     def _read_header(self, segment: str) -> _ProofHeader:
-        header = json_object(decode_segment(segment, _refuse), "proof header", _refuse)
+        header = json_object(decode_segment(segment, InvalidDPoPProofError), "proof header", InvalidDPoPProofError)
         if header.get("typ") != "dpop+jwt":  # §4.3 check 4: exactly, no media-type variants
-            raise _refuse("typ is not dpop+jwt")
+            raise InvalidDPoPProofError("typ is not dpop+jwt")
         algorithm_name = header.get("alg")
         if not isinstance(algorithm_name, str) or algorithm_name not in self._algorithms:
-            raise _refuse("alg is not an allowed proof algorithm")
+            raise InvalidDPoPProofError("alg is not an allowed proof algorithm")
         # RFC 7515 §4.1.11 and RFC 7797: extensions we do not implement change what is signed.
         if "crit" in header or "b64" in header:
-            raise _refuse("critical header extension not supported")
+            raise InvalidDPoPProofError("critical header extension not supported")
         jwk = header.get("jwk")
         if not isinstance(jwk, dict):
-            raise _refuse("no jwk header")
+            raise InvalidDPoPProofError("no jwk header")
         if not _PRIVATE_MEMBERS.isdisjoint(jwk):
             # §4.3 check 7: a private key in a header is leaked by sending it.
-            raise _refuse("jwk holds a private key")
+            raise InvalidDPoPProofError("jwk holds a private key")
         if not _fits(jwk, algorithm_name):
-            raise _refuse("jwk does not fit alg")
+            raise InvalidDPoPProofError("jwk does not fit alg")
         checked = _ProofHeader(self._algorithms[algorithm_name], jwk)
         self._headers.put(segment, checked)
         return checked
@@ -184,25 +184,25 @@ class ProofChecker:
     ) -> tuple[str, float]:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
-            raise _refuse("jti is missing or not a usable string")
+            raise InvalidDPoPProofError("jti is missing or not a usable string")
         if claims.get("htm") != method:
-            raise _refuse("htm is not the request method")
+            raise InvalidDPoPProofError("htm is not the request method")
         htu = claims.get("htu")
         if not isinstance(htu, str) or not target_matches(htu):
-            raise _refuse("htu is not the request URL")
+            raise InvalidDPoPProofError("htu is not the request URL")
         iat = claims.get("iat")
         if not is_safe_number(iat):
-            raise _refuse("iat is missing or not a number")
+            raise InvalidDPoPProofError("iat is missing or not a number")
         now = self._now()
         if iat < now - self.max_age:
-            raise _refuse("iat is too old")
+            raise InvalidDPoPProofError("iat is too old")
         if iat > now + self.leeway:
-            raise _refuse("iat is in the future")
+            raise InvalidDPoPProofError("iat is in the future")
         if access_token is not None:
             ath = claims.get("ath")
             expected = access_token_hash(access_token).encode("ascii")
             if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "surrogateescape"), expected):
-                raise _refuse("ath is not the hash of the access token")
+                raise InvalidDPoPProofError("ath is not the hash of the access token")
         return jti, iat + self.max_age
 
 
@@ -267,7 +267,7 @@ def _public_key(jwk: Mapping[str, Any], algorithm: Algorithm) -> Any:
     try:
         key = algorithm.from_jwk(dict(jwk))
     except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
-        raise _refuse("jwk is not a usable public key") from exc
+        raise InvalidDPoPProofError("jwk is not a usable public key") from exc
     if isinstance(key, RSAPublicKey) and key.key_size < _MIN_RSA_BITS:
-        raise _refuse("RSA jwk below 2048 bits")  # RFC 7518 §3.3
+        raise InvalidDPoPProofError("RSA jwk below 2048 bits")  # RFC 7518 §3.3
     return key

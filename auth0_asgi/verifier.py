@@ -243,8 +243,7 @@ class TokenVerifier:
             named = [claims[name] for name in ("azp", "client_id") if name in claims]
             if not named or not all(isinstance(c, str) and c in self._allowed_clients for c in named):
                 raise ClientNotAllowedError("azp/client_id not allowed")
-        if settings.max_token_age:
-            self._check_age(claims.get("iat"), self._now())
+        self._check_age(claims.get("iat"), self._now())
 
     def _check_age(self, issued_at: object, now: float) -> None:
         if not self.settings.max_token_age:

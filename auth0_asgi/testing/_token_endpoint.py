@@ -133,8 +133,7 @@ def _proof_key(proofs: list[str], url: str) -> str | None:
         )
     except InvalidDPoPProofError:
         raise refusal from None
-    thumbprint: str = proof.thumbprint
-    return thumbprint
+    return proof.thumbprint
 
 
 def token_request(
