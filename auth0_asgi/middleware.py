@@ -13,12 +13,12 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
-from ._credentials import BEARER, DPOP, Credentials, authorization_scheme, read_credentials
-from ._denial_log import install_filter, mark_denied
-from ._diagnostics import RateLimit, diagnose, token_of
+from ._credentials import BEARER, DPOP, Credentials, read_credentials
+from ._denial_log import install_filter
 from ._htu import Origins
 from ._paths import ProtectionRules, Requirement
 from ._refresh_ahead import keep_fresh, prefetch
+from ._refusal import Refusals
 from ._wiring import key_caches_for, replay_store_for
 from .dpop import ProofChecker
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError, ReplayedProofError
@@ -137,14 +137,13 @@ class Auth0Middleware:
         settings = self.settings
         schemes = _SCHEMES_BY_MODE[settings.dpop]
         self._schemes = frozenset(schemes)
-        self._challenges = Challenges(self.realm, schemes, settings.dpop_algorithms)
+        self._refusals = Refusals(settings, Challenges(self.realm, schemes, settings.dpop_algorithms))
         self._proofs = ProofChecker(
             algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
         )
         self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
         self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
         self._owns_replay_store = replay_store is None
-        self._diagnoses = RateLimit()
         install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,7 +163,7 @@ class Auth0Middleware:
             try:
                 user = await self.authenticate(scope, requirement)
             except AuthenticationError as exc:
-                await self._refuse(scope, receive, send, exc)
+                await self._refusals.answer(scope, receive, send, exc)
                 return
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
@@ -212,32 +211,7 @@ class Auth0Middleware:
         except AuthenticationError as exc:
             if started:
                 raise  # too late for a challenge: let the server deal with a broken response
-            await self._refuse(scope, receive, send, exc)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: AuthenticationError) -> None:
-        """Answer the request in `scope` with the RFC 6750 response for `error`, and log it."""
-        level = logging.WARNING if error.status_code >= 500 else logging.INFO
-        # %r: the path is percent-decoded, so a raw newline in it could forge a log line.
-        logger.log(level, "refused %s %r: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.reason)
-        if error.status_code in (400, 401) and error.error is not None and logger.isEnabledFor(logging.INFO):
-            self._log_diagnosis(scope, error)
-        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
-            # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await self._challenges.response(error, authorization_scheme(scope))(scope, receive, send)
-        if scope["type"] == "websocket":
-            mark_denied()
-
-    def _log_diagnosis(self, scope: Scope, error: AuthenticationError) -> None:
-        authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
-        if authorization is None:
-            return
-        if len(authorization) > self.settings.max_token_bytes + 16:
-            return  # a token refused for its size is not read any further, not even to explain it
-        diagnosis = diagnose(token_of(authorization), error, self.settings)
-        if diagnosis is not None and self._diagnoses.allow(diagnosis.code):
-            logger.info("likely cause (%s): %s", diagnosis.code, diagnosis.message)
+            await self._refusals.answer(scope, receive, send, exc)
 
     def _key_caches(self) -> list[JWKSCache]:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())
