@@ -61,25 +61,27 @@ async def fetch_document(client: httpx.AsyncClient, url: str, *, time_limit: flo
                 timeout=time_limit,  # httpx's per-phase limits, inside the total deadline
             ) as response:
                 if response.status_code != 200:
-                    raise JWKSFetchError(f"HTTP {response.status_code}")
+                    raise JWKSFetchError(
+                        f"HTTP {response.status_code}", code="http_status", status_code=response.status_code
+                    )
                 body = await _read_capped(response, max_body_bytes)
                 return Document(body, max_age(response.headers.get("cache-control", "")))
     except TimeoutError as exc:
-        raise JWKSFetchError(f"timed out after {time_limit:g}s") from exc
+        raise JWKSFetchError(f"timed out after {time_limit:g}s", code="timeout") from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise JWKSFetchError(f"{type(exc).__name__}") from exc
+        raise JWKSFetchError(f"{type(exc).__name__}", code="transport_error") from exc
 
 
 async def _read_capped(response: httpx.Response, max_body_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_body_bytes:
-        raise JWKSFetchError(f"body of {declared} bytes is over the {max_body_bytes}-byte cap")
+        raise JWKSFetchError(f"body of {declared} bytes is over the {max_body_bytes}-byte cap", code="too_large")
     if response.is_stream_consumed:
         body = response.content  # a transport that hands over a response already read
     else:
         body = await _read_stream(response, max_body_bytes)
     if len(body) > max_body_bytes:
-        raise JWKSFetchError(f"body is over the {max_body_bytes}-byte cap")
+        raise JWKSFetchError(f"body is over the {max_body_bytes}-byte cap", code="too_large")
     return body
 
 

@@ -101,9 +101,9 @@ def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, Sign
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise JWKSFetchError("the key set is not valid JSON") from exc
+        raise JWKSFetchError("the key set is not valid JSON", code="invalid_document") from exc
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array")
+        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array", code="invalid_document")
     allowed = frozenset(allowed_algorithms)
     keys: dict[str, SigningKey] = {}
     duplicated: set[str] = set()

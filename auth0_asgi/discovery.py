@@ -29,6 +29,10 @@ _DOCUMENT_PATH = ".well-known/openid-configuration"
 _MAX_DOCUMENT_BYTES = 64 * 1024
 
 
+def _discovery_failed(message: str) -> JWKSFetchError:
+    return JWKSFetchError(message, code="discovery_failed")
+
+
 class Discovery:
     """The `jwks_uri` of `issuer`, discovered and cached.
 
@@ -71,15 +75,17 @@ class Discovery:
         document = await fetch_document(
             client, self.url, time_limit=self._time_limit, max_body_bytes=_MAX_DOCUMENT_BYTES
         )
-        configuration = json_object(document.body, "discovery document", JWKSFetchError)
+        configuration = json_object(document.body, "discovery document", _discovery_failed)
         if configuration.get("issuer") != self.issuer:
             # §4.3: a document for another issuer (or a misconfigured proxy) is not ours.
-            raise JWKSFetchError("the discovery document names another issuer")
+            raise JWKSFetchError("the discovery document names another issuer", code="discovery_failed")
         jwks_uri = configuration.get("jwks_uri")
         if not isinstance(jwks_uri, str):
-            raise JWKSFetchError("the discovery document has no jwks_uri")
+            raise JWKSFetchError("the discovery document has no jwks_uri", code="discovery_failed")
         try:
             check_jwks_url(jwks_uri)
         except ConfigurationError as exc:
-            raise JWKSFetchError("the discovered jwks_uri is not https:// (or http:// to loopback)") from exc
+            raise JWKSFetchError(
+                "the discovered jwks_uri is not https:// (or http:// to loopback)", code="discovery_failed"
+            ) from exc
         return jwks_uri

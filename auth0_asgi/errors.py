@@ -48,7 +48,17 @@ class ConfigurationError(Auth0Error, ValueError):
 
 
 class JWKSFetchError(Auth0Error):
-    """Fetching or parsing the JSON Web Key Set failed."""
+    """Fetching or parsing the JSON Web Key Set (or the discovery document) failed.
+
+    `code` is the fixed reason code (``http_status``, ``timeout``, ``transport_error``,
+    ``too_large``, ``invalid_document``, ``no_usable_keys``, ``discovery_failed``) and
+    `status_code` the HTTP status of the answer, if there was one.
+    """
+
+    def __init__(self, message: str, *, code: str, status_code: int | None = None) -> None:
+        self.code = code
+        self.status_code = status_code
+        super().__init__(message)
 
 
 class AuthenticationError(Auth0Error):
@@ -57,8 +67,11 @@ class AuthenticationError(Auth0Error):
     `status_code` is the HTTP status, `error` the RFC 6750 §3.1 error code (None when
     the request carried no bearer credentials) and `description` a fixed, client-safe text.
     `reason` is a finer internal explanation for the log; it is never sent to the client.
+    `code` is the fixed reason code of the refusal, one per class (``token_expired``,
+    ``dpop_proof_replayed``, ...): the value observers, metrics and structured logs carry.
     """
 
+    code: str = "refused"
     status_code: ClassVar[int] = 401
     error: ClassVar[str | None] = None
     description: ClassVar[str] = "Not authenticated"
@@ -71,10 +84,13 @@ class AuthenticationError(Auth0Error):
 class MissingTokenError(AuthenticationError):
     """The request carried no bearer token (no Authorization header, or another scheme)."""
 
+    code = "missing_token"
+
 
 class InvalidRequestError(AuthenticationError):
     """The Authorization header is malformed: empty token, spaces inside it, or repeated."""
 
+    code = "malformed_request"
     status_code = 400
     error = "invalid_request"
     description = "The Authorization header is malformed"
@@ -83,6 +99,7 @@ class InvalidRequestError(AuthenticationError):
 class InvalidTokenError(AuthenticationError):
     """The access token is not acceptable."""
 
+    code = "invalid_token"
     status_code = 401
     error = "invalid_token"
     description = "The access token is invalid"
@@ -91,11 +108,15 @@ class InvalidTokenError(AuthenticationError):
 class MalformedTokenError(InvalidTokenError):
     """The token is not a well-formed compact JWS with JSON object header and payload."""
 
+    code = "malformed_token"
+
     description = "The access token is malformed"
 
 
 class TokenTooLargeError(InvalidTokenError):
     """The token exceeds the configured size cap."""
+
+    code = "token_too_large"
 
     description = "The access token is too large"
 
@@ -103,11 +124,15 @@ class TokenTooLargeError(InvalidTokenError):
 class DisallowedAlgorithmError(InvalidTokenError):
     """The token's `alg` is not allowed, or does not fit its signing key."""
 
+    code = "disallowed_algorithm"
+
     description = "The access token algorithm is not allowed"
 
 
 class UnknownSigningKeyError(InvalidTokenError):
     """The token's `kid` names no key in the key set, even after a refresh."""
+
+    code = "unknown_signing_key"
 
     description = "The access token signing key is unknown"
 
@@ -115,11 +140,15 @@ class UnknownSigningKeyError(InvalidTokenError):
 class InvalidSignatureError(InvalidTokenError):
     """The signature does not verify with the key named by `kid`."""
 
+    code = "invalid_signature"
+
     description = "The access token signature is invalid"
 
 
 class ExpiredTokenError(InvalidTokenError):
     """The token's `exp` has passed (beyond the leeway), or `exp` is missing or not a number."""
+
+    code = "token_expired"
 
     description = "The access token has expired"
 
@@ -127,11 +156,15 @@ class ExpiredTokenError(InvalidTokenError):
 class ImmatureTokenError(InvalidTokenError):
     """The token's `nbf` or `iat` lies in the future (beyond the leeway)."""
 
+    code = "token_not_yet_valid"
+
     description = "The access token is not yet valid"
 
 
 class InvalidIssuerError(InvalidTokenError):
     """The token's `iss` is not exactly the configured issuer."""
+
+    code = "untrusted_issuer"
 
     description = "The access token issuer is not trusted"
 
@@ -139,11 +172,15 @@ class InvalidIssuerError(InvalidTokenError):
 class InvalidAudienceError(InvalidTokenError):
     """The token's `aud` contains none of the configured audiences."""
 
+    code = "wrong_audience"
+
     description = "The access token was not issued for this API"
 
 
 class TokenTooOldError(InvalidTokenError):
     """The token's `iat` is longer ago than `max_token_age` allows, or it has no `iat`."""
+
+    code = "token_too_old"
 
     description = "The access token is too old"
 
@@ -151,17 +188,23 @@ class TokenTooOldError(InvalidTokenError):
 class TokenProfileError(InvalidTokenError):
     """`token_profile="rfc9068"`: the header `typ` is not ``at+jwt`` or an RFC 9068 §2.2 claim is missing."""
 
+    code = "wrong_token_profile"
+
     description = "The access token is not an RFC 9068 access token"
 
 
 class ClientNotAllowedError(InvalidTokenError):
     """The token's `azp` or `client_id` is not in `allowed_clients` (or it names no client)."""
 
+    code = "client_not_allowed"
+
     description = "The access token was issued to a client that is not allowed"
 
 
 class MissingClaimError(InvalidTokenError):
     """A claim named in `required_claims` is absent (or null)."""
+
+    code = "missing_claim"
 
     description = "The access token lacks a required claim"
 
@@ -173,11 +216,15 @@ class BoundTokenError(InvalidTokenError):
     as a plain bearer token would let whoever stole it use it.
     """
 
+    code = "bound_token_as_bearer"
+
     description = "The access token is bound to a key and cannot be used as a bearer token"
 
 
 class KeyBindingError(InvalidTokenError):
     """A token sent with the DPoP scheme has no `cnf.jkt`, or one that is not the proof key's thumbprint."""
+
+    code = "key_binding_mismatch"
 
     description = "The access token is not bound to the DPoP proof key"
 
@@ -185,6 +232,7 @@ class KeyBindingError(InvalidTokenError):
 class InvalidDPoPProofError(AuthenticationError):
     """The DPoP proof fails a check of RFC 9449 §4.3 (or there are several)."""
 
+    code = "invalid_dpop_proof"
     status_code = 401
     error = "invalid_dpop_proof"
     description = "The DPoP proof is invalid"
@@ -192,6 +240,8 @@ class InvalidDPoPProofError(AuthenticationError):
 
 class ReplayedProofError(InvalidDPoPProofError):
     """The DPoP proof's `jti` was already used with this key (RFC 9449 §11.1)."""
+
+    code = "dpop_proof_replayed"
 
     description = "The DPoP proof was already used"
 
@@ -203,12 +253,15 @@ class InsufficientScopeError(AuthenticationError):
     reason is not about scopes (RFC 6750 §3.1 has one code for both; the attribute would mislead).
     """
 
+    code = "insufficient_scope"
     status_code = 403
     error = "insufficient_scope"
     description = "The access token does not grant the required scope"
 
     def __init__(self, required_scopes: Iterable[str] = (), reason: str | None = None) -> None:
         self.required_scopes = tuple(sorted(required_scopes))
+        if not self.required_scopes:
+            self.code = "rule_not_met"  # a claim rule, not a scope, refused the token
         super().__init__(reason or f"missing scope(s): {' '.join(self.required_scopes)}")
 
 
@@ -218,6 +271,7 @@ class TemporarilyUnavailableError(AuthenticationError):
     Not a problem with the credentials: answered 503 with Retry-After and no challenge.
     """
 
+    code = "temporarily_unavailable"
     status_code = 503
     error = "temporarily_unavailable"
     description = "The service is temporarily unavailable"
@@ -229,6 +283,8 @@ class TemporarilyUnavailableError(AuthenticationError):
 
 class SigningKeysUnavailableError(TemporarilyUnavailableError):
     """No signing keys could be obtained; `retry_after` is whole seconds until the next try."""
+
+    code = "signing_keys_unavailable"
 
     description = "The signing keys are temporarily unavailable"
 
@@ -242,5 +298,7 @@ class ReplayStoreUnavailableError(TemporarilyUnavailableError):
     The request is refused rather than let through unrecorded: a proof that cannot be
     recorded could be replayed.
     """
+
+    code = "replay_store_unavailable"
 
     description = "DPoP replay protection is temporarily unavailable"

@@ -255,5 +255,5 @@ class JWKSCache:
         if not keys:
             # A set with nothing we can use (only enc keys, other key types, one kid twice) is
             # a broken answer, not a revocation of every key: keep what we hold.
-            raise JWKSFetchError("the key set has no usable signing key")
+            raise JWKSFetchError("the key set has no usable signing key", code="no_usable_keys")
         return keys, self._ttl_for(max_age)
