@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from ._jws import is_safe_number, split_compact
@@ -28,7 +28,7 @@ from .errors import (
 )
 from .settings import Auth0Settings
 
-__all__ = ["Diagnosis", "RateLimit", "diagnose", "token_of"]
+__all__ = ["Diagnosis", "diagnose", "token_of"]
 
 _PLACEHOLDERS: Final = frozenset({"undefined", "null", "none", "nil", "[object object]", "bearer", "token"})
 _QUOTES: Final = ('"', "'")
@@ -188,26 +188,6 @@ def diagnose(
                 "dashboard (APIs > your API > Settings); choose RS256",
             )
     return _clock_cause(error, payload, time.time() if now is None else now, settings.leeway)
-
-
-class RateLimit:
-    """At most one go per `interval` seconds for each key (a diagnosis code): a flood of the same
-    mistake logs one line a minute, not one per request."""
-
-    __slots__ = ("_clock", "_last", "interval")
-
-    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._last: dict[str, float] = {}
-
-    def allow(self, key: str) -> bool:
-        now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            return False
-        self._last[key] = now
-        return True
 
 
 def token_of(authorization: bytes) -> str:

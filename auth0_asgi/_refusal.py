@@ -9,7 +9,8 @@ from starlette.types import Receive, Scope, Send
 from ._challenge import Challenges
 from ._credentials import authorization_scheme
 from ._denial_log import mark_denied
-from ._diagnostics import RateLimit, diagnose, token_of
+from ._diagnostics import diagnose, token_of
+from ._rate_limit import RateLimit
 from .errors import AuthenticationError
 from .settings import Auth0Settings
 
