@@ -32,6 +32,7 @@ from .errors import (
     TokenTooOldError,
     UnknownSigningKeyError,
 )
+from .events import Auth0Observer
 from .jwks import JWKSCache
 from .middleware import Auth0Middleware
 from .replay import InMemoryReplayStore, ReplayStore
@@ -42,6 +43,7 @@ from .verifier import SigningKeySource, TokenVerifier
 __all__ = [
     "Auth0Error",
     "Auth0Middleware",
+    "Auth0Observer",
     "Auth0Settings",
     "Auth0User",
     "AuthenticationError",

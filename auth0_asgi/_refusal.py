@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.types import Receive, Scope, Send
 
@@ -12,6 +13,7 @@ from ._denial_log import mark_denied
 from ._diagnostics import diagnose, token_of
 from ._rate_limit import RateLimit
 from .errors import AuthenticationError
+from .events import Auth0Observer, LikelyCause, RequestOutcome
 from .settings import Auth0Settings
 
 __all__ = ["Refusals"]
@@ -20,34 +22,56 @@ logger = logging.getLogger("auth0_asgi")
 
 
 class Refusals:
-    """How a middleware answers the requests it refuses, with `challenges` for `settings`."""
+    """How a middleware answers the requests it refuses, with `challenges` for `settings`,
+    telling `observer` (already guarded) of each refusal."""
 
-    def __init__(self, settings: Auth0Settings, challenges: Challenges) -> None:
+    def __init__(self, settings: Auth0Settings, challenges: Challenges, observer: Auth0Observer | None) -> None:
         self._settings = settings
         self._challenges = challenges
+        self._observer = observer
         self._diagnoses = RateLimit()
 
-    async def answer(self, scope: Scope, receive: Receive, send: Send, error: AuthenticationError) -> None:
-        """Answer the request in `scope` with the RFC 6750 response for `error`, and log it."""
+    async def answer(
+        self, scope: Scope, receive: Receive, send: Send, error: AuthenticationError, started: float | None = None
+    ) -> None:
+        """Answer the request in `scope` with the RFC 6750 response for `error`, and log it.
+
+        `started`: the `time.perf_counter()` at which authenticating began, when observed.
+        """
+        duration = time.perf_counter() - started if started is not None else None
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
         # %r: the path is percent-decoded, so a raw newline in it could forge a log line.
         logger.log(level, "refused %s %r: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.reason)
-        if error.status_code in (400, 401) and error.error is not None and logger.isEnabledFor(logging.INFO):
-            self._log_diagnosis(scope, error)
-        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
+        if error.status_code in (400, 401) and error.error is not None:
+            self._explain(scope, error)
+        scheme = authorization_scheme(scope)
+        websocket = scope["type"] == "websocket"
+        if websocket and "websocket.http.response" not in scope.get("extensions", {}):
             # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
             await send({"type": "websocket.close", "code": 1008})
-            return
-        await self._challenges.response(error, authorization_scheme(scope))(scope, receive, send)
-        if scope["type"] == "websocket":
-            mark_denied()
+            status = 403
+        else:
+            await self._challenges.response(error, scheme)(scope, receive, send)
+            status = error.status_code
+            if websocket:
+                mark_denied()
+        if self._observer is not None:
+            used = scheme.lower() if scheme is not None else None
+            self._observer.on_event(RequestOutcome("refused", error.code, error.error, status, used, duration))
 
-    def _log_diagnosis(self, scope: Scope, error: AuthenticationError) -> None:
+    def _explain(self, scope: Scope, error: AuthenticationError) -> None:
+        """Log (at most once a minute per cause) and observe what the refusal likely comes from."""
+        if self._observer is None and not logger.isEnabledFor(logging.INFO):
+            return
         authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
         if authorization is None:
             return
         if len(authorization) > self._settings.max_token_bytes + 16:
             return  # a token refused for its size is not read any further, not even to explain it
         diagnosis = diagnose(token_of(authorization), error, self._settings)
-        if diagnosis is not None and self._diagnoses.allow(diagnosis.code):
+        if diagnosis is None:
+            return
+        if self._observer is not None:
+            self._observer.on_event(LikelyCause(diagnosis.code))
+        if logger.isEnabledFor(logging.INFO) and self._diagnoses.allow(diagnosis.code):
             logger.info("likely cause (%s): %s", diagnosis.code, diagnosis.message)

@@ -6,6 +6,7 @@ import httpx
 
 from .discovery import Discovery
 from .errors import ConfigurationError
+from .events import Auth0Observer
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
 from .settings import Auth0Settings
@@ -24,7 +25,9 @@ def replay_store_for(settings: Auth0Settings) -> ReplayStore:
     return InMemoryReplayStore(settings.dpop_replay_capacity)
 
 
-def key_caches_for(settings: Auth0Settings, http_client: httpx.AsyncClient | None) -> dict[str, JWKSCache]:
+def key_caches_for(
+    settings: Auth0Settings, http_client: httpx.AsyncClient | None, observer: Auth0Observer | None = None
+) -> dict[str, JWKSCache]:
     """One JWKSCache per key set, by trusted issuer: per URL, or per issuer when discovery finds the URL."""
     if settings.discovery:  # the URL is the issuer's to say, so a cache per issuer
         return {
@@ -32,12 +35,13 @@ def key_caches_for(settings: Auth0Settings, http_client: httpx.AsyncClient | Non
                 settings,
                 url=t.jwks_url,
                 http_client=http_client,
+                observer=observer,
                 discovery=Discovery(t.issuer, ttl=settings.jwks_cache_ttl, time_limit=settings.jwks_fetch_timeout),
             )
             for t in settings.trusted_issuers
         }
     caches = {
-        url: JWKSCache.from_settings(settings, url=url, http_client=http_client)
+        url: JWKSCache.from_settings(settings, url=url, http_client=http_client, observer=observer)
         for url in dict.fromkeys(t.jwks_url for t in settings.trusted_issuers)
     }
     return {t.issuer: caches[t.jwks_url] for t in settings.trusted_issuers}

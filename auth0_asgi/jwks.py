@@ -34,6 +34,7 @@ from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
 from ._jwk import SigningKey, parse_jwks
 from .discovery import Discovery
 from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
+from .events import Auth0Observer, KeySetFetched, RefreshSuppressed, StaleKeysDropped, StaleKeysServed, guarded
 from .settings import Auth0Settings
 
 __all__ = ["JWKSCache", "SigningKey"]
@@ -57,6 +58,8 @@ class JWKSCache:
       max-age, clamped to these bounds, instead of `cache_ttl`; default None: ignore it.
     - `max_body_bytes`: a larger key set document is refused; default 256 KiB.
     - `clock`: monotonic seconds; default `time.monotonic`.
+    - `observer`: told of each fetch, stale keys served or dropped, and each unknown-kid
+      refresh the cooldown held back (`auth0_asgi.events`); default None.
     """
 
     def __init__(
@@ -74,8 +77,10 @@ class JWKSCache:
         max_stale: float = 14400.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        observer: Auth0Observer | None = None,
     ) -> None:
         self.url = url
+        self._observer = guarded(observer)
         self._algorithms = frozenset(algorithms)
         self._client = http_client
         self._owns_client = http_client is None
@@ -107,6 +112,7 @@ class JWKSCache:
         discovery: Discovery | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        observer: Auth0Observer | None = None,
     ) -> JWKSCache:
         """A cache configured from `settings` (allow-list and every jwks_* tunable) for `url`,
         one of `settings.trusted_issuers`' key-set URLs; default `settings.jwks_url`."""
@@ -124,6 +130,7 @@ class JWKSCache:
             retry_interval=settings.jwks_retry_interval,
             max_stale=settings.jwks_max_stale,
             clock=clock,
+            observer=observer,
         )
 
     async def get_signing_key(self, kid: str) -> SigningKey:
@@ -138,6 +145,8 @@ class JWKSCache:
         keys = self._servable_keys()
         if keys is None:
             raise SigningKeysUnavailableError(self._seconds_until_retry())
+        if self._observer is not None and self._clock() >= self._expires_at:
+            self._observer.on_event(StaleKeysServed(self.url, self._clock() - self._expires_at))
         key = keys.get(kid)
         if key is not None:
             return key
@@ -145,6 +154,8 @@ class JWKSCache:
             raise UnknownSigningKeyError("unknown kid in a key set fetched just now")
         now = self._clock()
         if now - self._last_unknown_kid_refresh < self._refresh_cooldown:
+            if self._observer is not None:
+                self._observer.on_event(RefreshSuppressed(self.url))
             raise UnknownSigningKeyError("unknown kid; refresh cooldown active")
         self._last_unknown_kid_refresh = now
         await self._refresh(force=True)
@@ -195,6 +206,8 @@ class JWKSCache:
             # (revoked after a leak) must not verify for ever. Dropped until a fetch succeeds.
             logger.warning("the cached keys of %s are over %gs stale; refusing them", self.url, self._max_stale)
             self._keys = None
+            if self._observer is not None:
+                self._observer.on_event(StaleKeysDropped(self.url, self._max_stale))
         return self._keys
 
     def _seconds_until_retry(self) -> int:
@@ -218,18 +231,23 @@ class JWKSCache:
                 await self._fetch_and_store()
 
     async def _fetch_and_store(self) -> None:
+        started = time.perf_counter()
         try:
             keys, ttl = await self._fetch()
         except JWKSFetchError as exc:
             self._retry_not_before = self._clock() + self._retry_interval
             held = "serving the cached keys" if self._keys is not None else "no keys held"
             logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
+            fetched = KeySetFetched(self.url, "failure", exc.code, time.perf_counter() - started, None, exc.status_code)
         else:
             self._keys = keys
             self._held_ttl = ttl
             self._expires_at = self._clock() + ttl
             logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
+            fetched = KeySetFetched(self.url, "success", "ok", time.perf_counter() - started, len(keys), 200)
         self._finished_fetches += 1
+        if self._observer is not None:
+            self._observer.on_event(fetched)
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -22,6 +23,7 @@ from ._refusal import Refusals
 from ._wiring import key_caches_for, replay_store_for
 from .dpop import ProofChecker
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError, ReplayedProofError
+from .events import UNPROTECTED, Auth0Observer, RequestOutcome, guarded
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
 from .rules import Rule
@@ -86,6 +88,11 @@ class Auth0Middleware:
     - `replay_store`: where used DPoP proofs are remembered (`auth0_asgi.replay.ReplayStore`);
       default a `RedisReplayStore` for `settings.dpop_replay_url` (closed at lifespan shutdown
       or by `aclose()`), else an in-process store.
+    - `observer`: told what happens (`auth0_asgi.events`: each request's outcome and reason
+      code, cache hits, key-set fetches, ...), such as `auth0_asgi.otel.OpenTelemetryObserver`;
+      default None, which builds no events at all. An observer that raises is logged and ignored.
+    - `observe_identity`: include the accepted token's `iss`, `azp` and `sub` in the events;
+      default False. Warning: they identify callers; mind where the observer sends them.
 
     DPoP (RFC 9449) follows `settings.dpop`: with ``allowed`` (the default) a request may
     present ``Authorization: Bearer <token>`` or ``Authorization: DPoP <token>`` with a
@@ -117,15 +124,19 @@ class Auth0Middleware:
         http_client: httpx.AsyncClient | None = None,
         keys: SigningKeySource | Mapping[str, SigningKeySource] | None = None,
         replay_store: ReplayStore | None = None,
+        observer: Auth0Observer | None = None,
+        observe_identity: bool = False,
     ) -> None:
         self.app = app
+        self._observer = guarded(observer)
+        self._observe_identity = observe_identity
         self.settings = settings if settings is not None else Auth0Settings.from_env()
         if keys is not None and http_client is not None:
             raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
         if keys is None:
             # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
-            keys = key_caches_for(self.settings, http_client)
-        self.verifier = TokenVerifier(self.settings, keys=keys)
+            keys = key_caches_for(self.settings, http_client, self._observer)
+        self.verifier = TokenVerifier(self.settings, keys=keys, observer=self._observer)
         self.key_sets: Mapping[str, SigningKeySource] = (
             dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
         )
@@ -137,7 +148,7 @@ class Auth0Middleware:
         settings = self.settings
         schemes = _SCHEMES_BY_MODE[settings.dpop]
         self._schemes = frozenset(schemes)
-        self._refusals = Refusals(settings, Challenges(self.realm, schemes, settings.dpop_algorithms))
+        self._refusals = Refusals(settings, Challenges(self.realm, schemes, settings.dpop_algorithms), self._observer)
         self._proofs = ProofChecker(
             algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
         )
@@ -156,18 +167,38 @@ class Auth0Middleware:
             return
         scope[MIDDLEWARE_SCOPE_KEY] = self
         requirement = self._rules.decide(scope)
+        outcome: RequestOutcome | None = None  # told once the app is done: it may still refuse
         if requirement is None or (scope.get("method") == "OPTIONS" and _is_preflight(scope)):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
+            if self._observer is not None:
+                outcome = UNPROTECTED
         else:
+            started = time.perf_counter() if self._observer is not None else None
             try:
                 user = await self.authenticate(scope, requirement)
             except AuthenticationError as exc:
-                await self._refusals.answer(scope, receive, send, exc)
+                await self._refusals.answer(scope, receive, send, exc, started)
                 return
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
-        await self._call_app(scope, receive, send)
+            if started is not None:
+                outcome = self._accepted(user, time.perf_counter() - started)
+        await self._call_app(scope, receive, send, outcome)
+
+    def _accepted(self, user: Auth0User, duration: float) -> RequestOutcome:
+        claims = user.claims
+        issued_at = claims.get("iat")
+        # iat was checked to be a safe number when the token was verified.
+        age = time.time() - issued_at if issued_at is not None else None
+        scheme = "dpop" if "cnf" in claims else "bearer"  # a bound token only passes with DPoP
+        if not self._observe_identity:
+            return RequestOutcome("accepted", "accepted", None, None, scheme, duration, age)
+        client = claims.get("azp", claims.get("client_id"))
+        client = client if isinstance(client, str) else None
+        return RequestOutcome(
+            "accepted", "accepted", None, None, scheme, duration, age, claims["iss"], client, user.identity
+        )
 
     async def authenticate(self, scope: Scope, requirement: Requirement = _NOTHING_MORE) -> Auth0User:
         """The verified caller of the request in `scope`, whose token satisfies `requirement`.
@@ -198,7 +229,7 @@ class Auth0Middleware:
             raise ReplayedProofError("jti already used")
         return user
 
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send, outcome: RequestOutcome | None) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -211,7 +242,11 @@ class Auth0Middleware:
         except AuthenticationError as exc:
             if started:
                 raise  # too late for a challenge: let the server deal with a broken response
+            outcome = None  # the refusal is this request's outcome, and tells the observer itself
             await self._refusals.answer(scope, receive, send, exc)
+        finally:
+            if outcome is not None and self._observer is not None:
+                self._observer.on_event(outcome)
 
     def _key_caches(self) -> list[JWKSCache]:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())

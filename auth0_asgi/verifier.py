@@ -36,6 +36,7 @@ from .errors import (
     TokenTooOldError,
     UnknownSigningKeyError,
 )
+from .events import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS, Auth0Observer, TokenVerified, guarded
 from .settings import Auth0Settings
 from .user import Auth0User
 
@@ -61,6 +62,8 @@ class TokenVerifier:
       issuers, a mapping of each issuer (exact `iss`) to its own source. A single source
       serves every trusted issuer.
     - `now`: wall-clock seconds since the epoch, for `exp`/`nbf`/`iat`; default `time.time`.
+    - `observer`: told of each verified-token cache lookup and each full verification
+      (`auth0_asgi.events`); default None.
 
     Warning: the header's `jku`, `x5u`, `jwk` and `x5c` are never read: a key chosen by the
     token would let anyone sign. Only `kid` selects a key, and only from the source of the
@@ -77,8 +80,10 @@ class TokenVerifier:
         *,
         keys: SigningKeySource | Mapping[str, SigningKeySource],
         now: Callable[[], float] = time.time,
+        observer: Auth0Observer | None = None,
     ) -> None:
         self.settings = settings
+        self._observer = guarded(observer)
         trusted = [t.issuer for t in settings.trusted_issuers]
         if isinstance(keys, Mapping):
             if sorted(keys) != sorted(trusted):
@@ -134,8 +139,18 @@ class TokenVerifier:
         if entry is not None:
             user = await self._reuse(token, entry)
             if user is not None:
+                if self._observer is not None:
+                    self._observer.on_event(TOKEN_CACHE_HIT)
                 return user
-        return await self._verify_fully(token)
+        if self._observer is None:
+            return await self._verify_fully(token)
+        self._observer.on_event(TOKEN_CACHE_MISS)
+        started = time.perf_counter()
+        user = await self._verify_fully(token)
+        issued_at = user.claims.get("iat")
+        age = self._now() - issued_at if is_safe_number(issued_at) else None
+        self._observer.on_event(TokenVerified(time.perf_counter() - started, age))
+        return user
 
     async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User | None:
         now, leeway = self._now(), self.settings.leeway

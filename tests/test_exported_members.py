@@ -8,6 +8,7 @@ import pytest
 
 import auth0_asgi
 import auth0_asgi.dpop
+import auth0_asgi.events
 import auth0_asgi.fastapi
 import auth0_asgi.redis
 import auth0_asgi.replay
@@ -17,6 +18,7 @@ import auth0_asgi.testing.pytest_plugin
 PUBLIC_MODULES = [
     auth0_asgi,
     auth0_asgi.dpop,
+    auth0_asgi.events,
     auth0_asgi.fastapi,
     auth0_asgi.redis,
     auth0_asgi.replay,
