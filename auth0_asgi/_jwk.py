@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
+from ._log import fields
 from .errors import JWKSFetchError
 
 logger = logging.getLogger("auth0_asgi")
@@ -110,12 +111,16 @@ def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, Sign
     for index, jwk in enumerate(document["keys"]):
         usable = _usable_key(jwk, allowed)
         if isinstance(usable, str):
-            logger.debug("skipping JWKS entry %d: %s", index, usable)
+            logger.debug("skipping JWKS entry %d: %s", index, usable, extra=fields("key_skipped", "unusable_key"))
             continue
         if usable.kid in keys or usable.kid in duplicated:
             duplicated.add(usable.kid)
             keys.pop(usable.kid, None)
-            logger.warning("the key set publishes kid %r more than once; ignoring it", usable.kid)
+            logger.warning(
+                "the key set publishes kid %r more than once; ignoring it",
+                usable.kid,
+                extra=fields("key_skipped", "duplicate_kid"),
+            )
             continue
         keys[usable.kid] = usable
     return keys

@@ -15,6 +15,7 @@ from typing import Final
 
 import anyio
 
+from ._log import fields
 from .jwks import JWKSCache
 
 __all__ = ["REFRESH_AHEAD", "keep_fresh", "prefetch"]
@@ -52,5 +53,9 @@ async def _keep_one_fresh(cache: JWKSCache, fraction: Callable[[], float]) -> No
             continue
         ahead = REFRESH_AHEAD * (1 - _JITTER * fraction())
         await anyio.sleep(max(_MIN_SLEEP, cache.refresh_due_in(ahead)))
-        logger.debug("refreshing the key set of %s ahead of its TTL", cache.url)
+        logger.debug(
+            "refreshing the key set of %s ahead of its TTL",
+            cache.url,
+            extra=fields("refresh_ahead", "ahead_of_ttl", url=cache.url),
+        )
         await cache.refresh()

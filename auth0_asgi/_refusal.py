@@ -11,6 +11,7 @@ from ._challenge import Challenges
 from ._credentials import authorization_scheme
 from ._denial_log import mark_denied
 from ._diagnostics import diagnose, token_of
+from ._log import fields
 from ._rate_limit import RateLimit
 from .errors import AuthenticationError
 from .events import Auth0Observer, LikelyCause, RequestOutcome
@@ -41,7 +42,14 @@ class Refusals:
         duration = time.perf_counter() - started if started is not None else None
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
         # %r: the path is percent-decoded, so a raw newline in it could forge a log line.
-        logger.log(level, "refused %s %r: %s", scope.get("method", "WEBSOCKET"), scope["path"], error.reason)
+        logger.log(
+            level,
+            "refused %s %r: %s",
+            scope.get("method", "WEBSOCKET"),
+            scope["path"],
+            error.reason,
+            extra=fields("request_outcome", error.code, error=error.error, status=error.status_code),
+        )
         if error.status_code in (400, 401) and error.error is not None:
             self._explain(scope, error)
         scheme = authorization_scheme(scope)
@@ -74,4 +82,9 @@ class Refusals:
         if self._observer is not None:
             self._observer.on_event(LikelyCause(diagnosis.code))
         if logger.isEnabledFor(logging.INFO) and self._diagnoses.allow(diagnosis.code):
-            logger.info("likely cause (%s): %s", diagnosis.code, diagnosis.message)
+            logger.info(
+                "likely cause (%s): %s",
+                diagnosis.code,
+                diagnosis.message,
+                extra=fields("likely_cause", diagnosis.code),
+            )

@@ -19,6 +19,7 @@ import httpx
 from ._domains import check_jwks_url
 from ._fetch import fetch_document
 from ._jws import json_object
+from ._log import fields
 from .errors import ConfigurationError, JWKSFetchError
 
 __all__ = ["Discovery"]
@@ -64,7 +65,13 @@ class Discovery:
         except JWKSFetchError as exc:
             if self._jwks_uri is None:
                 raise
-            logger.warning("discovery at %s failed (%s); keeping %s", self.url, exc, self._jwks_uri)
+            logger.warning(
+                "discovery at %s failed (%s); keeping %s",
+                self.url,
+                exc,
+                self._jwks_uri,
+                extra=fields("discovery_failed", exc.code, url=self.url),
+            )
             self._expires_at = self._clock() + self._ttl
             return self._jwks_uri
         self._jwks_uri, self._expires_at = discovered, self._clock() + self._ttl

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Final, Literal, NamedTuple, Protocol
 
+from ._log import fields
 from ._rate_limit import RateLimit
 
 __all__ = [
@@ -185,7 +186,7 @@ class _Guarded:
                     type(exc).__name__,
                     type(event).__name__,
                     exc_info=True,
-                    extra={"auth0_asgi_event": "observer_failed", "auth0_asgi_reason": "observer_raised"},
+                    extra=fields("observer_failed", "observer_raised", observer=type(self.observer).__name__),
                 )
 
 

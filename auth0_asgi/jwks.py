@@ -32,6 +32,7 @@ import httpx
 
 from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
 from ._jwk import SigningKey, parse_jwks
+from ._log import fields
 from .discovery import Discovery
 from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
 from .events import Auth0Observer, KeySetFetched, RefreshSuppressed, StaleKeysDropped, StaleKeysServed, guarded
@@ -204,7 +205,12 @@ class JWKSCache:
         if self._keys is not None and self._clock() >= self._expires_at + self._max_stale:
             # The key server has been out of reach for too long: a key removed meanwhile
             # (revoked after a leak) must not verify for ever. Dropped until a fetch succeeds.
-            logger.warning("the cached keys of %s are over %gs stale; refusing them", self.url, self._max_stale)
+            logger.warning(
+                "the cached keys of %s are over %gs stale; refusing them",
+                self.url,
+                self._max_stale,
+                extra=fields("stale_keys_dropped", "max_stale_exceeded", url=self.url),
+            )
             self._keys = None
             if self._observer is not None:
                 self._observer.on_event(StaleKeysDropped(self.url, self._max_stale))
@@ -237,13 +243,24 @@ class JWKSCache:
         except JWKSFetchError as exc:
             self._retry_not_before = self._clock() + self._retry_interval
             held = "serving the cached keys" if self._keys is not None else "no keys held"
-            logger.warning("fetching the key set from %s failed (%s); %s", self.url, exc, held)
+            logger.warning(
+                "fetching the key set from %s failed (%s); %s",
+                self.url,
+                exc,
+                held,
+                extra=fields("key_set_fetched", exc.code, url=self.url, status_code=exc.status_code),
+            )
             fetched = KeySetFetched(self.url, "failure", exc.code, time.perf_counter() - started, None, exc.status_code)
         else:
             self._keys = keys
             self._held_ttl = ttl
             self._expires_at = self._clock() + ttl
-            logger.debug("fetched %d usable signing key(s) from %s", len(keys), self.url)
+            logger.debug(
+                "fetched %d usable signing key(s) from %s",
+                len(keys),
+                self.url,
+                extra=fields("key_set_fetched", "ok", url=self.url, key_count=len(keys)),
+            )
             fetched = KeySetFetched(self.url, "success", "ok", time.perf_counter() - started, len(keys), 200)
         self._finished_fetches += 1
         if self._observer is not None:

@@ -17,6 +17,7 @@ from ._challenge import Challenges
 from ._credentials import BEARER, DPOP, Credentials, read_credentials
 from ._denial_log import install_filter
 from ._htu import Origins
+from ._log import fields
 from ._paths import ProtectionRules, Requirement
 from ._refresh_ahead import keep_fresh, prefetch
 from ._refusal import Refusals
@@ -267,7 +268,8 @@ class Auth0Middleware:
                     if self.settings.dpop != "disabled" and isinstance(self.replay_store, InMemoryReplayStore):
                         logger.info(
                             "DPoP replay protection is per process: a proof replayed to another worker is not "
-                            "caught; set AUTH0_DPOP_REPLAY_URL to share it"
+                            "caught; set AUTH0_DPOP_REPLAY_URL to share it",
+                            extra=fields("replay_store", "per_process"),
                         )
                     if self.settings.prefetch_keys:
                         await self.prefetch()

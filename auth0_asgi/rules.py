@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from ._log import fields
 from ._paths import scope_set
 from .errors import ConfigurationError, InsufficientScopeError
 from .user import Auth0User
@@ -60,7 +61,12 @@ class Rule:
         try:
             passed = self._test(user)
         except Exception as exc:
-            logger.warning("authorization rule %s raised %s: refusing", self.name, type(exc).__name__)
+            logger.warning(
+                "authorization rule %s raised %s: refusing",
+                self.name,
+                type(exc).__name__,
+                extra=fields("rule_raised", "rule_not_met", rule=self.name),
+            )
             raise InsufficientScopeError(reason=f"rule {self.name} raised {type(exc).__name__}") from exc
         if passed is not True:
             raise InsufficientScopeError(self.scopes, reason=f"rule {self.name} not met")

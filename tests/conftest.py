@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -34,6 +35,33 @@ from auth0_asgi import Auth0Middleware, Auth0Settings
 AUDIENCE = "https://api.example.test"
 DOMAIN = "tenant.example.test"
 ISSUER = f"https://{DOMAIN}/"
+
+
+class _LinesWithoutFields(logging.Handler):
+    """Keeps every line of ours that lacks the fixed structured-log fields."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event, reason = getattr(record, "auth0_asgi_event", None), getattr(record, "auth0_asgi_reason", None)
+        if not (isinstance(event, str) and event and isinstance(reason, str) and reason):
+            self.found.append(f"{record.levelname} {record.getMessage()}")
+
+
+@pytest.fixture(autouse=True)
+def every_log_line_carries_its_fields() -> Iterator[None]:
+    """Throughout the suite: each line the package logs (at whatever level a test enables)
+    carries `auth0_asgi_event` and `auth0_asgi_reason`, which JSON log formatters turn into fields."""
+    check = _LinesWithoutFields()
+    logger = logging.getLogger("auth0_asgi")
+    logger.addHandler(check)
+    try:
+        yield
+    finally:
+        logger.removeHandler(check)
+    assert check.found == []
 
 
 @pytest.fixture
