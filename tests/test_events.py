@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 
 import httpx
@@ -57,7 +57,7 @@ def _timeless(event: Event) -> Event:
         value = getattr(event, name, None)
         if value is not None:
             assert 0 <= value < 5, (name, event)
-            event = event._replace(**{name: 0.0})
+            event = event._replace(**{name: 0.0})  # type: ignore[arg-type]  # a time field, by name
     return event
 
 
@@ -241,12 +241,12 @@ async def test_a_refusal_by_the_app_is_the_one_outcome_told() -> None:
 
 async def test_a_websocket_refused_before_accept_is_told_as_403(jwks_server: JWKSServer) -> None:
     recorder = Recorder()
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     app = protect(jwks_server, observer=recorder)

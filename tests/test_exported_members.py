@@ -10,6 +10,7 @@ import auth0_asgi
 import auth0_asgi.dpop
 import auth0_asgi.events
 import auth0_asgi.fastapi
+import auth0_asgi.otel
 import auth0_asgi.redis
 import auth0_asgi.replay
 import auth0_asgi.testing
@@ -20,6 +21,7 @@ PUBLIC_MODULES = [
     auth0_asgi.dpop,
     auth0_asgi.events,
     auth0_asgi.fastapi,
+    auth0_asgi.otel,
     auth0_asgi.redis,
     auth0_asgi.replay,
     auth0_asgi.testing,

@@ -37,3 +37,16 @@ def test_every_dependency_has_a_lower_bound() -> None:
     requirements = [*PYPROJECT["project"]["dependencies"], *(r for group in optional.values() for r in group)]
     unbounded = [r for r in requirements if not r.startswith("auth0-asgi[") and ">=" not in r]
     assert unbounded == []
+
+
+def test_the_core_imports_no_extra() -> None:
+    # The extras are optional: `import auth0_asgi` must work, and stay light, without them.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, auth0_asgi, auth0_asgi.events, auth0_asgi.rules; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'redis', 'fastapi', 'uvicorn'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
