@@ -67,6 +67,33 @@ def ours_with_rules(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
     )
 
 
+class DoNothing:
+    """An observer that ignores every event: what the event seam itself costs."""
+
+    def on_event(self, event: Any) -> None:
+        pass
+
+
+def ours_observed(tenant: Tenant, observer: Any, app: ASGIApp | None = None, **tunables: Any) -> Auth0Middleware:
+    """Ours telling `observer` of every event."""
+    return Auth0Middleware(
+        app or bare_starlette(),
+        settings=settings(tenant, **tunables),
+        protected_prefixes=["/api/private"],
+        observer=observer,
+    )
+
+
+def in_a_span(app: ASGIApp, tracer: Any) -> ASGIApp:
+    """`app` inside a recording server span per request, as an ASGI instrumentation starts one."""
+
+    async def traced(scope: Any, receive: Any, send: Any) -> None:
+        with tracer.start_as_current_span("GET /api/private"):
+            await app(scope, receive, send)
+
+    return traced
+
+
 def ours_two_issuers(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
     """Ours trusting two issuers (a tenant's custom domain beside it); the tokens are the first's."""
     settings = Auth0Settings(domain=f"{tenant.domain},login.bench.test", audience=(AUDIENCE,), **tunables)

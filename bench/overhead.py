@@ -38,7 +38,11 @@ from _keyserver import AUDIENCE, Tenant
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
 
+from auth0_asgi.otel import OpenTelemetryObserver
 from auth0_asgi.testing import DPoPKey
 
 Operation = Callable[[], Awaitable[Any]]
@@ -46,6 +50,7 @@ Operation = Callable[[], Awaitable[Any]]
 BARE_PUBLIC = "bare Starlette, /api/public"
 BARE_PRIVATE = "bare Starlette, /api/private"
 BARE_FASTAPI = "bare FastAPI, /api/private"
+BARE_IN_SPAN = "bare Starlette in a span, /api/private"
 
 
 DPOP_URL = "http://bench/api/private"
@@ -218,6 +223,18 @@ async def build_cases(
     two_issuers_fresh = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
     ours_ruled = apps.ours_with_rules(tenant, token_cache_size=cache_size)
     ours_dpop = apps.ours(tenant, token_cache_size=cache_size)
+    # OpenTelemetry with its SDK, as an application configures it: metrics read in memory, spans
+    # recorded and dropped (a processor that exports nothing), so only the recording is timed.
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    tracer = TracerProvider().get_tracer("bench")
+    ours_noop = apps.ours_observed(tenant, apps.DoNothing(), token_cache_size=cache_size)
+    ours_otel = apps.ours_observed(
+        tenant, OpenTelemetryObserver(meter_provider=meter_provider), token_cache_size=cache_size
+    )
+    ours_otel_span = apps.ours_observed(
+        tenant, OpenTelemetryObserver(meter_provider=meter_provider), token_cache_size=cache_size
+    )
+    bare_in_span = apps.in_a_span(apps.bare_starlette(), tracer)
     ours_dpop_fresh = apps.ours(tenant, token_cache_size=cache_size)
     closers = [
         ours,
@@ -229,6 +246,9 @@ async def build_cases(
         ours_dpop,
         ours_dpop_fresh,
         ours_ruled,
+        ours_noop,
+        ours_otel,
+        ours_otel_span,
     ]
     base_http = apps.base_http_middleware_pyjwt(tenant)
     minimal = apps.minimal_asgi_pyjwt(tenant)
@@ -247,6 +267,14 @@ async def build_cases(
         Case("ours, no token (401)", asgi_call(ours, "/api/private"), private, expect=401),
         Case("ours, two issuers, reused token", asgi_call(two_issuers, "/api/private", reused), private),
         Case("ours, two rules, reused token", asgi_call(ours_ruled, "/api/private", reused), private),
+        Case("ours, do-nothing observer, reused token", asgi_call(ours_noop, "/api/private", reused), private),
+        Case("ours, OTel observer, reused token", asgi_call(ours_otel, "/api/private", reused), private),
+        Case(BARE_IN_SPAN, asgi_call(bare_in_span, "/api/private", reused)),
+        Case(
+            "ours, OTel observer in a span, reused token",
+            asgi_call(apps.in_a_span(ours_otel_span, tracer), "/api/private", reused),
+            BARE_IN_SPAN,
+        ),
         Case(
             "ours, two issuers, new token", asgi_call(two_issuers_fresh, "/api/private", fresh_for_two_issuers), private
         ),

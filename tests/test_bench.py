@@ -34,6 +34,9 @@ def test_overhead_benchmark_smoke() -> None:
         "PyJWT decode alone, pre-parsed key",
         "BaseHTTPMiddleware + PyJWT, protected",
         "tutorial: PyJWKClient per request",
+        "ours, do-nothing observer, reused token",
+        "ours, OTel observer, reused token",
+        "ours, OTel observer in a span, reused token",
     ):
         assert expected in rows, output
     assert "memory per 10k requests" in output
