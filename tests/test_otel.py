@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth0_asgi import JWKSCache
-from auth0_asgi.otel import METER_NAME, OpenTelemetryObserver
+from auth0_asgi.otel import FETCH_BUCKETS, METER_NAME, TOKEN_AGE_BUCKETS, VERIFICATION_BUCKETS, OpenTelemetryObserver
 
 from .conftest import ISSUER, JWKSServer, TokenMaker, asgi_client, protect, serve_with_uvicorn
 from .test_jwks import FakeClock
@@ -51,7 +51,7 @@ class Metrics:
 
 def _value(point: Any) -> Any:
     if hasattr(point, "bucket_counts"):
-        return ("histogram", point.count)
+        return ("histogram", point.count, tuple(point.explicit_bounds))
     return point.value
 
 
@@ -104,15 +104,15 @@ async def test_the_metrics_of_a_short_run(jwks_server: JWKSServer, make_token: T
         _key(auth0_asgi__token_cache__result="miss"): 3,
     }
     assert values["auth0_asgi.token_cache.hit_ratio"] == {frozenset(): pytest.approx(2 / 5)}
-    assert values["auth0_asgi.token.verification.duration"] == {frozenset(): ("histogram", 1)}
-    assert values["auth0_asgi.token.age"] == {frozenset(): ("histogram", 1)}
+    assert values["auth0_asgi.token.verification.duration"] == {frozenset(): ("histogram", 1, VERIFICATION_BUCKETS)}
+    assert values["auth0_asgi.token.age"] == {frozenset(): ("histogram", 1, TOKEN_AGE_BUCKETS)}
     assert values["auth0_asgi.key_set.fetch.duration"] == {
         _key(
             url__full=jwks_server.url,
             auth0_asgi__outcome="success",
             auth0_asgi__reason="ok",
             http__response__status_code=200,
-        ): ("histogram", 1)
+        ): ("histogram", 1, FETCH_BUCKETS)
     }
     assert values["auth0_asgi.likely_causes"] == {
         _key(auth0_asgi__likely_cause="placeholder_token"): 1,
@@ -179,7 +179,10 @@ async def test_the_key_set_metrics(jwks_server: JWKSServer, sdk: Metrics) -> Non
         auth0_asgi__reason="http_status",
         http__response__status_code=502,
     )
-    assert values["auth0_asgi.key_set.fetch.duration"] == {ok: ("histogram", 2), failed: ("histogram", 2)}
+    assert values["auth0_asgi.key_set.fetch.duration"] == {
+        ok: ("histogram", 2, FETCH_BUCKETS),
+        failed: ("histogram", 2, FETCH_BUCKETS),
+    }
 
 
 async def test_identity_adds_the_issuer_to_metrics_and_the_caller_to_spans_only(
