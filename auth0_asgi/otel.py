@@ -110,15 +110,13 @@ class OpenTelemetryObserver:
         meter = metrics.get_meter(METER_NAME, __version__, meter_provider=meter_provider)
         self._spans = spans
         self._requests = _Counts()
-        self._lookups = _Counts()
+        self._lookups = {True: 0, False: 0}  # hits and misses: counted on every protected request
         self._stale_served = _Counts()
         self._stale_dropped = _Counts()
         self._suppressed = _Counts()
         self._causes = _Counts()
-        self._hits = self._misses = 0
         counters = [
             ("auth0_asgi.requests", self._requests, "{request}", "Requests to protected paths, by outcome and reason"),
-            ("auth0_asgi.token_cache.lookups", self._lookups, "{lookup}", "Verified-token cache lookups, hit or miss"),
             ("auth0_asgi.key_set.stale_served", self._stale_served, "{lookup}", "Key lookups served past the TTL"),
             ("auth0_asgi.key_set.stale_dropped", self._stale_dropped, "{event}", "Key sets dropped past max_stale"),
             ("auth0_asgi.key_set.refresh_suppressed", self._suppressed, "{refresh}", "Refreshes held by the cooldown"),
@@ -126,6 +124,12 @@ class OpenTelemetryObserver:
         ]
         for name, counts, unit, description in counters:
             meter.create_observable_counter(name, callbacks=[counts.observe], unit=unit, description=description)
+        meter.create_observable_counter(
+            "auth0_asgi.token_cache.lookups",
+            callbacks=[self._observe_lookups],
+            unit="{lookup}",
+            description="Verified-token cache lookups, hit or miss",
+        )
         meter.create_observable_gauge(
             "auth0_asgi.token_cache.hit_ratio",
             callbacks=[self._observe_hit_ratio],
@@ -156,7 +160,7 @@ class OpenTelemetryObserver:
         if type(event) is RequestOutcome:
             self._request(event)
         elif type(event) is TokenCacheLookup:
-            self._lookup(event.hit)
+            self._lookups[event.hit] += 1
         elif type(event) is TokenVerified:
             self._verification.record(event.duration)
             if event.token_age is not None:
@@ -176,7 +180,12 @@ class OpenTelemetryObserver:
 
     def _request(self, event: RequestOutcome) -> None:
         key: _RequestKey = (event.outcome, event.reason, event.error, event.scheme, event.issuer)
-        self._requests.add(key, lambda: self._request_attributes(event))
+        counts = self._requests.counts
+        count = counts.get(key)
+        if count is not None:  # the common case, kept to one lookup and one store
+            counts[key] = count + 1
+        else:
+            self._requests.add(key, lambda: self._request_attributes(event))
         if not self._spans:
             return
         span = trace.get_current_span()
@@ -202,15 +211,15 @@ class OpenTelemetryObserver:
             attributes["auth0_asgi.issuer"] = event.issuer
         return attributes
 
-    def _lookup(self, hit: bool) -> None:
-        if hit:
-            self._hits += 1
-        else:
-            self._misses += 1
-        self._lookups.add(hit, lambda: {"auth0_asgi.token_cache.result": "hit" if hit else "miss"})
+    def _observe_lookups(self, options: CallbackOptions) -> Iterable[Observation]:
+        hits, misses = self._lookups[True], self._lookups[False]
+        return [
+            Observation(hits, {"auth0_asgi.token_cache.result": "hit"}),
+            Observation(misses, {"auth0_asgi.token_cache.result": "miss"}),
+        ]
 
     def _observe_hit_ratio(self, options: CallbackOptions) -> Iterable[Observation]:
-        hits, misses = self._hits, self._misses
+        hits, misses = self._lookups[True], self._lookups[False]
         return [Observation(hits / (hits + misses))] if hits + misses else []
 
     def _fetched(self, event: KeySetFetched) -> None:
