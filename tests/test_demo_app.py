@@ -19,13 +19,14 @@ import pytest
 
 from auth0_asgi.testing import DEFAULT_AUDIENCE, LocalIssuer
 
+from ._docs import block
 from .conftest import AUDIENCE, DOMAIN, JWKSServer, TokenMaker, loopback_socket
 
 REPO = Path(__file__).resolve().parent.parent
 BASH = shutil.which("bash") or "/bin/bash"
 
 
-def _environment(cwd: Path, **variables: str) -> dict[str, str]:
+def demo_environment(cwd: Path, **variables: str) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("AUTH0_")}
     # The offline demo keeps its key under XDG_CACHE_HOME: this test's, not the user's.
     return {**inherited, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(cwd / ".cache"), **variables}
@@ -35,7 +36,7 @@ def _import_demo(tmp_path: Path, **variables: str) -> subprocess.CompletedProces
     return subprocess.run(
         [sys.executable, "-c", "import demo_app"],
         cwd=tmp_path,  # no .env here
-        env=_environment(tmp_path, **variables),
+        env=demo_environment(tmp_path, **variables),
         capture_output=True,
         text=True,
         timeout=60,
@@ -84,7 +85,7 @@ def serving_demo(cwd: Path, *options: str, **variables: str) -> Iterator[str]:
             *options,
         ],
         cwd=cwd,
-        env=_environment(cwd, **variables),
+        env=demo_environment(cwd, **variables),
         pass_fds=(sock.fileno(),),
         stderr=subprocess.DEVNULL,
     )
@@ -189,12 +190,10 @@ def test_the_offline_demo_openapi_marks_only_the_private_routes(tmp_path: Path) 
 
 
 def _quickstart_block() -> str:
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
-    block: str = next(block for block in blocks if "/oauth/token" in block and "127.0.0.1:8000" in block)
-    return block
+    return block("docs/quickstart.md", "/oauth/token", language="bash")
 
 
-def test_the_readme_quickstart_runs_verbatim_against_the_offline_demo(tmp_path: Path) -> None:
+def test_the_quickstart_runs_verbatim_against_the_offline_demo(tmp_path: Path) -> None:
     script = _quickstart_block()
     expected = [line.removeprefix("# ") for line in script.splitlines() if line.startswith("# ")]
     with serving_demo(tmp_path) as url:
@@ -208,7 +207,7 @@ def test_the_readme_quickstart_runs_verbatim_against_the_offline_demo(tmp_path: 
         )
     assert result.returncode == 0, result.stderr
     assert len(expected) == 2
-    # curl prints no newline of its own, so the answers arrive back to back. The README
+    # curl prints no newline of its own, so the answers arrive back to back. The page
     # abbreviates with "…"; everything it does show must match exactly.
     pattern = r"\s*".join(".*".join(re.escape(part) for part in shown.split("…")) for shown in expected)
     assert re.fullmatch(pattern + r"\s*", result.stdout), (expected, result.stdout)
