@@ -39,6 +39,8 @@ logger = logging.getLogger("auth0_asgi")
 #: Where the middleware puts itself in every request's scope, so that code inside the app
 #: (the FastAPI dependencies) verifies with the same verifier and key cache.
 MIDDLEWARE_SCOPE_KEY: Final = "auth0_asgi.middleware"
+#: Where `authenticate()`, called by the app (a FastAPI dependency), leaves the outcome to tell.
+_OUTCOME_SCOPE_KEY: Final = "auth0_asgi.outcome"
 
 _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 _SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disabled": (BEARER,)}
@@ -177,7 +179,7 @@ class Auth0Middleware:
         else:
             started = time.perf_counter() if self._observer is not None else None
             try:
-                user = await self.authenticate(scope, requirement)
+                user = await self._authenticate(scope, requirement)
             except AuthenticationError as exc:
                 await self._refusals.answer(scope, receive, send, exc, started)
                 return
@@ -205,8 +207,17 @@ class Auth0Middleware:
         """The verified caller of the request in `scope`, whose token satisfies `requirement`.
 
         Raises the AuthenticationError subclass the middleware would answer: for code that
-        authenticates a request outside the protected prefixes the same way.
+        authenticates a request outside the protected prefixes the same way. Observed, an
+        acceptance becomes that request's outcome (instead of ``unprotected``).
         """
+        if self._observer is None:
+            return await self._authenticate(scope, requirement)
+        started = time.perf_counter()
+        user = await self._authenticate(scope, requirement)
+        scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - started)
+        return user
+
+    async def _authenticate(self, scope: Scope, requirement: Requirement) -> Auth0User:
         credentials = read_credentials(scope, self._schemes)
         if credentials.proof is None:
             user = await self.verifier.authenticate(credentials.token)
@@ -238,16 +249,19 @@ class Auth0Middleware:
             started = True
             await send(message)
 
+        refused = False
         try:
             await self.app(scope, receive, tracking_send)
         except AuthenticationError as exc:
             if started:
                 raise  # too late for a challenge: let the server deal with a broken response
-            outcome = None  # the refusal is this request's outcome, and tells the observer itself
+            refused = True  # the refusal is this request's outcome, and tells the observer itself
             await self._refusals.answer(scope, receive, send, exc)
         finally:
-            if outcome is not None and self._observer is not None:
-                self._observer.on_event(outcome)
+            if self._observer is not None and not refused:
+                told = scope.get(_OUTCOME_SCOPE_KEY, outcome)
+                if told is not None:
+                    self._observer.on_event(told)
 
     def _key_caches(self) -> list[JWKSCache]:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())

@@ -27,7 +27,7 @@ from auth0_asgi.events import (
     StaleKeysServed,
     TokenVerified,
 )
-from auth0_asgi.fastapi import require_scopes
+from auth0_asgi.fastapi import CurrentUser, require_scopes
 from auth0_asgi.redis import RedisReplayStore
 from auth0_asgi.rules import claim_equals
 from auth0_asgi.testing import DPoPKey, LocalIssuer
@@ -236,6 +236,36 @@ async def test_a_refusal_by_the_app_is_the_one_outcome_told() -> None:
     # The middleware had let it in; the dependency refused: one outcome, the refusal, untimed.
     assert recorder.of(RequestOutcome) == [
         RequestOutcome("refused", "insufficient_scope", "insufficient_scope", 403, "bearer")
+    ]
+
+
+async def test_a_caller_the_app_authenticates_outside_the_prefixes_is_told_as_accepted() -> None:
+    issuer = LocalIssuer(private_key=_rsa_private(0))
+    api = FastAPI()
+
+    @api.get("/api/me")
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.identity}
+
+    @api.get("/api/scoped", dependencies=[Depends(require_scopes("write:messages"))])
+    async def scoped() -> dict[str, str]:
+        return {}
+
+    recorder = Recorder()
+    api.add_middleware(
+        Auth0Middleware, settings=issuer.settings(), keys=issuer, protected_prefixes=["/x"], observer=recorder
+    )
+    transport = httpx.ASGITransport(app=api)
+    headers = {"Authorization": f"Bearer {issuer.token(scope='read:messages')}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        me_answer = await client.get("/api/me", headers=headers)
+        scoped_answer = await client.get("/api/scoped", headers=headers)
+        anonymous = await client.get("/api/me")
+    assert (me_answer.status_code, scoped_answer.status_code, anonymous.status_code) == (200, 403, 401)
+    assert [_timeless(event) for event in recorder.of(RequestOutcome)] == [
+        RequestOutcome("accepted", "accepted", None, None, "bearer", 0.0, 0.0),
+        RequestOutcome("refused", "insufficient_scope", "insufficient_scope", 403, "bearer"),
+        RequestOutcome("refused", "missing_token", None, 401, None),
     ]
 
 
