@@ -26,9 +26,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from auth0_asgi import Auth0Middleware
+from auth0_asgi import Auth0Middleware, AuthenticationError
+from auth0_asgi.events import Event, KeySetFetched, LikelyCause, RequestOutcome, TokenCacheLookup
 from auth0_asgi.testing import DPoPKey
 
+from ._docs import table
 from .conftest import AUDIENCE, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
 
 CHALLENGE: Final = re.compile(
@@ -55,10 +57,21 @@ FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthC
 
 
 @dataclass
+class _Appending:
+    """An observer keeping what it is told in `events`."""
+
+    events: list[Event]
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@dataclass
 class Harness:
     app: Auth0Middleware
     runner: asyncio.Runner
     reached: list[str] = field(default_factory=list)
+    told: list[Event] = field(default_factory=list)
 
     def call(
         self, path: str, headers: list[tuple[bytes, bytes]], root_path: str = ""
@@ -124,10 +137,16 @@ def harness() -> Iterator[Harness]:
     )
     with running_jwks_server() as server, asyncio.Runner() as runner:
         server.publish(key)
+        told: list[Event] = []
+        # The middleware is observed: what it tells must be fixed codes only, whatever comes in.
         middleware = Auth0Middleware(
-            app, settings=make_settings(server), protected_prefixes=["/api/private"], realm=AUDIENCE
+            app,
+            settings=make_settings(server),
+            protected_prefixes=["/api/private"],
+            realm=AUDIENCE,
+            observer=_Appending(told),
         )
-        yield Harness(middleware, runner, reached)
+        yield Harness(middleware, runner, reached, told)
         runner.run(middleware.aclose())
 
 
@@ -151,13 +170,42 @@ authorization_values = st.one_of(
 )
 
 
+def _refusal_codes(cls: type[AuthenticationError] = AuthenticationError) -> set[str]:
+    codes: set[str] = set()
+    for sub in cls.__subclasses__():
+        codes |= {sub.code, *_refusal_codes(sub)}
+    return codes
+
+
+REFUSAL_CODES: Final = _refusal_codes() | {"rule_not_met"}
+#: The diagnosis codes, as the docs list them: a likely cause told must be one of these.
+LIKELY_CAUSES: Final = {code.strip("` ") for row in table("docs/refusals.md", "code") for code in row[0].split(",")}
+
+
+def _assert_told_only_fixed_codes(harness: Harness, status: int) -> None:
+    outcomes = [event for event in harness.told if isinstance(event, RequestOutcome)]
+    assert [(event.outcome, event.status) for event in outcomes] == [("refused", status)]
+    [outcome] = outcomes
+    assert outcome.reason in REFUSAL_CODES
+    assert outcome.error in (None, "invalid_request", "invalid_token")
+    assert outcome.scheme in (None, "bearer")
+    assert (outcome.issuer, outcome.client_id, outcome.subject, outcome.token_age) == (None, None, None, None)
+    for event in harness.told:
+        if isinstance(event, LikelyCause):
+            assert event.code in LIKELY_CAUSES
+        else:
+            assert isinstance(event, RequestOutcome | TokenCacheLookup | KeySetFetched), event
+
+
 @FUZZ
 @given(values=st.lists(authorization_values, min_size=1, max_size=2))
 def test_any_authorization_header_gets_a_contract_answer(harness: Harness, values: list[bytes]) -> None:
     harness.reached.clear()
+    harness.told.clear()
     status, headers, body = harness.call("/api/private", [(b"authorization", value) for value in values])
     _assert_contract_refusal(status, headers, body)
     assert harness.reached == []
+    _assert_told_only_fixed_codes(harness, status)
 
 
 def _b64url(data: bytes) -> str:
@@ -194,10 +242,12 @@ def test_any_structured_token_is_refused_as_invalid(
     harness: Harness, header: Any, payload: Any, signature: bytes
 ) -> None:
     harness.reached.clear()
+    harness.told.clear()
     token = ".".join(_b64url(json.dumps(part).encode()) for part in (header, payload)) + "." + _b64url(signature)
     status, headers, body = harness.call("/api/private", [(b"authorization", f"Bearer {token}".encode())])
     _assert_contract_refusal(status, headers, body)
     assert status == 401
+    _assert_told_only_fixed_codes(harness, status)
     assert json.loads(body)["error"] == "invalid_token"
     assert harness.reached == []
 
