@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-import anyio
 import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,9 +16,10 @@ from ._challenge import Challenges
 from ._credentials import BEARER, DPOP, Credentials, read_credentials
 from ._denial_log import install_filter
 from ._htu import Origins
+from ._lifespan import run_lifespan
 from ._log import fields
 from ._paths import ProtectionRules, Requirement
-from ._refresh_ahead import keep_fresh, prefetch
+from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._wiring import key_caches_for, replay_store_for
 from .dpop import ProofChecker
@@ -164,7 +164,10 @@ class Auth0Middleware:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
-                await self._lifespan(scope, receive, send)
+                caches = self._key_caches()
+                await run_lifespan(
+                    self.app, scope, receive, send, caches=caches, on_startup=self._started, on_shutdown=self.aclose
+                )
                 return
             await self.app(scope, receive, send)
             return
@@ -266,37 +269,15 @@ class Auth0Middleware:
     def _key_caches(self) -> list[JWKSCache]:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())
 
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The app's lifetime owns the refresh-ahead task: started once the app has started
-        # (after pre-warming, if asked), stopped before the key clients are closed.
-        refreshing = anyio.CancelScope()
-
-        async def refresh_ahead() -> None:
-            with refreshing:
-                await keep_fresh(self._key_caches())
-
-        async with anyio.create_task_group() as task_group:
-
-            async def send_in_lifespan(message: Message) -> None:
-                if message["type"] == "lifespan.startup.complete":
-                    if self.settings.dpop != "disabled" and isinstance(self.replay_store, InMemoryReplayStore):
-                        logger.info(
-                            "DPoP replay protection is per process: a proof replayed to another worker is not "
-                            "caught; set AUTH0_DPOP_REPLAY_URL to share it",
-                            extra=fields("replay_store", "per_process"),
-                        )
-                    if self.settings.prefetch_keys:
-                        await self.prefetch()
-                    task_group.start_soon(refresh_ahead)
-                elif message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                    refreshing.cancel()
-                    await self.aclose()
-                await send(message)
-
-            try:
-                await self.app(scope, receive, send_in_lifespan)
-            finally:
-                refreshing.cancel()  # an app that leaves the lifespan early ends it too
+    async def _started(self) -> None:
+        if self.settings.dpop != "disabled" and isinstance(self.replay_store, InMemoryReplayStore):
+            logger.info(
+                "DPoP replay protection is per process: a proof replayed to another worker is not "
+                "caught; set AUTH0_DPOP_REPLAY_URL to share it",
+                extra=fields("replay_store", "per_process"),
+            )
+        if self.settings.prefetch_keys:
+            await self.prefetch()
 
     async def prefetch(self) -> None:
         """Fetch every key set now (done at startup with `prefetch_keys`); failures are logged."""
