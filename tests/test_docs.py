@@ -26,6 +26,7 @@ from auth0_asgi import Auth0Middleware, Auth0Settings, errors, events
 
 from ._docs import PAGES, REPO, block, blocks, page_name, table
 from .conftest import AUDIENCE, DOMAIN, JWKSServer, TokenMaker, serve_with_uvicorn
+from .test_errors import refusal_classes
 
 APP_PAGE: Final = "docs/paths-and-scopes.md"
 
@@ -122,16 +123,9 @@ def test_the_configuration_table_is_every_setting_with_its_variable_and_default(
             assert default == f"`{expected}`", (name, default, expected)
 
 
-def _refusal_classes(cls: type[errors.AuthenticationError]) -> list[type[errors.AuthenticationError]]:
-    found = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_refusal_classes(sub)]
-    return found
-
-
 def test_the_reason_code_table_is_every_refusal() -> None:
     documented = {(row[0].strip("`"), row[1].split()[0].strip("`")): row for row in table("docs/refusals.md", "reason")}
-    expected = {(cls.code, cls.__name__): cls for cls in _refusal_classes(errors.AuthenticationError)}
+    expected = {(cls.code, cls.__name__): cls for cls in refusal_classes()}
     expected[("rule_not_met", "InsufficientScopeError")] = errors.InsufficientScopeError
     assert set(documented) == set(expected)
     for key, (_, _, status, error) in documented.items():

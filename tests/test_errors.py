@@ -7,15 +7,18 @@ import re
 from auth0_asgi import errors
 
 
-def _every_subclass(cls: type[errors.AuthenticationError]) -> list[type[errors.AuthenticationError]]:
+def refusal_classes(
+    cls: type[errors.AuthenticationError] = errors.AuthenticationError,
+) -> list[type[errors.AuthenticationError]]:
+    """Every subclass of `cls`, at any depth: each kind of refusal there is."""
     found = []
     for sub in cls.__subclasses__():
-        found += [sub, *_every_subclass(sub)]
+        found += [sub, *refusal_classes(sub)]
     return found
 
 
 def test_each_refusal_class_has_a_code_of_its_own() -> None:
-    classes = _every_subclass(errors.AuthenticationError)
+    classes = refusal_classes()
     codes = [cls.code for cls in classes]
     assert len(classes) == 24
     assert len(set(codes)) == len(codes), sorted(codes)

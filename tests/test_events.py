@@ -32,7 +32,7 @@ from auth0_asgi.redis import RedisReplayStore
 from auth0_asgi.rules import claim_equals
 from auth0_asgi.testing import DPoPKey, LocalIssuer
 
-from .conftest import ISSUER, JWKSServer, SigningPair, TokenMaker, _rsa_private, asgi_client, demo_routes, protect
+from .conftest import ISSUER, JWKSServer, TokenMaker, _rsa_private, asgi_client, demo_routes, protect
 from .test_jwks import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -108,47 +108,47 @@ def _refused(reason: str, error: str | None, status: int, scheme: str | None = "
     return RequestOutcome("refused", reason, error, status, scheme, 0.0)
 
 
-REFUSALS: Final[dict[str, tuple[Callable[[TokenMaker, SigningPair], dict[str, str]], RequestOutcome]]] = {
-    "no credentials": (lambda make, key: {}, _refused("missing_token", None, 401, None)),
-    "another scheme": (lambda make, key: {"Authorization": "Basic eDp5"}, _refused("missing_token", None, 401, None)),
+REFUSALS: Final[dict[str, tuple[Callable[[TokenMaker], dict[str, str]], RequestOutcome]]] = {
+    "no credentials": (lambda make: {}, _refused("missing_token", None, 401, None)),
+    "another scheme": (lambda make: {"Authorization": "Basic eDp5"}, _refused("missing_token", None, 401, None)),
     "empty bearer": (
-        lambda make, key: {"Authorization": "Bearer "},
+        lambda make: {"Authorization": "Bearer "},
         _refused("malformed_request", "invalid_request", 400),
     ),
     "expired": (
-        lambda make, key: {"Authorization": f"Bearer {make(exp=1_000_000)}"},
+        lambda make: {"Authorization": f"Bearer {make(exp=1_000_000)}"},
         _refused("token_expired", "invalid_token", 401),
     ),
     "wrong audience": (
-        lambda make, key: {"Authorization": f"Bearer {make(aud='https://other.example')}"},
+        lambda make: {"Authorization": f"Bearer {make(aud='https://other.example')}"},
         _refused("wrong_audience", "invalid_token", 401),
     ),
     "untrusted issuer": (
-        lambda make, key: {"Authorization": f"Bearer {make(iss='https://evil.example/')}"},
+        lambda make: {"Authorization": f"Bearer {make(iss='https://evil.example/')}"},
         _refused("untrusted_issuer", "invalid_token", 401),
     ),
     "bad signature": (
-        lambda make, key: {"Authorization": f"Bearer {make()[:-4]}AAAA"},
+        lambda make: {"Authorization": f"Bearer {make()[:-4]}AAAA"},
         _refused("invalid_signature", "invalid_token", 401),
     ),
     "placeholder": (
-        lambda make, key: {"Authorization": "Bearer undefined"},
+        lambda make: {"Authorization": "Bearer undefined"},
         _refused("malformed_token", "invalid_token", 401),
     ),
     "missing scope": (
-        lambda make, key: {"Authorization": f"Bearer {make(scope='other')}"},
+        lambda make: {"Authorization": f"Bearer {make(scope='other')}"},
         _refused("insufficient_scope", "insufficient_scope", 403),
     ),
     "rule not met": (
-        lambda make, key: {"Authorization": f"Bearer {make(scope='admin', org_id='other')}"},
+        lambda make: {"Authorization": f"Bearer {make(scope='admin', org_id='other')}"},
         _refused("rule_not_met", "insufficient_scope", 403),
     ),
     "bound token as bearer": (
-        lambda make, key: {"Authorization": f"Bearer {make(cnf={'jkt': 'x' * 43})}"},
+        lambda make: {"Authorization": f"Bearer {make(cnf={'jkt': 'x' * 43})}"},
         _refused("bound_token_as_bearer", "invalid_token", 401),
     ),
     "dpop without proof": (
-        lambda make, key: {"Authorization": f"DPoP {make()}"},
+        lambda make: {"Authorization": f"DPoP {make()}"},
         _refused("malformed_request", "invalid_request", 400, "dpop"),
     ),
 }
@@ -158,8 +158,7 @@ REFUSALS: Final[dict[str, tuple[Callable[[TokenMaker, SigningPair], dict[str, st
 async def test_each_refusal_is_told_with_its_reason_code(
     jwks_server: JWKSServer,
     make_token: TokenMaker,
-    rsa_key: SigningPair,
-    request_headers: Callable[[TokenMaker, SigningPair], dict[str, str]],
+    request_headers: Callable[[TokenMaker], dict[str, str]],
     expected: RequestOutcome,
 ) -> None:
     recorder = Recorder()
@@ -171,7 +170,7 @@ async def test_each_refusal_is_told_with_its_reason_code(
     )
     path = "/api/admin/x" if expected.reason == "rule_not_met" else "/api/private"
     async with asgi_client(app) as client:
-        response = await client.get(path, headers=request_headers(make_token, rsa_key))
+        response = await client.get(path, headers=request_headers(make_token))
     assert response.status_code == expected.status
     outcomes = [_timeless(event) for event in recorder.of(RequestOutcome)]
     assert outcomes == [expected]

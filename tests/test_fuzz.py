@@ -26,12 +26,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from auth0_asgi import Auth0Middleware, AuthenticationError
+from auth0_asgi import Auth0Middleware
 from auth0_asgi.events import Event, KeySetFetched, LikelyCause, RequestOutcome, TokenCacheLookup
 from auth0_asgi.testing import DPoPKey
 
 from ._docs import table
 from .conftest import AUDIENCE, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
+from .test_errors import refusal_classes
 
 CHALLENGE: Final = re.compile(
     r'Bearer realm="[^"\\]*"'
@@ -170,14 +171,7 @@ authorization_values = st.one_of(
 )
 
 
-def _refusal_codes(cls: type[AuthenticationError] = AuthenticationError) -> set[str]:
-    codes: set[str] = set()
-    for sub in cls.__subclasses__():
-        codes |= {sub.code, *_refusal_codes(sub)}
-    return codes
-
-
-REFUSAL_CODES: Final = _refusal_codes() | {"rule_not_met"}
+REFUSAL_CODES: Final = {cls.code for cls in refusal_classes()} | {"rule_not_met"}
 #: The diagnosis codes, as the docs list them: a likely cause told must be one of these.
 LIKELY_CAUSES: Final = {code.strip("` ") for row in table("docs/refusals.md", "code") for code in row[0].split(",")}
 
