@@ -180,16 +180,16 @@ class Auth0Middleware:
             if self._observer is not None:
                 outcome = UNPROTECTED
         else:
-            started = time.perf_counter() if self._observer is not None else None
+            began = time.perf_counter() if self._observer is not None else None
             try:
                 user = await self._authenticate(scope, requirement)
             except AuthenticationError as exc:
-                await self._refusals.answer(scope, receive, send, exc, started)
+                await self._refusals.answer(scope, receive, send, exc, began)
                 return
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
-            if started is not None:
-                outcome = self._accepted(user, time.perf_counter() - started)
+            if began is not None:
+                outcome = self._accepted(user, time.perf_counter() - began)
         await self._call_app(scope, receive, send, outcome)
 
     def _accepted(self, user: Auth0User, duration: float) -> RequestOutcome:
@@ -215,9 +215,9 @@ class Auth0Middleware:
         """
         if self._observer is None:
             return await self._authenticate(scope, requirement)
-        started = time.perf_counter()
+        began = time.perf_counter()
         user = await self._authenticate(scope, requirement)
-        scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - started)
+        scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - began)
         return user
 
     async def _authenticate(self, scope: Scope, requirement: Requirement) -> Auth0User:

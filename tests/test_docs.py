@@ -87,6 +87,13 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert "What a request must satisfy on a protected path" in security
 
 
+def test_the_quickstart_starts_the_demo_with_the_readme_command() -> None:
+    readme = [line for line in block("README.md", "demo_app:app", language="bash").splitlines() if line]
+    assert readme == [
+        line for line in block("docs/quickstart.md", "demo_app:app", language="bash").splitlines() if line
+    ]
+
+
 def test_ci_builds_the_site_strictly() -> None:
     assert "NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict" in (REPO / ".ci" / "run").read_text()
 
