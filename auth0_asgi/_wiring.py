@@ -36,12 +36,16 @@ def key_caches_for(
                 url=t.jwks_url,
                 http_client=http_client,
                 observer=observer,
+                issuer=t.issuer,
                 discovery=Discovery(t.issuer, ttl=settings.jwks_cache_ttl, time_limit=settings.jwks_fetch_timeout),
             )
             for t in settings.trusted_issuers
         }
+    issuer_of: dict[str, str] = {}  # each domain has a key-set URL of its own: one issuer per URL
+    for t in settings.trusted_issuers:
+        issuer_of.setdefault(t.jwks_url, t.issuer)
     caches = {
-        url: JWKSCache.from_settings(settings, url=url, http_client=http_client, observer=observer)
-        for url in dict.fromkeys(t.jwks_url for t in settings.trusted_issuers)
+        url: JWKSCache.from_settings(settings, url=url, http_client=http_client, observer=observer, issuer=issuer)
+        for url, issuer in issuer_of.items()
     }
     return {t.issuer: caches[t.jwks_url] for t in settings.trusted_issuers}

@@ -102,6 +102,8 @@ class KeySetFetched(NamedTuple):
       (``timeout``, ``http_status``, ``no_usable_keys``, ...).
     - `duration`: seconds, discovery included; `key_count` the usable keys received (None on
       failure); `status_code` the HTTP status of the answer, if there was one.
+    - `issuer`: the trusted issuer whose key set it is (configuration, not a claim), when the
+      cache knows it: the middleware's own caches do.
     """
 
     url: str
@@ -110,29 +112,35 @@ class KeySetFetched(NamedTuple):
     duration: float
     key_count: int | None
     status_code: int | None
+    issuer: str | None = None
 
 
 class StaleKeysServed(NamedTuple):
     """A lookup was answered from keys past their TTL (the refresh failed, is held back by the
-    retry interval, or is under way): `stale_for` seconds past it."""
+    retry interval, or is under way): `stale_for` seconds past it. `issuer` as for
+    `KeySetFetched`."""
 
     url: str
     stale_for: float
+    issuer: str | None = None
 
 
 class StaleKeysDropped(NamedTuple):
     """The keys held were more than `max_stale` seconds past their TTL and are no longer
-    served: requests get 503 until a fetch succeeds."""
+    served: requests get 503 until a fetch succeeds. `issuer` as for `KeySetFetched`."""
 
     url: str
     max_stale: float
+    issuer: str | None = None
 
 
 class RefreshSuppressed(NamedTuple):
     """A token named an unknown kid, and the refresh it would cause was held back by the
-    refresh cooldown (a flood of made-up kids costs one fetch per cooldown)."""
+    refresh cooldown (a flood of made-up kids costs one fetch per cooldown). `issuer` as for
+    `KeySetFetched`."""
 
     url: str
+    issuer: str | None = None
 
 
 class LikelyCause(NamedTuple):

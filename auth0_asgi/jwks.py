@@ -61,6 +61,7 @@ class JWKSCache:
     - `clock`: monotonic seconds; default `time.monotonic`.
     - `observer`: told of each fetch, stale keys served or dropped, and each unknown-kid
       refresh the cooldown held back (`auth0_asgi.events`); default None.
+    - `issuer`: the trusted issuer whose keys these are, named in those events; default None.
     """
 
     def __init__(
@@ -79,9 +80,11 @@ class JWKSCache:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] = time.monotonic,
         observer: Auth0Observer | None = None,
+        issuer: str | None = None,
     ) -> None:
         self.url = url
         self._observer = guarded(observer)
+        self._issuer = issuer
         self._algorithms = frozenset(algorithms)
         self._client = http_client
         self._owns_client = http_client is None
@@ -114,6 +117,7 @@ class JWKSCache:
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         observer: Auth0Observer | None = None,
+        issuer: str | None = None,
     ) -> JWKSCache:
         """A cache configured from `settings` (allow-list and every jwks_* tunable) for `url`,
         one of `settings.trusted_issuers`' key-set URLs; default `settings.jwks_url`."""
@@ -132,6 +136,7 @@ class JWKSCache:
             max_stale=settings.jwks_max_stale,
             clock=clock,
             observer=observer,
+            issuer=issuer,
         )
 
     async def get_signing_key(self, kid: str) -> SigningKey:
@@ -147,7 +152,7 @@ class JWKSCache:
         if keys is None:
             raise SigningKeysUnavailableError(self._seconds_until_retry())
         if self._observer is not None and self._clock() >= self._expires_at:
-            self._observer.on_event(StaleKeysServed(self.url, self._clock() - self._expires_at))
+            self._observer.on_event(StaleKeysServed(self.url, self._clock() - self._expires_at, self._issuer))
         key = keys.get(kid)
         if key is not None:
             return key
@@ -156,7 +161,7 @@ class JWKSCache:
         now = self._clock()
         if now - self._last_unknown_kid_refresh < self._refresh_cooldown:
             if self._observer is not None:
-                self._observer.on_event(RefreshSuppressed(self.url))
+                self._observer.on_event(RefreshSuppressed(self.url, self._issuer))
             raise UnknownSigningKeyError("unknown kid; refresh cooldown active")
         self._last_unknown_kid_refresh = now
         await self._refresh(force=True)
@@ -213,7 +218,7 @@ class JWKSCache:
             )
             self._keys = None
             if self._observer is not None:
-                self._observer.on_event(StaleKeysDropped(self.url, self._max_stale))
+                self._observer.on_event(StaleKeysDropped(self.url, self._max_stale, self._issuer))
         return self._keys
 
     def _seconds_until_retry(self) -> int:
@@ -250,7 +255,8 @@ class JWKSCache:
                 held,
                 extra=fields("key_set_fetched", exc.code, url=self.url, status_code=exc.status_code),
             )
-            fetched = KeySetFetched(self.url, "failure", exc.code, time.perf_counter() - started, None, exc.status_code)
+            duration = time.perf_counter() - started
+            fetched = KeySetFetched(self.url, "failure", exc.code, duration, None, exc.status_code, self._issuer)
         else:
             self._keys = keys
             self._held_ttl = ttl
@@ -261,7 +267,8 @@ class JWKSCache:
                 self.url,
                 extra=fields("key_set_fetched", "ok", url=self.url, key_count=len(keys)),
             )
-            fetched = KeySetFetched(self.url, "success", "ok", time.perf_counter() - started, len(keys), 200)
+            duration = time.perf_counter() - started
+            fetched = KeySetFetched(self.url, "success", "ok", duration, len(keys), 200, self._issuer)
         self._finished_fetches += 1
         if self._observer is not None:
             self._observer.on_event(fetched)

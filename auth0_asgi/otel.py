@@ -9,12 +9,13 @@ Metrics (meter ``auth0_asgi``; docs/observability.md has them with their attribu
 - counters: `auth0_asgi.requests` (by `auth0_asgi.outcome`, `auth0_asgi.reason`,
   `auth0_asgi.scheme`, `error.type`, `auth0_asgi.issuer`), `auth0_asgi.token_cache.lookups`
   (`auth0_asgi.token_cache.result`: hit or miss), `auth0_asgi.key_set.stale_served`,
-  `auth0_asgi.key_set.stale_dropped`, `auth0_asgi.key_set.refresh_suppressed` (by `url.full`)
+  `auth0_asgi.key_set.stale_dropped`, `auth0_asgi.key_set.refresh_suppressed` (by `url.full`
+  and `auth0_asgi.issuer`)
   and `auth0_asgi.likely_causes` (by `auth0_asgi.likely_cause`);
 - a gauge: `auth0_asgi.token_cache.hit_ratio` (hits over lookups since start);
 - histograms, in seconds: `auth0_asgi.token.verification.duration`, `auth0_asgi.token.age`
-  and `auth0_asgi.key_set.fetch.duration` (by `url.full`, `auth0_asgi.outcome`,
-  `auth0_asgi.reason`, `http.response.status_code`).
+  and `auth0_asgi.key_set.fetch.duration` (by `url.full`, `auth0_asgi.issuer`,
+  `auth0_asgi.outcome`, `auth0_asgi.reason`, `http.response.status_code`).
 
 An attribute with no value (no scheme, no error) is left out. `auth0_asgi.issuer` is there only
 with ``observe_identity=True``; `azp` and `sub` never become metric attributes (unbounded).
@@ -168,11 +169,11 @@ class OpenTelemetryObserver:
         elif type(event) is KeySetFetched:
             self._fetched(event)
         elif type(event) is StaleKeysServed:
-            self._url_event(self._stale_served, "auth0_asgi.key_set.stale_served", event.url)
+            self._key_set_event(self._stale_served, "auth0_asgi.key_set.stale_served", event.url, event.issuer)
         elif type(event) is StaleKeysDropped:
-            self._url_event(self._stale_dropped, "auth0_asgi.key_set.stale_dropped", event.url)
+            self._key_set_event(self._stale_dropped, "auth0_asgi.key_set.stale_dropped", event.url, event.issuer)
         elif type(event) is RefreshSuppressed:
-            self._url_event(self._suppressed, "auth0_asgi.key_set.refresh_suppressed", event.url)
+            self._key_set_event(self._suppressed, "auth0_asgi.key_set.refresh_suppressed", event.url, event.issuer)
         elif type(event) is LikelyCause:
             cause = {"auth0_asgi.likely_cause": event.code}
             self._causes.add(event.code, lambda: cause)
@@ -230,12 +231,14 @@ class OpenTelemetryObserver:
         }
         if event.status_code is not None:
             attributes["http.response.status_code"] = event.status_code
+        if event.issuer is not None:
+            attributes["auth0_asgi.issuer"] = event.issuer
         self._fetch_duration.record(event.duration, attributes)
         self._span_event("auth0_asgi.key_set.fetch", attributes)
 
-    def _url_event(self, counts: _Counts, name: str, url: str) -> None:
-        attributes = {"url.full": url}
-        counts.add(url, lambda: attributes)
+    def _key_set_event(self, counts: _Counts, name: str, url: str, issuer: str | None) -> None:
+        attributes = {"url.full": url} if issuer is None else {"url.full": url, "auth0_asgi.issuer": issuer}
+        counts.add((url, issuer), lambda: attributes)
         self._span_event(name, attributes)
 
     def _span_event(self, name: str, attributes: _Attributes) -> None:

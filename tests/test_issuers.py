@@ -18,6 +18,7 @@ import pytest
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, Auth0Settings, ConfigurationError, JWKSCache, TokenVerifier
+from auth0_asgi.events import Event, KeySetFetched
 
 from .conftest import (
     AUDIENCE,
@@ -219,3 +220,26 @@ def test_a_key_source_mapping_must_name_exactly_the_trusted_issuers(tenant: Tena
     cache = JWKSCache.from_settings(settings)
     with pytest.raises(ConfigurationError, match="give one key source per trusted issuer"):
         TokenVerifier(settings, keys={_base(tenant.a): cache})
+
+
+async def test_an_observer_is_told_each_key_set_fetch_with_its_own_issuer(tenant: Tenant) -> None:
+    fetched: list[KeySetFetched] = []
+
+    class Fetches:
+        def on_event(self, event: Event) -> None:
+            if isinstance(event, KeySetFetched):
+                fetched.append(event)
+
+    app = Auth0Middleware(
+        Starlette(routes=demo_routes()),
+        settings=tenant.settings(),
+        protected_prefixes=["/api/private"],
+        observer=Fetches(),
+    )
+    async with asgi_client(app) as client:
+        await client.get("/api/private", headers=_bearer(tenant.token(tenant.a)))
+        await client.get("/api/private", headers=_bearer(tenant.token(tenant.b)))
+    assert [(event.url, event.issuer, event.outcome) for event in fetched] == [
+        (tenant.a.url, _base(tenant.a), "success"),
+        (tenant.b.url, _base(tenant.b), "success"),
+    ]

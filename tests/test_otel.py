@@ -109,6 +109,7 @@ async def test_the_metrics_of_a_short_run(jwks_server: JWKSServer, make_token: T
     assert values["auth0_asgi.key_set.fetch.duration"] == {
         _key(
             url__full=jwks_server.url,
+            auth0_asgi__issuer=ISSUER,
             auth0_asgi__outcome="success",
             auth0_asgi__reason="ok",
             http__response__status_code=200,
@@ -253,6 +254,7 @@ def test_spans_through_real_uvicorn(jwks_server: JWKSServer, make_token: TokenMa
             "auth0_asgi.key_set.fetch",
             {
                 "url.full": jwks_server.url,
+                "auth0_asgi.issuer": ISSUER,
                 "auth0_asgi.outcome": "success",
                 "auth0_asgi.reason": "ok",
                 "http.response.status_code": 200,
