@@ -70,7 +70,10 @@ def _seen(recorder: Recorder) -> list[Event]:
 # --- what one request tells ---------------------------------------------------------------------
 
 
-async def test_a_new_token_then_the_same_token_again(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_a_new_token_then_the_same_token_again(
+    jwks_server: JWKSServer, make_token: TokenMaker, anyio_backend: str
+) -> None:
     recorder = Recorder()
     token = make_token()
     async with asgi_client(protect(jwks_server, observer=recorder)) as client:

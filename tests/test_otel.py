@@ -66,7 +66,10 @@ def _key(**attributes: Any) -> frozenset[tuple[str, Any]]:
     return frozenset((name.replace("__", "."), value) for name, value in attributes.items())
 
 
-async def test_the_metrics_of_a_short_run(jwks_server: JWKSServer, make_token: TokenMaker, sdk: Metrics) -> None:
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+async def test_the_metrics_of_a_short_run(
+    jwks_server: JWKSServer, make_token: TokenMaker, sdk: Metrics, anyio_backend: str
+) -> None:
     observer = OpenTelemetryObserver(meter_provider=sdk.provider)
     token = make_token()
     async with asgi_client(protect(jwks_server, observer=observer)) as client:
