@@ -198,13 +198,13 @@ class Auth0Middleware:
         # iat was checked to be a safe number when the token was verified.
         age = time.time() - issued_at if issued_at is not None else None
         scheme = "dpop" if "cnf" in claims else "bearer"  # a bound token only passes with DPoP
+        # _make: every request builds one, and it skips the keyword handling of __new__.
         if not self._observe_identity:
-            return RequestOutcome("accepted", "accepted", None, None, scheme, duration, age)
+            return RequestOutcome._make(("accepted", "accepted", None, None, scheme, duration, age, None, None, None))
         client = claims.get("azp", claims.get("client_id"))
         client = client if isinstance(client, str) else None
-        return RequestOutcome(
-            "accepted", "accepted", None, None, scheme, duration, age, claims["iss"], client, user.identity
-        )
+        values = ("accepted", "accepted", None, None, scheme, duration, age, claims["iss"], client, user.identity)
+        return RequestOutcome._make(values)
 
     async def authenticate(self, scope: Scope, requirement: Requirement = _NOTHING_MORE) -> Auth0User:
         """The verified caller of the request in `scope`, whose token satisfies `requirement`.

@@ -27,11 +27,14 @@ cumulative sum). The histograms are recorded where the work they measure is done
 verification time and the token age when a token is verified in full (its first use on this
 worker), the fetch time on each fetch; a reused token records no histogram.
 
-Spans: on the current span, if it is recording (an ASGI instrumentation's server span, say),
-each request sets `auth0_asgi.outcome`, `auth0_asgi.reason`, and when known
-`auth0_asgi.scheme`, `error.type`, and with ``observe_identity=True`` `enduser.id` (`sub`),
-`auth0_asgi.client_id` and `auth0_asgi.issuer`. A refusal, a key-set fetch, stale keys, a
-suppressed refresh and a likely cause are added as span events named like the metrics.
+Spans: on the current span, if it is recording (an ASGI instrumentation's server span, say), a
+refused request sets `auth0_asgi.outcome`, `auth0_asgi.reason`, and when known
+`auth0_asgi.scheme` and `error.type`, and adds the event `auth0_asgi.request.refused`; with
+``observe_identity=True`` an accepted request sets the same attributes plus `enduser.id` (`sub`),
+`auth0_asgi.client_id` and `auth0_asgi.issuer`. An accepted request without identity leaves
+its span alone: it would only say "accepted", and looking the span up is a fifth of the
+observer's cost. A key-set fetch, stale keys, a suppressed refresh and a likely cause are added
+as span events named like the metrics.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ class OpenTelemetryObserver:
         meter = metrics.get_meter(METER_NAME, __version__, meter_provider=meter_provider)
         self._spans = spans
         self._requests = _Counts()
+        self._request_counts = self._requests.counts
         self._lookups = {True: 0, False: 0}  # hits and misses: counted on every protected request
         self._stale_served = _Counts()
         self._stale_dropped = _Counts()
@@ -158,8 +162,18 @@ class OpenTelemetryObserver:
 
     def on_event(self, event: Event) -> None:
         """Count or record `event`, and note it on the current span."""
-        if type(event) is RequestOutcome:
-            self._request(event)
+        if type(event) is RequestOutcome:  # every request: counted inline, one lookup and one store
+            key: _RequestKey = (event.outcome, event.reason, event.error, event.scheme, event.issuer)
+            counts = self._request_counts
+            count = counts.get(key)
+            if count is not None:
+                counts[key] = count + 1
+            else:
+                self._requests.add(key, lambda: self._request_attributes(event))
+            # The span is looked up only when there is something to note on it: a refusal, or
+            # the caller of an accepted request; that lookup is a fifth of this observer's cost.
+            if self._spans and (event.outcome == "refused" or event.subject is not None):
+                self._annotate(event)
         elif type(event) is TokenCacheLookup:
             self._lookups[event.hit] += 1
         elif type(event) is TokenVerified:
@@ -179,16 +193,7 @@ class OpenTelemetryObserver:
             self._causes.add(event.code, lambda: cause)
             self._span_event("auth0_asgi.likely_cause", cause)
 
-    def _request(self, event: RequestOutcome) -> None:
-        key: _RequestKey = (event.outcome, event.reason, event.error, event.scheme, event.issuer)
-        counts = self._requests.counts
-        count = counts.get(key)
-        if count is not None:  # the common case, kept to one lookup and one store
-            counts[key] = count + 1
-        else:
-            self._requests.add(key, lambda: self._request_attributes(event))
-        if not self._spans:
-            return
+    def _annotate(self, event: RequestOutcome) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return

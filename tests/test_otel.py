@@ -246,11 +246,7 @@ def test_spans_through_real_uvicorn(jwks_server: JWKSServer, make_token: TokenMa
         public = client.get("/api/public")
     assert (accepted.status_code, refused.status_code, public.status_code) == (200, 401, 200)
     first, second, third = sorted(spans.get_finished_spans(), key=lambda span: span.start_time or 0)
-    assert dict(first.attributes or {}) == {
-        "auth0_asgi.outcome": "accepted",
-        "auth0_asgi.reason": "accepted",
-        "auth0_asgi.scheme": "bearer",
-    }
+    assert dict(first.attributes or {}) == {}  # accepted, with no identity to note: left alone
     # The first request fetched the key set: an event on its span.
     assert [(event.name, dict(event.attributes or {})) for event in first.events] == [
         (
@@ -275,7 +271,7 @@ def test_spans_through_real_uvicorn(jwks_server: JWKSServer, make_token: TokenMa
         ("auth0_asgi.likely_cause", {"auth0_asgi.likely_cause": "id_token"}),  # aud "x" looks like a client id
         ("auth0_asgi.request.refused", refusal),
     ]
-    assert dict(third.attributes or {}) == {"auth0_asgi.outcome": "unprotected", "auth0_asgi.reason": "unprotected"}
+    assert (dict(third.attributes or {}), list(third.events)) == ({}, [])
     tracing.shutdown()
 
 
