@@ -48,3 +48,14 @@ def test_end_to_end_benchmark_smoke() -> None:
     for scenario in ("public route", "protected, reused token", "protected, new token per request"):
         assert any(line.startswith(scenario) for line in output.splitlines()), output
     assert "key-set fetches by the worker: 1" in output
+
+
+def test_observer_benchmark_smoke() -> None:
+    output = _smoke("observer.py")
+    rows = [line for line in output.splitlines() if line.startswith("ours, reused token, ")]
+    assert [row.split("  ")[0] for row in rows] == [
+        "ours, reused token, no observer",
+        "ours, reused token, do-nothing observer",
+        "ours, reused token, OpenTelemetry observer",
+    ], output
+    assert all("added over no observer:" in row for row in rows)
