@@ -104,8 +104,8 @@ class OpenTelemetryObserver:
 
     - `meter_provider`: where the instruments are created; default the global one
       (`opentelemetry.metrics.set_meter_provider`).
-    - `spans`: set attributes and add events on the current span when it is recording;
-      default True.
+    - `spans`: note refusals, the caller's identity (with ``observe_identity=True``) and the
+      key-set events on the current span when it is recording; default True.
 
     One observer may serve several middlewares (workers are processes: each has its own).
     """
@@ -121,7 +121,7 @@ class OpenTelemetryObserver:
         self._suppressed = _Counts()
         self._causes = _Counts()
         counters = [
-            ("auth0_asgi.requests", self._requests, "{request}", "Requests to protected paths, by outcome and reason"),
+            ("auth0_asgi.requests", self._requests, "{request}", "Requests the middleware saw, by outcome and reason"),
             ("auth0_asgi.key_set.stale_served", self._stale_served, "{lookup}", "Key lookups served past the TTL"),
             ("auth0_asgi.key_set.stale_dropped", self._stale_dropped, "{event}", "Key sets dropped past max_stale"),
             ("auth0_asgi.key_set.refresh_suppressed", self._suppressed, "{refresh}", "Refreshes held by the cooldown"),
