@@ -5,9 +5,10 @@ An observer is any object with an ``on_event(event)`` method, passed as
 one of the events below; it must not block (hand slow work to a queue). With no observer
 (the default) no event is built at all.
 
-Every event carries fixed values only: reason codes from a closed set (`AuthenticationError.code`,
-`JWKSFetchError.code`), never a token and never a claim value, except the caller's `iss`,
-`azp` and `sub` on `RequestOutcome` when the middleware is given ``observe_identity=True``.
+Events carry reason codes from closed sets (`AuthenticationError.code`, `JWKSFetchError.code`),
+numbers, and configured key-set URLs and issuers: never a token and never a claim value, except
+the caller's `iss`, `azp` and `sub` on `RequestOutcome` when the middleware is given
+``observe_identity=True``.
 
 An observer that raises is logged (a WARNING a minute per exception type) and ignored: it
 never turns a request into a 500, and never lets one through.
