@@ -182,7 +182,7 @@ def _assert_told_only_fixed_codes(harness: Harness, status: int) -> None:
     [outcome] = outcomes
     assert outcome.reason in REFUSAL_CODES
     assert outcome.error in (None, "invalid_request", "invalid_token")
-    assert outcome.scheme in (None, "bearer")
+    assert outcome.scheme in (None, "bearer", "dpop")  # the scheme presented, when it is one of ours
     assert (outcome.issuer, outcome.client_id, outcome.subject, outcome.token_age) == (None, None, None, None)
     for event in harness.told:
         if isinstance(event, LikelyCause):
