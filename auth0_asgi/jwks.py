@@ -255,8 +255,10 @@ class JWKSCache:
                 held,
                 extra=fields("key_set_fetched", exc.code, url=self.url, status_code=exc.status_code),
             )
-            duration = time.perf_counter() - started
-            fetched = KeySetFetched(self.url, "failure", exc.code, duration, None, exc.status_code, self._issuer)
+            if self._observer is not None:
+                duration = time.perf_counter() - started
+                failed = KeySetFetched(self.url, "failure", exc.code, duration, None, exc.status_code, self._issuer)
+                self._observer.on_event(failed)
         else:
             self._keys = keys
             self._held_ttl = ttl
@@ -267,11 +269,12 @@ class JWKSCache:
                 self.url,
                 extra=fields("key_set_fetched", "ok", url=self.url, key_count=len(keys)),
             )
-            duration = time.perf_counter() - started
-            fetched = KeySetFetched(self.url, "success", "ok", duration, len(keys), 200, self._issuer)
+            if self._observer is not None:
+                duration = time.perf_counter() - started
+                self._observer.on_event(
+                    KeySetFetched(self.url, "success", "ok", duration, len(keys), 200, self._issuer)
+                )
         self._finished_fetches += 1
-        if self._observer is not None:
-            self._observer.on_event(fetched)
 
     def _http_client(self) -> httpx.AsyncClient:
         if self._client is None:
