@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from auth0_asgi import Auth0Middleware, Auth0Settings
+from auth0_asgi.events import Event
 
 AUDIENCE = "https://api.example.test"
 DOMAIN = "tenant.example.test"
@@ -110,6 +111,19 @@ def second_rsa_key() -> SigningPair:
 @pytest.fixture
 def ec_key() -> SigningPair:
     return SigningPair("ec-1", ec.generate_private_key(ec.SECP256R1()), "ES256")
+
+
+class Recorder:
+    """An observer (`auth0_asgi.events`) that keeps every event it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
 
 
 # --- the JWKS server ------------------------------------------------------------------------

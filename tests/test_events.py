@@ -32,23 +32,10 @@ from auth0_asgi.redis import RedisReplayStore
 from auth0_asgi.rules import claim_equals
 from auth0_asgi.testing import DPoPKey, LocalIssuer
 
-from .conftest import ISSUER, JWKSServer, TokenMaker, _rsa_private, asgi_client, demo_routes, protect
+from .conftest import ISSUER, JWKSServer, Recorder, TokenMaker, _rsa_private, asgi_client, demo_routes, protect
 from .test_jwks import FakeClock
 
 pytestmark = pytest.mark.anyio
-
-
-class Recorder:
-    """An observer that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [event for event in self.events if isinstance(event, kind)]
 
 
 def _timeless(event: Event) -> Event:

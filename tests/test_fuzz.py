@@ -31,7 +31,7 @@ from auth0_asgi.events import Event, KeySetFetched, LikelyCause, RefreshSuppress
 from auth0_asgi.testing import DPoPKey
 
 from ._docs import table
-from .conftest import AUDIENCE, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
+from .conftest import AUDIENCE, Recorder, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
 from .test_errors import refusal_classes
 
 CHALLENGE: Final = re.compile(
@@ -55,16 +55,6 @@ DESCRIPTIONS: Final = {
     "The access token was not issued for this API",
 }
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@dataclass
-class _Appending:
-    """An observer keeping what it is told in `events`."""
-
-    events: list[Event]
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
 
 
 @dataclass
@@ -138,16 +128,16 @@ def harness() -> Iterator[Harness]:
     )
     with running_jwks_server() as server, asyncio.Runner() as runner:
         server.publish(key)
-        told: list[Event] = []
+        recorder = Recorder()
         # The middleware is observed: what it tells must be fixed codes only, whatever comes in.
         middleware = Auth0Middleware(
             app,
             settings=make_settings(server),
             protected_prefixes=["/api/private"],
             realm=AUDIENCE,
-            observer=_Appending(told),
+            observer=recorder,
         )
-        yield Harness(middleware, runner, reached, told)
+        yield Harness(middleware, runner, reached, recorder.events)
         runner.run(middleware.aclose())
 
 

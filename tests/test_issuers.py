@@ -18,11 +18,12 @@ import pytest
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, Auth0Settings, ConfigurationError, JWKSCache, TokenVerifier
-from auth0_asgi.events import Event, KeySetFetched
+from auth0_asgi.events import KeySetFetched
 
 from .conftest import (
     AUDIENCE,
     JWKSServer,
+    Recorder,
     SigningPair,
     _rsa_private,
     asgi_client,
@@ -223,23 +224,17 @@ def test_a_key_source_mapping_must_name_exactly_the_trusted_issuers(tenant: Tena
 
 
 async def test_an_observer_is_told_each_key_set_fetch_with_its_own_issuer(tenant: Tenant) -> None:
-    fetched: list[KeySetFetched] = []
-
-    class Fetches:
-        def on_event(self, event: Event) -> None:
-            if isinstance(event, KeySetFetched):
-                fetched.append(event)
-
+    recorder = Recorder()
     app = Auth0Middleware(
         Starlette(routes=demo_routes()),
         settings=tenant.settings(),
         protected_prefixes=["/api/private"],
-        observer=Fetches(),
+        observer=recorder,
     )
     async with asgi_client(app) as client:
         await client.get("/api/private", headers=_bearer(tenant.token(tenant.a)))
         await client.get("/api/private", headers=_bearer(tenant.token(tenant.b)))
-    assert [(event.url, event.issuer, event.outcome) for event in fetched] == [
+    assert [(event.url, event.issuer, event.outcome) for event in recorder.of(KeySetFetched)] == [
         (tenant.a.url, _base(tenant.a), "success"),
         (tenant.b.url, _base(tenant.b), "success"),
     ]
