@@ -26,11 +26,15 @@ from .errors import (
     ReplayedProofError,
     ReplayStoreUnavailableError,
     SigningKeysUnavailableError,
+    TargetTooLongError,
     TemporarilyUnavailableError,
     TokenProfileError,
     TokenTooLargeError,
     TokenTooOldError,
     UnknownSigningKeyError,
+    UnsafeHostError,
+    UnsafePathError,
+    UnsafeRequestError,
 )
 from .events import Auth0Observer
 from .jwks import JWKSCache
@@ -73,12 +77,16 @@ __all__ = [
     "SigningKey",
     "SigningKeySource",
     "SigningKeysUnavailableError",
+    "TargetTooLongError",
     "TemporarilyUnavailableError",
     "TokenProfileError",
     "TokenTooLargeError",
     "TokenTooOldError",
     "TokenVerifier",
     "UnknownSigningKeyError",
+    "UnsafeHostError",
+    "UnsafePathError",
+    "UnsafeRequestError",
     "__version__",
     "granted_scopes",
 ]

@@ -34,8 +34,15 @@ _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 # Separators some server or proxy splits on: "/" always, "\\" on Windows-minded ones.
 _SEPARATORS: Final = re.compile(r"[/\\]")
 
-# RFC 3986 §3: scheme "://" authority, as it starts an absolute-form request target.
-_ABSOLUTE_FORM: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# RFC 3986 §3: scheme "://" authority, as it starts an absolute-form request target. Linear:
+# a match may start only where a run of scheme characters starts (the lookbehind), and the
+# possessive runs are read once, so a path of 60 kB of letters costs one scan, not 60k of them
+# (the plain "[A-Za-z][A-Za-z0-9+.-]*://" tried every letter as a start: quadratic). Only where
+# the authority ends matters, so the scheme may start at the run's first letter.
+_ABSOLUTE_FORM: Final = re.compile(r"(?<![A-Za-z0-9+.-])[0-9+.-]*+[A-Za-z][A-Za-z0-9+.-]*+://[^/?#]*+")
+# What a prefix may not hold: it is compared with decoded paths, which never hold a "%" escape,
+# "?", "#" or a control, and a router never matches whitespace it was not given.
+_NOT_IN_PREFIX: Final = re.compile(r"[%?#\s\x00-\x1f\x7f-\x9f]")
 
 Segments = tuple[str, ...]
 
@@ -95,15 +102,31 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-def candidate_paths(scope: Scope) -> frozenset[str]:
+def _below_and_above(path: str, root_path: str) -> str:
+    """`path` as a router below `root_path` reads it, or the full path it is equivalent to.
+
+    Starlette routes a path under `root_path` on what follows it, and any other path as it is:
+    so ``/private`` and ``/api/private`` reach the same route when the root path is ``/api``.
+    """
+    if path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
+        return path[len(root_path) :]
+    return root_path.rstrip("/") + path
+
+
+def candidate_paths(scope: Scope, root_paths: Iterable[str] = ()) -> frozenset[str]:
     """Every path string a request may be routed on.
 
-    The full path, the path the router sees, the path inside an absolute-form target (RFC 9112
-    §3.2.2, passed through verbatim by servers), and each of them percent-decoded once more,
-    for an app or proxy that decodes twice (``%252e`` reaching it as ``%2e``).
+    The full path, the path the router sees below the scope's `root_path` and below each of
+    `root_paths` (set by the wrapped app itself), the full path a path outside a root path is
+    equivalent to, the path inside an absolute-form target (RFC 9112 §3.2.2, passed through
+    verbatim by servers), and each of them percent-decoded once more, for an app or proxy that
+    decodes twice (``%252e`` reaching it as ``%2e``).
     """
     path: str = scope["path"]
-    candidates = {path, route_path(scope)}
+    candidates = {path}
+    for root_path in (scope.get("root_path", ""), *root_paths):
+        if root_path:
+            candidates.add(_below_and_above(path, root_path))
     absolute_form = _ABSOLUTE_FORM.search(path)
     if absolute_form is not None:
         # Also behind a root_path uvicorn prepends: "/base" + "http://host/api/private".
@@ -145,6 +168,11 @@ def scope_set(scopes: str | Iterable[str], where: str) -> frozenset[str]:
 def _prefix_segments(prefix: object) -> Segments:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigurationError(f"protected prefix {prefix!r}: must be a path starting with '/'")
+    if _NOT_IN_PREFIX.search(prefix):
+        raise ConfigurationError(
+            f"protected prefix {prefix!r}: write it decoded, as the router sees it: "
+            "no '%', '?', '#', whitespace or control characters"
+        )
     raw_segments = _SEPARATORS.split(prefix)
     if any(segment in (".", "..") or ";" in segment for segment in raw_segments) or "\\" in prefix:
         # A prefix must name one place: readings would otherwise make it mean several.
@@ -162,17 +190,21 @@ class ProtectionRules:
 
     Raises ConfigurationError for an empty prefix list, a prefix that is not a plain path, a
     scope or rule prefix outside every protected prefix or a scope that is not an RFC 6749
-    scope-token.
+    scope-token. `root_paths`: root paths the wrapped app sets for itself (a FastAPI app's
+    own `root_path`), unseen in the scope the middleware gets but routed on all the same.
     """
 
-    __slots__ = ("_decisions", "_depth", "_protected", "_ruled", "_scoped")
+    __slots__ = ("_decisions", "_depth", "_protected", "_root_paths", "_ruled", "_scoped")
 
     def __init__(
         self,
         protected_prefixes: Iterable[str],
         required_scopes: Mapping[str, Iterable[str]],
         rules: Mapping[str, Iterable[Rule]] | None = None,
+        *,
+        root_paths: Iterable[str] = (),
     ) -> None:
+        self._root_paths = tuple(root_paths)
         self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
         if not self._protected:
             raise ConfigurationError("protected_prefixes=[]: name at least one path prefix to protect")
@@ -202,7 +234,7 @@ class ProtectionRules:
             return self._decisions[key]
         except KeyError:
             pass
-        paths = candidate_paths(scope)
+        paths = candidate_paths(scope, self._root_paths)
         decision = self._requirement(paths) if self.protects(paths) else None
         if len(self._decisions) >= _MAX_REMEMBERED_PATHS:
             self._decisions.clear()

@@ -6,6 +6,10 @@ Auth0Error
  └── AuthenticationError           a request is refused; carries the HTTP status and RFC 6750 code
       ├── MissingTokenError        401, no bearer credentials at all (no error attribute)
       ├── InvalidRequestError      400 invalid_request
+      │    └── UnsafeRequestError  refused by the request gate, before any credentials are read
+      │         ├── UnsafePathError     a control character in the path
+      │         ├── UnsafeHostError     a Host or X-Forwarded-Host that is not host[:port]
+      │         └── TargetTooLongError  a request target past max_target_bytes
       ├── InvalidTokenError        401 invalid_token
       │    ├── MalformedTokenError
       │    ├── TokenTooLargeError
@@ -94,6 +98,34 @@ class InvalidRequestError(AuthenticationError):
     status_code = 400
     error = "invalid_request"
     description = "The Authorization header is malformed"
+
+
+class UnsafeRequestError(InvalidRequestError):
+    """The request gate refused the request: no router reading of it may be trusted."""
+
+    code = "unsafe_request"
+    description = "The request is not acceptable"
+
+
+class UnsafePathError(UnsafeRequestError):
+    """The path holds a control character (C0, DEL or C1), decoded or encoded once more."""
+
+    code = "unsafe_path"
+    description = "The request path is not acceptable"
+
+
+class UnsafeHostError(UnsafeRequestError):
+    """A Host or X-Forwarded-Host value is not ``host[:port]``, or Host is repeated."""
+
+    code = "unsafe_host"
+    description = "The Host header is not acceptable"
+
+
+class TargetTooLongError(UnsafeRequestError):
+    """The request target (path and query) is longer than `max_target_bytes`."""
+
+    code = "target_too_long"
+    description = "The request target is too long"
 
 
 class InvalidTokenError(AuthenticationError):

@@ -15,15 +15,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._challenge import Challenges
 from ._credentials import BEARER, DPOP, Credentials, read_credentials
 from ._denial_log import install_filter
+from ._gate import RequestGate
 from ._htu import Origins
 from ._lifespan import run_lifespan
 from ._log import fields
 from ._paths import ProtectionRules, Requirement
+from ._rate_limit import RateLimit
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._wiring import key_caches_for, replay_store_for
 from .dpop import ProofChecker
-from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError, ReplayedProofError
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InsufficientScopeError,
+    ReplayedProofError,
+    UnsafeRequestError,
+)
 from .events import UNPROTECTED, Auth0Observer, RequestOutcome, guarded
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
@@ -47,6 +55,8 @@ _SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disa
 
 
 _NOTHING_MORE: Final = Requirement(frozenset(), ())
+#: How far `.app` attributes are followed when looking for a wrapped app's own root path.
+_MAX_WRAPPED_DEPTH: Final = 32
 
 
 def _authorize(user: Auth0User, requirement: Requirement) -> None:
@@ -55,6 +65,21 @@ def _authorize(user: Auth0User, requirement: Requirement) -> None:
         raise InsufficientScopeError(requirement.scopes)
     for rule in requirement.rules:
         rule.enforce(user)
+
+
+def _own_root_paths(app: ASGIApp) -> tuple[str, ...]:
+    """The root paths the wrapped app (or an app it wraps) sets for itself, such as
+    ``FastAPI(root_path="/api")``: the middleware outside never sees them in the scope."""
+    found: list[str] = []
+    current: object = app
+    for _ in range(_MAX_WRAPPED_DEPTH):
+        root_path = getattr(current, "root_path", None)
+        if isinstance(root_path, str) and root_path:
+            found.append(root_path)
+        current = getattr(current, "app", None)
+        if current is None:
+            break
+    return tuple(found)
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -96,6 +121,10 @@ class Auth0Middleware:
       default None, which builds no events at all. An observer that raises is logged and ignored.
     - `observe_identity`: include the accepted token's `iss`, `azp` and `sub` in the events;
       default False. Warning: they identify callers; mind where the observer sends them.
+    - `cors_preflight`: let CORS preflights reach the app on protected paths with no token;
+      default `settings.cors_preflight` (AUTH0_CORS_PREFLIGHT, False). Warning: a protected
+      handler that answers OPTIONS itself then runs for anyone; put Starlette's
+      `CORSMiddleware` outside this middleware instead, so that it answers them.
 
     DPoP (RFC 9449) follows `settings.dpop`: with ``allowed`` (the default) a request may
     present ``Authorization: Bearer <token>`` or ``Authorization: DPoP <token>`` with a
@@ -129,6 +158,7 @@ class Auth0Middleware:
         replay_store: ReplayStore | None = None,
         observer: Auth0Observer | None = None,
         observe_identity: bool = False,
+        cors_preflight: bool | None = None,
     ) -> None:
         self.app = app
         self._observer = guarded(observer)
@@ -147,8 +177,11 @@ class Auth0Middleware:
         self.realm = realm if realm is not None else self.settings.audience[0]
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
-        self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules)
+        self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules, root_paths=_own_root_paths(app))
         settings = self.settings
+        self._gate = RequestGate(settings.max_target_bytes)
+        self._cors_preflight = settings.cors_preflight if cors_preflight is None else cors_preflight
+        self._preflight_hints = RateLimit()
         schemes = _SCHEMES_BY_MODE[settings.dpop]
         self._schemes = frozenset(schemes)
         self._refusals = Refusals(settings, Challenges(self.realm, schemes, settings.dpop_algorithms), self._observer)
@@ -171,10 +204,17 @@ class Auth0Middleware:
                 return
             await self.app(scope, receive, send)
             return
+        try:
+            # First, protected path or not: a request no decision can be sure of goes no further.
+            self._gate.check(scope)
+        except UnsafeRequestError as exc:
+            await self._refusals.answer(scope, receive, send, exc)
+            return
         scope[MIDDLEWARE_SCOPE_KEY] = self
         requirement = self._rules.decide(scope)
         outcome: RequestOutcome | None = None  # told once the app is done: it may still refuse
-        if requirement is None or (scope.get("method") == "OPTIONS" and _is_preflight(scope)):
+        preflight = scope.get("method") == "OPTIONS" and _is_preflight(scope)
+        if requirement is None or (preflight and self._cors_preflight):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             if self._observer is not None:
@@ -184,6 +224,13 @@ class Auth0Middleware:
             try:
                 user = await self._authenticate(scope, requirement)
             except AuthenticationError as exc:
+                if preflight and self._preflight_hints.allow("preflight"):
+                    logger.info(
+                        "refused a CORS preflight to %r: add Starlette's CORSMiddleware outside Auth0Middleware "
+                        "(it answers preflights itself), or set AUTH0_CORS_PREFLIGHT=true",
+                        scope["path"],
+                        extra=fields("cors_preflight_refused", exc.code),
+                    )
                 await self._refusals.answer(scope, receive, send, exc, began)
                 return
             scope["user"] = user

@@ -18,7 +18,7 @@ from .errors import ConfigurationError
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
 
 #: The on/off fields, each also read from AUTH0_<FIELD> by `from_env`.
-_SWITCHES: Final = ("prefetch_keys", "jwks_cache_control", "discovery")
+_SWITCHES: Final = ("prefetch_keys", "jwks_cache_control", "discovery", "cors_preflight")
 
 #: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
 _TUNABLES: Final[Mapping[str, Tunable]] = {
@@ -31,6 +31,7 @@ _TUNABLES: Final[Mapping[str, Tunable]] = {
     "jwks_cache_ttl_min": Tunable(float, 0, False),
     "jwks_cache_ttl_max": Tunable(float, 0, False),
     "max_token_bytes": Tunable(int, 64, True),
+    "max_target_bytes": Tunable(int, 256, True),
     "token_cache_size": Tunable(int, 0, True),
     "dpop_max_age": Tunable(float, 0, False),
     "dpop_leeway": Tunable(float, 0, True),
@@ -124,6 +125,18 @@ class Auth0Settings:
     - `token_cache_size`: how many verified tokens each worker remembers, so a token reused for
       hours costs one signature check (entries are re-checked against the clock and the key
       set on every use); 0 disables the cache; default 1024.
+    - `max_target_bytes`: requests whose target (raw path and query) is longer than this many
+      bytes are refused with 400 by the request gate, protected or not, before anything parses
+      them; default 8192 (the request-line limit of common servers and proxies).
+
+    Requests, each also AUTH0_<FIELD>:
+
+    - `cors_preflight` (AUTH0_CORS_PREFLIGHT): let CORS preflights (``OPTIONS`` with ``Origin``
+      and ``Access-Control-Request-Method``) reach the app on protected paths without a token;
+      default False. Warning: a protected handler that answers OPTIONS itself (an
+      ``api_route`` with OPTIONS, a mounted WSGI or GraphQL app, a proxy) then runs for anyone.
+      Add Starlette's ``CORSMiddleware`` outside this middleware instead: it answers preflights
+      before they reach us.
 
     Raises ConfigurationError naming the variable and the bad value.
     """
@@ -141,6 +154,8 @@ class Auth0Settings:
     jwks_max_stale: float = 14400.0
     max_token_bytes: int = 8192
     token_cache_size: int = 1024
+    max_target_bytes: int = 8192
+    cors_preflight: bool = False
     prefetch_keys: bool = False
     jwks_cache_control: bool = False
     discovery: bool = False

@@ -1,0 +1,81 @@
+"""The request gate: what no request may carry, checked first for every http and websocket request.
+
+The prefixes are decided on our readings of a path; the request runs on the router's. Where a
+request allows a reading we cannot be sure to share, no decision is safe, so it is refused
+with 400 `invalid_request` before anything else reads it, protected path or not:
+
+- a control character (C0, DEL, C1) in the path, as the server decoded it or decoded once
+  more: Python's ``$`` matches before a trailing newline, so Starlette routes
+  ``/api/private%0A`` to the route ``/api/private`` while a segment compare sees ``private\\n``;
+- a ``Host`` that is not ``host[:port]`` (RFC 9112 §3.2, RFC 3986 §3.2), or more than one:
+  joined to the path to rebuild the request's URL, ``h#`` or ``h/api`` would change which
+  path that URL names; each ``X-Forwarded-Host`` value likewise;
+- a request target (raw path and query) longer than `max_target_bytes`, so that no parser
+  downstream ever sees an unbounded input.
+
+A real client never sends any of these: refusing costs nobody anything, passing could cost
+everything. Every check is a bounded, linear scan.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import unquote
+
+from starlette.types import Scope
+
+from .errors import TargetTooLongError, UnsafeHostError, UnsafePathError
+
+__all__ = ["MAX_HOST_BYTES", "RequestGate", "is_host_and_port"]
+
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# RFC 3986 §3.2.2 host (an IP literal in brackets, or a reg-name without percent-encoding:
+# no real host needs one) and §3.2.3 port. No "/", "?", "#", "@", "\\", whitespace or controls.
+_HOST_AND_PORT: Final = re.compile(rb"(?:\[[0-9A-Za-z:._~%-]+\]|[A-Za-z0-9._~!$&'()*+,;=-]*)(?::[0-9]{0,5})?")
+#: Longer Host values are refused unread: a DNS name is at most 253 characters.
+MAX_HOST_BYTES: Final = 300
+
+
+def is_host_and_port(value: bytes) -> bool:
+    """Whether `value` is an RFC 9112 §3.2 ``host[:port]``, and no longer than `MAX_HOST_BYTES`."""
+    return len(value) <= MAX_HOST_BYTES and _HOST_AND_PORT.fullmatch(value) is not None
+
+
+def _has_control(path: str) -> bool:
+    if _CONTROL.search(path) is not None:
+        return True
+    # An app or proxy that decodes once more must not find one either ("%250A").
+    return "%" in path and _CONTROL.search(unquote(path)) is not None
+
+
+class RequestGate:
+    """Refuses what no request may carry; `max_target_bytes` bounds path plus query."""
+
+    __slots__ = ("max_target_bytes",)
+
+    def __init__(self, max_target_bytes: int) -> None:
+        self.max_target_bytes = max_target_bytes
+
+    def check(self, scope: Scope) -> None:
+        """Raise an UnsafeRequestError subclass when the request in `scope` must be refused."""
+        path: str = scope["path"]
+        raw_path: bytes | None = scope.get("raw_path")
+        length = (len(raw_path) if raw_path is not None else len(path)) + len(scope.get("query_string", b""))
+        if length > self.max_target_bytes:
+            raise TargetTooLongError(f"a target of {length} bytes")
+        if _has_control(path):
+            raise UnsafePathError("a control character in the path")
+        hosts = 0
+        for name, value in scope["headers"]:
+            if name == b"host":
+                hosts += 1
+                if hosts > 1 or not is_host_and_port(value):
+                    raise UnsafeHostError("Host is repeated or not host[:port]")
+            # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
+            elif name == b"x-forwarded-host" and not _all_hosts(value):
+                raise UnsafeHostError("X-Forwarded-Host holds a value that is not host[:port]")
+
+
+def _all_hosts(value: bytes) -> bool:
+    return all(is_host_and_port(item) and item for item in (part.strip(b" \t") for part in value.split(b",")))
