@@ -14,13 +14,15 @@ configured proxy addresses.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Final
 from urllib.parse import quote, quote_from_bytes
 
 from starlette.types import Scope
+
+from ._gate import is_host_and_port
+from ._proxies import AMBIGUOUS, TrustedProxies
 
 __all__ = ["Origins", "normalise_origin", "normalise_url", "split_origin"]
 
@@ -33,7 +35,11 @@ _SCHEMES: Final = {"http": "http", "https": "https", "ws": "http", "wss": "https
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Everything a path may hold as it is (RFC 3986 §3.3 pchar and "/", plus "%" of a triplet).
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
-_PATH: Final = re.compile(r"(?:[A-Za-z0-9\-._~/:@!$&'()*+,;=]+|%[0-9A-Fa-f]{2})*")
+# Linear: one character class, and a separate search for a "%" that starts no triplet. (The
+# nested "(?:[...]+|%XX)*" backtracked exponentially on a long run ending in a bad character,
+# and it ran on an unsigned proof's htu before the signature is checked.)
+_PATH_CHARACTERS: Final = re.compile(r"[A-Za-z0-9\-._~/:@!$&'()*+,;=%]*")
+_BAD_PERCENT: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _percent_normal(match: re.Match[str]) -> str:
@@ -63,7 +69,7 @@ def _remove_dot_segments(path: str) -> str:
 def _normal_path(path: str) -> str | None:
     if not path:
         return "/"
-    if not _PATH.fullmatch(path):
+    if not _PATH_CHARACTERS.fullmatch(path) or ("%" in path and _BAD_PERCENT.search(path)):
         return None  # a stray "%" or a character a URI cannot hold: not a URI at all
     if "%" in path:
         path = _PERCENT.sub(_percent_normal, path)
@@ -117,65 +123,38 @@ def normalise_origin(origin: str) -> str | None:
     return split[0]
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            text: str = value.decode("latin-1")
-            return text
-    return None
-
-
-def _last_forwarded(scope: Scope) -> tuple[str | None, str | None]:
-    """(proto, host) the nearest proxy wrote: RFC 7239 `Forwarded`, else X-Forwarded-Proto/Host."""
-    forwarded = _header(scope, b"forwarded")
-    if forwarded is not None:
-        pairs = {
-            name.strip().lower(): value.strip().strip('"')
-            for name, _, value in (item.partition("=") for item in forwarded.split(",")[-1].split(";"))
-        }
-        return pairs.get("proto"), pairs.get("host")
-    proto, host = _header(scope, b"x-forwarded-proto"), _header(scope, b"x-forwarded-host")
-    return (
-        proto.split(",")[-1].strip() if proto is not None else None,
-        host.split(",")[-1].strip() if host is not None else None,
-    )
-
-
 class Origins:
     """Where requests are taken to have been sent, for comparing with `htu`.
 
     - `origins`: the public origins proofs may name; when given, only these are accepted and no
       request header decides the origin.
     - `trusted_proxies`: addresses or networks of proxies whose `Forwarded` or
-      `X-Forwarded-Proto`/`X-Forwarded-Host` give the origin. Without either, the origin is the
-      request's scheme and `Host` header.
+      `X-Forwarded-Proto`/`X-Forwarded-Host` give the origin, by the rule of
+      `auth0_asgi._proxies`. Without either, the origin is the request's scheme and `Host`.
     """
 
     __slots__ = ("_origins", "_proxies")
 
     def __init__(self, origins: Iterable[str] = (), trusted_proxies: Iterable[str] = ()) -> None:
         self._origins = frozenset(origins)
-        self._proxies = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in trusted_proxies)
+        self._proxies = TrustedProxies(trusted_proxies)
 
-    def _trusts_peer(self, scope: Scope) -> bool:
-        client = scope.get("client")
-        if not self._proxies or not client:
-            return False
-        try:
-            peer = ipaddress.ip_address(client[0])
-        except ValueError:
-            return False
-        return any(peer in network for network in self._proxies)
-
-    def _request_origin(self, scope: Scope) -> str:
-        scheme, host = scope.get("scheme", "http"), _header(scope, b"host")
-        if self._trusts_peer(scope):
-            forwarded_scheme, forwarded_host = _last_forwarded(scope)
-            scheme, host = forwarded_scheme or scheme, forwarded_host or host
+    def _request_origin(self, scope: Scope) -> str | None:
+        """The normalised origin the request was sent to, or None when no value can be trusted."""
+        scheme: str = scope.get("scheme", "http")
+        host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
+        forwarded = self._proxies.forwarded(scope) if self._proxies else None
+        if forwarded is AMBIGUOUS:
+            return None
+        if forwarded is not None:
+            scheme, host = forwarded.proto or scheme, forwarded.host or host
         if host is None:
             server = scope.get("server")
             host = f"{server[0]}:{server[1]}" if server and server[1] is not None else (server or ("",))[0]
-        return f"{scheme}://{host}"
+        # Validated alone and never joined to the path: "h#" or "h/api" must not change the path.
+        if not is_host_and_port(host.encode("latin-1")):
+            return None
+        return normalise_origin(f"{scheme}://{host}")
 
     def matches(self, htu: str, scope: Scope) -> bool:
         """Whether `htu` names the request in `scope` (query and fragment ignored)."""
@@ -192,7 +171,8 @@ class Origins:
             path = quote(scope["path"], safe=_PATH_SAFE.replace("%", ""))
         if root_path and not path.startswith(root_path):
             path = root_path + path  # servers that leave root_path out of the path
+        if claimed[1] != _normal_path(path):
+            return False
         if self._origins:
-            return claimed[0] in self._origins and claimed[1] == _normal_path(path)
-        actual = split_origin(self._request_origin(scope) + path)
-        return actual is not None and claimed == actual
+            return claimed[0] in self._origins
+        return claimed[0] == self._request_origin(scope)

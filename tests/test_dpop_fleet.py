@@ -351,11 +351,19 @@ def test_configured_origins_decide_and_no_header_can_change_them(issuer: LocalIs
             200,
             id="forwarded-last-element",
         ),
+        # One family or the other: with both, a client may have sent the one the proxy does not
+        # write, so neither is trusted (the review found the client's Forwarded preferred).
         pytest.param(
             {"Forwarded": "proto=https;host=api.example.com", "X-Forwarded-Host": "evil.example"},
             "https://api.example.com/api/private",
-            200,
-            id="forwarded-wins-over-x-forwarded",
+            401,
+            id="both-families-are-ambiguous",
+        ),
+        pytest.param(
+            {"Forwarded": "proto=https;host=api.example.com", "X-Forwarded-Host": "evil.example"},
+            "http://evil.example/api/private",
+            401,
+            id="both-families-are-ambiguous-either-way",
         ),
     ],
 )
@@ -445,3 +453,91 @@ async def test_a_replay_store_passed_in_is_left_open_for_its_owner(issuer: Local
         assert await store.first_use("still-open", time.time() + 60) is True
     finally:
         await store.aclose()
+
+
+# --- the trusted-proxy rule under uvicorn's own proxy handling ----------------------------------
+
+
+def _through(url: str, key: DPoPKey, token: str, htu: str, headers: list[tuple[str, str]]) -> httpx.Response:
+    return httpx.get(url, headers=[*_dpop_headers(key, token, htu).items(), *headers])
+
+
+@pytest.mark.parametrize(
+    ("uvicorn_options", "headers", "htu", "status"),
+    [
+        pytest.param(
+            {"proxy_headers": False},
+            [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Host", "api.example.com")],
+            "http://api.example.com/api/private",
+            200,
+            id="no-proxy-headers-the-peer-is-the-proxy",
+        ),
+        pytest.param(
+            {"proxy_headers": False},
+            [("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Host", "api.example.com")],
+            "http://api.example.com/api/private",
+            200,
+            id="the-last-line-is-the-nearest-proxys",
+        ),
+        pytest.param(
+            {"proxy_headers": False},
+            [("X-Forwarded-Host", "evil.example"), ("X-Forwarded-Host", "api.example.com")],
+            "http://evil.example/api/private",
+            401,
+            id="the-first-line-is-the-clients",
+        ),
+        # uvicorn's default: it trusts 127.0.0.1 and rewrites the peer to the client's address, so
+        # the proxy is hidden and nothing it wrote is read: the Host header names the origin.
+        pytest.param(
+            {},
+            [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Host", "api.example.com")],
+            "http://api.example.com/api/private",
+            401,
+            id="uvicorn-rewrote-the-peer-so-no-proxy-is-trusted",
+        ),
+        # A client that names a trusted proxy in X-Forwarded-For, to a uvicorn trusting everyone:
+        # the peer uvicorn reports is taken from that header, so it is not trusted.
+        pytest.param(
+            {"forwarded_allow_ips": "*"},
+            [("X-Forwarded-For", "127.0.0.1"), ("X-Forwarded-Host", "evil.example")],
+            "http://evil.example/api/private",
+            401,
+            id="a-spoofed-peer-is-not-trusted",
+        ),
+        pytest.param(
+            {"forwarded_allow_ips": "*"},
+            [("X-Forwarded-For", "127.0.0.1"), ("X-Forwarded-Proto", "https")],
+            "https://127.0.0.1/api/private",
+            401,
+            id="a-spoofed-peer-changes-no-origin",
+        ),
+    ],
+)
+def test_forwarding_headers_under_uvicorns_proxy_handling(
+    issuer: LocalIssuer, uvicorn_options: dict[str, Any], headers: list[tuple[str, str]], htu: str, status: int
+) -> None:
+    key = DPoPKey()
+    token = issuer.dpop_token(key)
+    app = _middleware(issuer, dpop_trusted_proxies=("127.0.0.1",))
+    with serve_with_uvicorn(app, **uvicorn_options) as url:
+        response = _through(f"{url}/api/private", key, token, htu, headers)
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.json() == BAD_PROOF
+
+
+def test_under_uvicorns_proxy_handling_the_host_header_still_names_the_origin(issuer: LocalIssuer) -> None:
+    key = DPoPKey()
+    token = issuer.dpop_token(key)
+    app = _middleware(issuer, dpop_trusted_proxies=("127.0.0.1",))
+    with serve_with_uvicorn(app) as url:
+        port = url.rsplit(":", 1)[1]
+        # uvicorn took the scheme from X-Forwarded-Proto (it trusts 127.0.0.1): https, with our Host.
+        response = _through(
+            f"{url}/api/private",
+            key,
+            token,
+            f"https://127.0.0.1:{port}/api/private",
+            [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https")],
+        )
+    assert response.status_code == 200, response.text

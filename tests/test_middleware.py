@@ -287,14 +287,29 @@ async def test_starlette_requires_decorator_works(jwks_server: JWKSServer, make_
         assert (await client.get("/api/write", headers=headers)).status_code == 403
 
 
-async def test_cors_preflight_passes_through(make_client: ClientMaker) -> None:
+async def test_cors_preflight_passes_through_when_asked_to(make_client: ClientMaker) -> None:
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
-    async with make_client() as client:
+    async with make_client(cors_preflight=True) as client:
         passed = await client.options("/api/private", headers=preflight)
         plain_options = await client.options("/api/private")
     assert passed.status_code == 405  # reached the router, which has no OPTIONS handler
     assert "www-authenticate" not in passed.headers
     assert plain_options.status_code == 401
+
+
+async def test_a_refused_preflight_says_where_cors_middleware_belongs(
+    make_client: ClientMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}
+    with caplog.at_level(logging.INFO, logger="auth0_asgi"):
+        async with make_client() as client:
+            refused = [await client.options("/api/private", headers=preflight) for _ in range(2)]
+    assert [(r.status_code, r.headers["www-authenticate"]) for r in refused] == [(401, CHALLENGE)] * 2
+    hints = [record.getMessage() for record in caplog.records if "CORSMiddleware" in record.getMessage()]
+    assert hints == [  # once a minute, not once a request
+        "refused a CORS preflight to '/api/private': add Starlette's CORSMiddleware outside Auth0Middleware "
+        "(it answers preflights itself), or set AUTH0_CORS_PREFLIGHT=true"
+    ]
 
 
 async def test_a_protected_options_route_sees_an_unauthenticated_user_on_a_preflight(jwks_server: JWKSServer) -> None:
@@ -306,7 +321,7 @@ async def test_a_protected_options_route_sees_an_unauthenticated_user_on_a_prefl
 
     app = Starlette(routes=[Route("/api/private/items", options_handler, methods=["OPTIONS"])])
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "DELETE"}
-    async with asgi_client(protect(jwks_server, app)) as client:
+    async with asgi_client(protect(jwks_server, app, cors_preflight=True)) as client:
         passed = await client.options("/api/private/items", headers=preflight)
         origin_only = await client.options("/api/private/items", headers={"Origin": "https://app.example"})
     assert (passed.status_code, passed.json()) == (200, {"user": "UnauthenticatedUser", "authenticated": False})
@@ -355,7 +370,7 @@ async def test_a_decoded_newline_in_the_path_cannot_forge_a_log_line(
         async with make_client() as client:
             await client.get("/api/private/%0Arefused GET /admin: forged")
     messages = [record.getMessage() for record in caplog.records]
-    assert messages == ["refused GET '/api/private/\\nrefused GET /admin: forged': Not authenticated"]
+    assert messages == ["refused GET '/api/private/\\nrefused GET /admin: forged': a control character in the path"]
 
 
 async def test_mounted_sub_app_is_protected_by_the_outer_middleware(
