@@ -19,7 +19,10 @@ def granted_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     scopes: set[str] = set()
     scope_claim = claims.get("scope")
     if isinstance(scope_claim, str):
-        scopes.update(scope_claim.split())
+        # RFC 6749 §3.3: scope-tokens are separated by a single space, nothing else: a tab or a
+        # no-break space is part of a (then invalid) token, never a separator.
+        scopes.update(scope_claim.split(" "))
+        scopes.discard("")
     permissions = claims.get("permissions")
     if isinstance(permissions, list):
         scopes.update(item for item in permissions if isinstance(item, str))
@@ -32,15 +35,31 @@ class Auth0User(BaseUser):
     `claims` holds every verified claim of the access token; `identity` and `display_name`
     are its `sub` (for a client-credentials token, ``<client-id>@clients``); `scopes` is what
     `granted_scopes` derives from it.
+
+    Read-only, all the way down: one user serves every request that carries the same token
+    (the verified-token cache), so its attributes cannot be set and the middleware's claims
+    (`auth0_asgi` freezes them) refuse every change with TypeError; ``dict(user.claims)`` or
+    ``copy.deepcopy(user.claims)`` is a copy to change.
     """
 
     __slots__ = ("claims", "scopes", "sorted_scopes")
 
+    claims: Mapping[str, Any]
+    scopes: frozenset[str]
+    sorted_scopes: tuple[str, ...]
+
     def __init__(self, claims: Mapping[str, Any]) -> None:
-        self.claims = claims
-        self.scopes = granted_scopes(claims)
-        self.sorted_scopes = sorted(self.scopes)
-        """`scopes` in order, as `request.auth.scopes` lists them."""
+        scopes = granted_scopes(claims)
+        object.__setattr__(self, "claims", claims)
+        object.__setattr__(self, "scopes", scopes)
+        # `scopes` in order, as `request.auth.scopes` lists them.
+        object.__setattr__(self, "sorted_scopes", tuple(sorted(scopes)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Auth0User is shared by every request with its token: {name!r} cannot be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Auth0User is shared by every request with its token: {name!r} cannot be deleted")
 
     @property
     def is_authenticated(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, Final, Protocol
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
+from ._frozen import freeze, thaw
 from ._jwk import MAX_KID_LENGTH, SigningKey
 from ._jws import is_safe_number, json_object, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
@@ -109,7 +110,8 @@ class TokenVerifier:
         Raises an InvalidTokenError subclass for any defect of the token, and
         SigningKeysUnavailableError when no key set could be fetched.
         """
-        return dict((await self.authenticate(token)).claims)
+        changeable: dict[str, Any] = thaw((await self.authenticate(token)).claims)
+        return changeable
 
     async def authenticate(self, token: str, *, proof_key: str | None = None) -> Auth0User:
         """The `Auth0User` of `token`; raises as `verify` does.
@@ -117,7 +119,7 @@ class TokenVerifier:
         A token verified before (the cache holds `settings.token_cache_size` of them) is not
         verified again: its `exp`, `nbf` and `iat` are checked against the clock, and its
         signing key must still be in the key set. The returned user is then shared by every
-        request carrying that token: treat its `claims` as read-only.
+        request carrying that token: it and its `claims` are read-only.
 
         - `proof_key`: None for a token presented with the Bearer scheme: one bound to a key
           (a `cnf` claim) then raises BoundTokenError, on the cached path too. With the DPoP
@@ -188,6 +190,11 @@ class TokenVerifier:
         self._check_signature(algorithm_name, key, signing_input, signature)
         self._check_claims(claims)
         self._check_validity_rules(header, claims)
+        try:
+            # Read-only from here on: every request with this token shares these claims.
+            claims = freeze(claims)
+        except ValueError as exc:
+            raise MalformedTokenError("the payload nests too deep") from exc
         user = Auth0User(claims)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]
         not_before = max(times) if times else None
