@@ -7,7 +7,7 @@ from typing import Final, NamedTuple
 
 from starlette.types import Scope
 
-from .errors import InvalidDPoPProofError, InvalidRequestError, MissingTokenError
+from .errors import InvalidDPoPProofError, InvalidRequestError, MalformedTokenError, MissingTokenError
 
 __all__ = ["BEARER", "DPOP", "Credentials", "authorization_scheme", "read_credentials"]
 
@@ -56,7 +56,8 @@ def read_credentials(scope: Scope, schemes: frozenset[str]) -> Credentials:
     Raises MissingTokenError when there is no Authorization field or it uses a scheme not in
     `schemes` (such a request carries none of our credentials); InvalidRequestError when the
     field is repeated, its token empty or split by whitespace, a DPoP token comes without a
-    proof or a Bearer token with one; InvalidDPoPProofError when there are several proofs.
+    proof or a Bearer token with one; MalformedTokenError when the token is not ASCII;
+    InvalidDPoPProofError when there are several proofs.
     """
     authorization, proofs = _header_values(scope)
     if len(authorization) > 1:
@@ -70,6 +71,10 @@ def read_credentials(scope: Scope, schemes: frozenset[str]) -> Credentials:
         raise InvalidRequestError("empty token")
     if len(token.split(None, 1)) > 1:
         raise InvalidRequestError("whitespace inside the token")
+    if not token.isascii():
+        # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
+        # proof's ath hashes it or anything else reads it.
+        raise MalformedTokenError("the token is not ASCII")
     if scheme == BEARER:
         if proofs and DPOP in schemes:
             # A proof beside a bearer token means the client meant DPoP: ambiguous, so refused.

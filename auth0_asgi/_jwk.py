@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
+from ._jws import json_object
 from ._log import fields
 from .errors import JWKSFetchError
 
@@ -45,15 +46,18 @@ class SigningKey:
 
 
 def _candidate_algorithms(jwk: Mapping[str, Any], allowed: frozenset[str]) -> frozenset[str]:
-    kty = jwk.get("kty")
+    kty, curve, declared = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
+    # RFC 7517 §4: each is a string. An array here must skip the key, not raise (a 500 and a
+    # refetch on every request, as the review found).
+    if not isinstance(kty, str) or not isinstance(curve, str | None) or not isinstance(declared, str | None):
+        return frozenset()
     if kty == "RSA":
         fitting = _RSA_ALGORITHMS & allowed
     elif kty == "EC":
-        curve_alg = _EC_ALGORITHM_BY_CURVE.get(jwk.get("crv"))  # type: ignore[arg-type]
+        curve_alg = _EC_ALGORITHM_BY_CURVE.get(curve) if curve is not None else None
         fitting = frozenset({curve_alg}) & allowed if curve_alg else frozenset()
     else:
         return frozenset()
-    declared = jwk.get("alg")
     if declared is not None:
         fitting = fitting & {declared}
     return fitting
@@ -91,19 +95,21 @@ def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
     return SigningKey(kid=kid, key=key, algorithms=algorithms)
 
 
+def _invalid_document(reason: str) -> JWKSFetchError:
+    return JWKSFetchError(reason, code="invalid_document")
+
+
 def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, SigningKey]:
     """Parse a JWKS document into usable keys by kid.
 
     Unusable entries (other key types or uses, unparseable, private, too small) are skipped
     with a debug log. A kid published twice is dropped whole: which key it means is
     ambiguous, and guessing could verify with the wrong one. Raises JWKSFetchError when the
-    document itself is not a JSON object with a `keys` array.
+    document itself is not a strict JSON object (as tokens are read: no duplicate names, no
+    non-finite numbers, no lone surrogates) with a `keys` array.
     """
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise JWKSFetchError("the key set is not valid JSON", code="invalid_document") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+    document = json_object(body, "the key set", _invalid_document)
+    if not isinstance(document.get("keys"), list):
         raise JWKSFetchError("the key set is not a JSON object with a 'keys' array", code="invalid_document")
     allowed = frozenset(allowed_algorithms)
     keys: dict[str, SigningKey] = {}
@@ -135,7 +141,8 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
 
     Raises ValueError for a key type it does not cover or a missing member.
     """
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty", ""))
+    kty = jwk.get("kty")
+    members = _THUMBPRINT_MEMBERS.get(kty) if isinstance(kty, str) else None
     if members is None or any(not isinstance(jwk.get(name), str) for name in members):
         raise ValueError("not an RSA, EC or OKP public JWK")
     # §3.3: members in lexicographic order, no whitespace; the values are ASCII.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple, TypeGuard
@@ -69,18 +70,57 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    # RFC 8259 §6: "1e99999" is valid JSON text, but Python reads it as Infinity, which no
+    # JSON value is (and which breaks the app's own JSON encoder later).
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number beyond the range of a double")
+    return value
+
+
 # One decoder for every token: json.loads would build a new one per call when hooks are given.
-_STRICT_JSON: Final = json.JSONDecoder(object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+_STRICT_JSON: Final = json.JSONDecoder(
+    object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant, parse_float=_finite_float
+)
+# A \u escape of a surrogate code point: either half of a pair, or a lone one (RFC 8259 §8.2:
+# a lone surrogate is no Unicode text, and encoding it later raises in the app).
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def json_object(data: bytes, what: str, error: Callable[[str], Exception] = MalformedTokenError) -> dict[str, Any]:
-    """`data` as a strict UTF-8 JSON object; raises `error` naming `what` otherwise."""
+    """`data` as a strict UTF-8 JSON object; raises `error` naming `what` otherwise.
+
+    Strict: no duplicate member names, no NaN or Infinity (spelled so, or a number too large
+    for a double), no lone surrogate escape.
+    """
     try:
         value = _STRICT_JSON.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"{what} is not strict UTF-8 JSON") from exc
     if not isinstance(value, dict):
         raise error(f"{what} is not a JSON object")
+    # Only text that escapes a surrogate can hold a lone one: the walk is skipped otherwise.
+    if _SURROGATE_ESCAPE.search(data) is not None and _holds_lone_surrogate(value):
+        raise error(f"{what} holds a lone surrogate")
     return value
 
 

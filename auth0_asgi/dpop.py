@@ -211,7 +211,8 @@ def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
     if declared is not None and declared != algorithm_name:
         return False
     if algorithm_name == "EdDSA":
-        return jwk.get("kty") == "OKP" and jwk.get("crv") in _OKP_CURVES
+        curve = jwk.get("crv")
+        return jwk.get("kty") == "OKP" and isinstance(curve, str) and curve in _OKP_CURVES
     kty, curve = _KEY_FOR_ALGORITHM[algorithm_name]
     return jwk.get("kty") == kty and (curve is None or jwk.get("crv") == curve)
 
