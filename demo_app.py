@@ -4,13 +4,18 @@ Run with ``uvicorn demo_app:app``.
 
 - With AUTH0_DOMAIN and AUTH0_API_AUDIENCE set (in the environment or a `.env` file beside
   it), tokens come from your Auth0 tenant.
-- With no AUTH0_DOMAIN anywhere, the demo runs offline: a local issuer built into it
-  (`auth0_asgi.testing.LocalIssuer`) answers ``POST /oauth/token`` like a tenant and its keys
-  verify the tokens, so the whole flow works with no account and no network. Only the
-  configuration read at start-up chooses this; no request can. Its signing key lives in a
-  file (AUTH0_DEMO_KEY_FILE, default ``~/.cache/auth0-asgi/demo-signing-key.pem``), so all
-  the workers of ``uvicorn demo_app:app --workers N`` accept each other's tokens, and tokens
-  survive a restart. Delete the file for a new key.
+- With no AUTH0_* variable set at all (the demo's own AUTH0_DEMO_* aside), or with
+  AUTH0_DEMO_OFFLINE=true, the demo runs offline: a local issuer built into it
+  (`auth0_asgi.testing.LocalIssuer`) answers ``POST /oauth/token`` like a tenant, to loopback
+  clients only (AUTH0_DEMO_ALLOW_REMOTE=true for any), and its keys verify the tokens, so the
+  whole flow works with no account and no network. Only the configuration read at start-up
+  chooses this; no request can. Its signing key lives in a file (AUTH0_DEMO_KEY_FILE, default
+  ``~/.cache/auth0-asgi/demo-signing-key.pem``), so all the workers of ``uvicorn demo_app:app
+  --workers N`` accept each other's tokens, and tokens survive a restart. Delete the file for
+  a new key.
+- Any other configuration without AUTH0_DOMAIN (a typo such as AUTH0_DOMIAN, or an audience
+  alone) stops the demo with one line naming what is missing: a server meant for a tenant
+  never quietly becomes one that mints tokens.
 """
 
 from __future__ import annotations
@@ -37,12 +42,17 @@ OFFLINE_SCOPES: Final = ("read:messages",)
 
 
 def create_app(
-    settings: Auth0Settings, *, issuer: LocalIssuer | None = None, protected_prefixes: Sequence[str] = ("/api/private",)
+    settings: Auth0Settings,
+    *,
+    issuer: LocalIssuer | None = None,
+    protected_prefixes: Sequence[str] = ("/api/private",),
+    allow_remote_tokens: bool = False,
 ) -> FastAPI:
     """The demo app verifying tokens against `settings`, on `protected_prefixes`.
 
     With `issuer`, its keys verify the tokens (no key set is fetched) and its token, JWKS and
-    discovery endpoints are served beside the API.
+    discovery endpoints are served beside the API; its token endpoint answers loopback
+    clients only unless `allow_remote_tokens`.
     """
     app = FastAPI(title="auth0-asgi demo")
     app.add_middleware(Auth0Middleware, settings=settings, protected_prefixes=protected_prefixes, keys=issuer)
@@ -60,7 +70,7 @@ def create_app(
         return {"message": "Access granted: the token grants read:messages", "caller": user.identity}
 
     if issuer is not None:
-        endpoints = issuer_app(issuer)
+        endpoints = issuer_app(issuer, allow_remote=allow_remote_tokens)
         app.router.routes.extend(Route(path, endpoints, include_in_schema=False) for path in ISSUER_PATHS)
     document_security(app)
     return app
@@ -70,8 +80,40 @@ def _config() -> Config:
     return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
 
 
-def _tenant_configured() -> bool:
-    return bool(_config()("AUTH0_DOMAIN", default="").strip())
+#: The demo's own variables: they shape the offline demo and never name a tenant.
+_DEMO_VARIABLES: Final = frozenset({"AUTH0_DEMO_KEY_FILE", "AUTH0_DEMO_OFFLINE", "AUTH0_DEMO_ALLOW_REMOTE"})
+
+
+def _switch(name: str) -> bool:
+    try:
+        return _config()(name, cast=bool, default=False)
+    except ValueError:
+        raise SystemExit(f"demo_app: configuration error: {name}: must be true or false") from None
+
+
+def _runs_offline() -> bool:
+    """Whether the configuration asks for the offline issuer; SystemExit for a partial tenant one.
+
+    Fails closed: only no AUTH0_* variable at all, or AUTH0_DEMO_OFFLINE=true, means offline.
+    """
+    config = _config()
+    named = {name for name, value in {**config.file_values, **os.environ}.items() if value.strip()}
+    named = {name for name in named if name.startswith("AUTH0_")}
+    domain = bool(config("AUTH0_DOMAIN", default="").strip())
+    if _switch("AUTH0_DEMO_OFFLINE"):
+        if domain:
+            raise SystemExit("demo_app: configuration error: AUTH0_DEMO_OFFLINE and AUTH0_DOMAIN: set one of them")
+        return True
+    if domain:
+        return False
+    stray = sorted(named - _DEMO_VARIABLES)
+    if not stray:
+        return True
+    raise SystemExit(
+        f"demo_app: configuration error: AUTH0_DOMAIN is not set, but {', '.join(stray)} "
+        f"{'is' if len(stray) == 1 else 'are'}: set AUTH0_DOMAIN and AUTH0_API_AUDIENCE for your tenant, "
+        "or AUTH0_DEMO_OFFLINE=true for the offline issuer"
+    )
 
 
 def _demo_key_file() -> Path:
@@ -90,7 +132,8 @@ def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:
     body = json.dumps(request, separators=(",", ":"))
     return (
         "OFFLINE MODE: AUTH0_DOMAIN is not set, so tokens come from a local issuer inside this demo, not from "
-        "Auth0. Set AUTH0_DOMAIN and AUTH0_API_AUDIENCE (environment or .env) to use your tenant.\n"
+        "Auth0, for loopback clients only. Set AUTH0_DOMAIN and AUTH0_API_AUDIENCE (environment or .env) to use "
+        "your tenant.\n"
         f"    Signing key: {key_file} (shared by this demo's workers; delete it for a new key).\n"
         "    Get a token (adjust the address if you passed --host or --port):\n"
         f"    curl -s -X POST http://127.0.0.1:8000/oauth/token -H 'content-type: application/json' -d '{body}'"
@@ -122,7 +165,7 @@ def _offline_settings(issuer: LocalIssuer) -> Auth0Settings:
 
 def _load() -> FastAPI:
     prefixes = _protected_prefixes()
-    if not _tenant_configured():
+    if _runs_offline():
         key_file = _demo_key_file()
         try:
             issuer = LocalIssuer(scopes=OFFLINE_SCOPES, private_key=load_or_create_private_key(key_file))
@@ -131,7 +174,8 @@ def _load() -> FastAPI:
         logger.warning("%s", _offline_banner(issuer, key_file))
         # The issuer names the tenant; every other AUTH0_* setting (DPoP, tunables) still applies.
         settings = _offline_settings(issuer)
-        return _checked(create_app(settings, issuer=issuer, protected_prefixes=prefixes))
+        remote = _switch("AUTH0_DEMO_ALLOW_REMOTE")
+        return _checked(create_app(settings, issuer=issuer, protected_prefixes=prefixes, allow_remote_tokens=remote))
     try:
         settings = Auth0Settings.from_env()
     except ConfigurationError as exc:

@@ -57,7 +57,47 @@ def test_demo_without_an_audience_names_it(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("demo_app: configuration error: AUTH0_API_AUDIENCE")
     assert "Traceback" not in result.stderr
-    assert "OFFLINE" not in result.stderr
+    assert "OFFLINE MODE" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        pytest.param(
+            {"AUTH0_DOMIAN": "dev-x.us.auth0.com", "AUTH0_API_AUDIENCE": "x"},
+            "AUTH0_API_AUDIENCE, AUTH0_DOMIAN are",
+            id="typo",
+        ),
+        pytest.param({"AUTH0_API_AUDIENCE": "https://api"}, "AUTH0_API_AUDIENCE is", id="audience-alone"),
+        pytest.param({"AUTH0_PROTECTED_PREFIXES": "/api"}, "AUTH0_PROTECTED_PREFIXES is", id="prefixes-alone"),
+    ],
+)
+def test_a_partial_configuration_never_falls_back_to_offline_mode(
+    tmp_path: Path, variables: dict[str, str], named: str
+) -> None:
+    result = _import_demo(tmp_path, **variables)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"demo_app: configuration error: AUTH0_DOMAIN is not set, but {named}: set AUTH0_DOMAIN and "
+        "AUTH0_API_AUDIENCE for your tenant, or AUTH0_DEMO_OFFLINE=true for the offline issuer"
+    )
+    assert "OFFLINE MODE" not in result.stderr
+
+
+def test_a_typo_in_dot_env_never_falls_back_to_offline_mode(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("AUTH0_DOMIAN=dev-x.us.auth0.com\n")
+    result = _import_demo(tmp_path)
+    assert result.returncode == 1
+    assert "AUTH0_DOMAIN is not set, but AUTH0_DOMIAN is" in result.stderr
+    assert "OFFLINE MODE" not in result.stderr
+
+
+def test_offline_mode_and_a_domain_together_are_refused(tmp_path: Path) -> None:
+    result = _import_demo(tmp_path, AUTH0_DEMO_OFFLINE="true", AUTH0_DOMAIN="dev-x.us.auth0.com")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "demo_app: configuration error: AUTH0_DEMO_OFFLINE and AUTH0_DOMAIN: set one of them"
+    )
 
 
 def test_a_domain_in_dot_env_also_rules_out_offline_mode(tmp_path: Path) -> None:
@@ -65,7 +105,7 @@ def test_a_domain_in_dot_env_also_rules_out_offline_mode(tmp_path: Path) -> None
     result = _import_demo(tmp_path)
     assert result.returncode == 1
     assert "AUTH0_API_AUDIENCE is not set" in result.stderr
-    assert "OFFLINE" not in result.stderr
+    assert "OFFLINE MODE" not in result.stderr
 
 
 @contextlib.contextmanager
@@ -257,7 +297,7 @@ def test_a_key_file_that_holds_no_key_stops_the_demo_with_one_line(tmp_path: Pat
 
 
 def test_the_demo_reads_its_protected_prefixes_from_the_environment(tmp_path: Path) -> None:
-    with serving_demo(tmp_path, AUTH0_PROTECTED_PREFIXES="/api/public, /api/private") as url:
+    with serving_demo(tmp_path, AUTH0_DEMO_OFFLINE="true", AUTH0_PROTECTED_PREFIXES="/api/public, /api/private") as url:
         public = httpx.get(f"{url}/api/public")
         token = httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST).json()["access_token"]
         with_token = httpx.get(f"{url}/api/public", headers={"Authorization": f"Bearer {token}"})
@@ -271,7 +311,7 @@ def test_the_demo_reads_its_protected_prefixes_from_the_environment(tmp_path: Pa
 
 
 def test_a_bad_protected_prefix_stops_the_demo_with_one_line(tmp_path: Path) -> None:
-    result = _import_demo(tmp_path, AUTH0_PROTECTED_PREFIXES="api/private")
+    result = _import_demo(tmp_path, AUTH0_DEMO_OFFLINE="true", AUTH0_PROTECTED_PREFIXES="api/private")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "demo_app: configuration error: AUTH0_PROTECTED_PREFIXES: "

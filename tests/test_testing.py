@@ -328,6 +328,33 @@ async def test_the_asgi_endpoints_answer_the_same(auth0_issuer: LocalIssuer) -> 
     assert ISSUER_PATHS == ("/oauth/token", "/.well-known/jwks.json", "/.well-known/openid-configuration")
 
 
+@pytest.mark.parametrize(
+    ("client", "allow_remote", "status"),
+    [
+        pytest.param(("127.0.0.1", 5000), False, 200, id="loopback-v4"),
+        pytest.param(("::1", 5000), False, 200, id="loopback-v6"),
+        pytest.param(("203.0.113.9", 5000), False, 403, id="remote-refused"),
+        pytest.param(("not-an-address", 5000), False, 403, id="unknown-peer-refused"),
+        pytest.param(("203.0.113.9", 5000), True, 200, id="remote-allowed"),
+    ],
+)
+async def test_the_asgi_token_endpoint_answers_loopback_clients_only_unless_told(
+    auth0_issuer: LocalIssuer, client: tuple[str, int], allow_remote: bool, status: int
+) -> None:
+    app = issuer_app(auth0_issuer, allow_remote=allow_remote)
+    transport = httpx.ASGITransport(app=app, client=client)
+    async with httpx.AsyncClient(transport=transport, base_url="http://issuer.test") as http:
+        token = await http.post("/oauth/token", json=TOKEN_REQUEST)
+        jwks = await http.get("/.well-known/jwks.json")
+    assert token.status_code == status
+    if status == 403:
+        assert token.json() == {
+            "error": "access_denied",
+            "error_description": "the offline token endpoint answers loopback clients only",
+        }
+    assert jwks.status_code == 200  # public keys are public
+
+
 async def test_the_asgi_endpoints_ignore_other_scope_types(auth0_issuer: LocalIssuer) -> None:
     sent: list[Any] = []
 

@@ -377,7 +377,7 @@ def test_a_bad_proof_at_the_token_endpoint_is_invalid_dpop_proof(served: tuple[L
 
 def test_the_offline_demo_issues_dpop_tokens_its_api_accepts(tmp_path: Path) -> None:
     key = DPoPKey("EdDSA")  # the token endpoint takes any asymmetric proof algorithm, as Auth0's does
-    with serving_demo(tmp_path, AUTH0_DPOP_ALGORITHMS="ES256,EdDSA") as url:
+    with serving_demo(tmp_path, AUTH0_DEMO_OFFLINE="true", AUTH0_DPOP_ALGORITHMS="ES256,EdDSA") as url:
         answer = httpx.post(
             f"{url}/oauth/token",
             json={

@@ -7,6 +7,7 @@ beside the routes it protects) and a threaded loopback server for end-to-end tes
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import threading
 from collections.abc import Iterator
@@ -80,10 +81,19 @@ def _encode(answer: Answer) -> tuple[int, list[tuple[str, str]], bytes]:
     return answer.status, headers, json.dumps(answer.body, separators=(",", ":")).encode()
 
 
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    try:
+        return client is not None and ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
 class _IssuerApp:
     # A class, not a closure: Starlette's Route treats a plain function as a request handler.
-    def __init__(self, issuer: LocalIssuer) -> None:
+    def __init__(self, issuer: LocalIssuer, allow_remote: bool) -> None:
         self.issuer = issuer
+        self.allow_remote = allow_remote
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,10 +108,13 @@ class _IssuerApp:
             more = message.get("more_body", False) and len(body) <= _MAX_BODY_BYTES
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         base_url = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{scope.get('root_path', '')}"
-        answer = (
-            _too_large()
-            if len(body) > _MAX_BODY_BYTES
-            else handle_issuer_request(
+        wants_token = "/" + "/".join(segments(route_path(scope))) == TOKEN_PATH
+        if wants_token and not self.allow_remote and not _is_loopback(scope):
+            answer = _remote_refused()
+        elif len(body) > _MAX_BODY_BYTES:
+            answer = _too_large()
+        else:
+            answer = handle_issuer_request(
                 self.issuer,
                 method=scope["method"],
                 path=route_path(scope),  # under uvicorn --root-path the endpoints lie below it
@@ -111,16 +124,25 @@ class _IssuerApp:
                 authorization=headers.get("authorization"),
                 dpop_proofs=[value.decode("latin-1") for name, value in scope["headers"] if name == b"dpop"],
             )
-        )
         status, response_headers, payload = _encode(answer)
         encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response_headers]
         await send({"type": "http.response.start", "status": status, "headers": encoded})
         await send({"type": "http.response.body", "body": payload})
 
 
-def issuer_app(issuer: LocalIssuer) -> ASGIApp:
-    """An ASGI app answering `issuer`'s endpoints (see `ISSUER_PATHS`), for mounting beside an app."""
-    return _IssuerApp(issuer)
+def issuer_app(issuer: LocalIssuer, *, allow_remote: bool = False) -> ASGIApp:
+    """An ASGI app answering `issuer`'s endpoints (see `ISSUER_PATHS`), for mounting beside an app.
+
+    - `allow_remote`: let clients other than loopback ones get tokens; default False, so that
+      a server started by mistake where the world can reach it mints tokens for nobody else
+      (403 ``access_denied``). The key set and discovery document are public either way.
+      Warning: the issuer mints a valid token for anyone who asks.
+    """
+    return _IssuerApp(issuer, allow_remote)
+
+
+def _remote_refused() -> Answer:
+    return oauth_error(403, "access_denied", "the offline token endpoint answers loopback clients only")
 
 
 def _too_large() -> Answer:
