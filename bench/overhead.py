@@ -321,10 +321,10 @@ async def build_cases(
         counter = itertools.count()
 
         async def redis_round_trip() -> None:
-            await raw_client.set(f"bench:{next(counter)}", b"1", nx=True, exat=int(time.time()) + 60)
+            await raw_client.set(f"bench:{next(counter)}", b"1", nx=True, px=60_000)
 
         pairs = once_each(dpop_pairs(dpop_key, [bound], proofs_per_row))
-        cases.append(Case("Redis SET NX EXAT alone (redis-py)", redis_round_trip, expect=None))
+        cases.append(Case("Redis SET NX PX alone (redis-py)", redis_round_trip, expect=None))
         cases.append(Case("ours, DPoP on Redis, reused token", asgi_call(ours_redis, "/api/private", pairs), private))
     peers, missing = apps.peer_apps(tenant)
     for name, app in peers.items():
@@ -377,9 +377,9 @@ async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: 
             print(f"{name}: added {added:.1f} us = P + {(added - p) / f:+.2f} F (aim: <= P + 0.50 F)")
     if "ours, DPoP on Redis, reused token" in medians:
         extra = medians["ours, DPoP on Redis, reused token"] - medians["ours, DPoP, reused token"]
-        trip = medians["Redis SET NX EXAT alone (redis-py)"]
+        trip = medians["Redis SET NX PX alone (redis-py)"]
         print(
-            f"Redis store: adds {extra:.1f} us over the in-process store; one SET NX EXAT round trip is {trip:.1f} us"
+            f"Redis store: adds {extra:.1f} us over the in-process store; one SET NX PX round trip is {trip:.1f} us"
         )
     if redis is None:
         print("no redis-server found: the Redis rows are left out")

@@ -90,7 +90,7 @@ async def test_redis_store_accepts_each_key_once_and_lets_redis_expire_it(
     assert await redis_store.first_use("k", expires_at) is False
     inspector = Redis.from_url(redis_url)
     try:
-        # Redis 6.2 has no EXPIRETIME: the TTL shows the EXAT written (rounded up, never early).
+        # The TTL is the PX written: the proof's remaining acceptance window, rounded up (never early).
         remaining = await inspector.pttl(redis_store.prefix + "k")
         assert 29_000 < remaining <= 31_000
         assert await inspector.get(redis_store.prefix + "k") == b"1"

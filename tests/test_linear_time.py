@@ -1,0 +1,210 @@
+"""Every parser of what a request carries runs in linear time: 64 kB costs about 8 times 8 kB.
+
+A complexity bound, not a speed claim: each parser is timed on hostile inputs of 8 kB and of
+64 kB, side by side (fastest of several rounds, many distinct inputs per round so that no memo
+answers), and the ratio must stay far from quadratic (64) or worse. Inputs past a length cap
+are refused unread, which is linear too. The shapes are the ones that broke us (a long run of
+letters before a bad character, long runs of scheme characters) and their relatives.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import pytest
+
+from auth0_asgi import MalformedTokenError
+from auth0_asgi._credentials import BEARER, DPOP, read_credentials
+from auth0_asgi._diagnostics import diagnose, token_of
+from auth0_asgi._gate import RequestGate
+from auth0_asgi._htu import Origins
+from auth0_asgi._jws import json_object, parse_compact
+from auth0_asgi._paths import ProtectionRules
+from auth0_asgi.dpop import ProofChecker
+from auth0_asgi.errors import AuthenticationError
+from auth0_asgi.testing import LocalIssuer
+
+SMALL: Final = 8 * 1024
+LARGE: Final = 64 * 1024
+#: Linear is 8; quadratic 64. The bound leaves room for a noisy machine, not for a square.
+MAX_RATIO: Final = 20.0
+#: Each size is measured over this many distinct inputs, the fastest of `ROUNDS` rounds kept.
+INPUTS: Final = 8
+ROUNDS: Final = 5
+
+
+def _fastest(parse: Callable[[str], object], inputs: list[str]) -> float:
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for text in inputs:
+            # Refusing is an answer too; what it costs is what is measured.
+            with contextlib.suppress(AuthenticationError, ValueError):
+                parse(text)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def assert_linear(make: Callable[[int, int], str], parse: Callable[[str], object]) -> float:
+    """The 64 kB / 8 kB time ratio of `parse` on the inputs `make(length, variant)` builds."""
+    small = [make(SMALL, variant) for variant in range(INPUTS)]
+    large = [make(LARGE, variant + INPUTS) for variant in range(INPUTS)]
+    assert all(abs(len(text) - SMALL) <= SMALL * 0.05 for text in small), "inputs must be about 8 kB"
+    assert all(abs(len(text) - LARGE) <= LARGE * 0.05 for text in large), "inputs must be about 64 kB"
+    _fastest(parse, small)  # warm up memos and caches of what does not depend on the input
+    ratio = _fastest(parse, large) / _fastest(parse, small)
+    print(f"64 kB / 8 kB time ratio: {ratio:.2f}")  # shown with pytest -s
+    assert ratio < MAX_RATIO, f"64 kB took {ratio:.1f} x the time of 8 kB: not linear"
+    return ratio
+
+
+def _fill(prefix: str, unit: str, suffix: str, length: int) -> str:
+    count = max(0, (length - len(prefix) - len(suffix)) // len(unit))
+    return prefix + unit * count + suffix
+
+
+# --- the path decision and the gate ----------------------------------------------------------
+
+RULES: Final = ProtectionRules(
+    ["/api/private", "/api/admin", "/v1/api/private"], {"/api/admin": ["admin"]}, root_paths=["/r"]
+)
+PATHS: Final = {
+    "letters": lambda n, v: _fill(f"/{v}", "a", "", n),
+    "scheme-runs": lambda n, v: _fill(f"/{v}", "a+.-", ":", n),
+    "many-schemes": lambda n, v: _fill(f"/{v}", "a://", "", n),
+    "segments": lambda n, v: _fill(f"/{v}", "/a", "", n),
+    "dot-segments": lambda n, v: _fill(f"/api/private/{v}", "/..", "", n),
+    "encoded-dots": lambda n, v: _fill(f"/api/{v}", "/%2e%2e", "", n),
+    "percent-runs": lambda n, v: _fill(f"/{v}", "%25", "", n),
+    "params": lambda n, v: _fill(f"/{v}", ";a", "", n),
+    "backslashes": lambda n, v: _fill(f"/{v}", "\\a", "", n),
+}
+
+
+@pytest.mark.parametrize("shape", list(PATHS))
+def test_the_path_decision_is_linear(shape: str) -> None:
+    assert_linear(PATHS[shape], lambda path: RULES.decide({"path": path, "root_path": "/base"}))
+
+
+@pytest.mark.parametrize("shape", list(PATHS))
+def test_the_request_gate_is_linear(shape: str) -> None:
+    gate = RequestGate(max_target_bytes=10**6)  # the cap lifted, so the scans themselves are timed
+
+    def check(path: str) -> None:
+        gate.check({"path": path, "raw_path": path.encode(), "query_string": b"", "headers": [(b"host", b"h")]})
+
+    assert_linear(PATHS[shape], check)
+
+
+def test_the_gate_refuses_a_long_target_before_reading_it() -> None:
+    gate = RequestGate(max_target_bytes=8192)
+
+    def check(path: str) -> None:
+        gate.check({"path": path, "raw_path": path.encode(), "query_string": b"", "headers": []})
+
+    # Refused by length alone: 64 kB costs what 8 kB does, give or take.
+    assert assert_linear(lambda n, v: _fill(f"/{v}", "a", "", n), check) < 8
+
+
+# --- credentials -----------------------------------------------------------------------------
+
+CREDENTIALS: Final = {
+    "long-token": lambda n, v: _fill(f"Bearer {v}", "a", "", n),
+    "spaces": lambda n, v: _fill(f"Bearer {v}", " ", "x", n),
+    "tabs-and-dots": lambda n, v: _fill(f"DPoP {v}", ".\t", "", n),
+    "non-ascii": lambda n, v: _fill(f"Bearer {v}", "\u00e9", "", n),
+}
+
+
+@pytest.mark.parametrize("shape", list(CREDENTIALS))
+def test_reading_the_credentials_is_linear(shape: str) -> None:
+    def read(value: str) -> None:
+        scope = {"headers": [(b"authorization", value.encode("latin-1")), (b"dpop", b"p")]}
+        read_credentials(scope, frozenset({BEARER, DPOP}))
+
+    assert_linear(CREDENTIALS[shape], read)
+
+
+@pytest.mark.parametrize("shape", list(CREDENTIALS))
+def test_diagnosing_a_refused_token_is_linear(shape: str) -> None:
+    settings = LocalIssuer().settings()
+    assert_linear(
+        CREDENTIALS[shape],
+        lambda value: diagnose(token_of(value.encode("latin-1")), MalformedTokenError(), settings),
+    )
+
+
+# --- htu -------------------------------------------------------------------------------------
+
+HTUS: Final = {
+    # The review's: a run of letters, then a character no path may hold (it doubled per letter).
+    "path-then-bad-character": lambda n, v: _fill(f"https://h{v}/", "a", "<", n),
+    "stray-percents": lambda n, v: _fill(f"https://h{v}/", "%", "", n),
+    "triplets-then-stray": lambda n, v: _fill(f"https://h{v}/", "%41", "%", n),
+    "dot-segments": lambda n, v: _fill(f"https://h{v}", "/.", "", n),
+    "long-host": lambda n, v: _fill(f"https://{v}", "a", "@", n),
+    "long-scheme": lambda n, v: _fill(f"h{v}", "t", "", n),
+    "long-port": lambda n, v: _fill(f"https://h{v}:", "1", "x", n),
+    "query-and-fragment": lambda n, v: _fill(f"https://h{v}/?", "#?", "", n),
+}
+
+
+@pytest.mark.parametrize("shape", list(HTUS))
+def test_matching_htu_is_linear(shape: str) -> None:
+    origins = Origins()
+    scope: dict[str, Any] = {"type": "http", "scheme": "https", "path": "/", "raw_path": b"/", "headers": []}
+    assert_linear(HTUS[shape], lambda htu: origins.matches(htu, scope))
+
+
+# --- proofs and tokens -----------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unsigned(payload_text: str, header: dict[str, Any] | None = None) -> str:
+    header_text = json.dumps(header or {"typ": "dpop+jwt", "alg": "ES256", "jwk": {"kty": "EC"}})
+    return f"{_b64(header_text.encode())}.{_b64(payload_text.encode())}.c2ln"
+
+
+def _payload(n: int, v: int, unit: str) -> str:
+    # A JSON payload whose compact JWS is about n characters long (base64url is 4/3 of it).
+    budget = n * 3 // 4 - 120
+    return f'{{"jti":"{v}","htm":"GET","iat":1,"htu":"' + unit * max(0, budget // len(unit)) + '"}'
+
+
+JWS_SHAPES: Final = {
+    "long-htu": lambda n, v: _unsigned(_payload(n, v, "a")),
+    "surrogate-pairs": lambda n, v: _unsigned(_payload(n, v, "\\ud83d\\ude00")),
+    "lone-surrogates": lambda n, v: _unsigned(_payload(n, v, "\\ud800")),
+    "escapes": lambda n, v: _unsigned(_payload(n, v, '\\"')),
+    "deep-nesting": lambda n, v: _unsigned('{"a":' + "[" * (n * 3 // 8) + "]" * (n * 3 // 8) + "}"),
+    "bad-base64": lambda n, v: _fill(f"{v}", "*", ".a.b", n),
+    "many-dots": lambda n, v: _fill(f"{v}", ".", "", n),
+}
+
+
+@pytest.mark.parametrize("shape", list(JWS_SHAPES))
+def test_checking_a_proof_is_linear(shape: str) -> None:
+    checker = ProofChecker()
+
+    def check(proof: str) -> None:
+        checker.check(proof, method="GET", target_matches=lambda htu: True, access_token="t")
+
+    assert_linear(JWS_SHAPES[shape], check)
+
+
+@pytest.mark.parametrize("shape", list(JWS_SHAPES))
+def test_parsing_a_token_is_linear(shape: str) -> None:
+    def parse(token: str) -> None:
+        parsed = parse_compact(token)
+        json_object(parsed.payload, "payload")
+
+    # The parser itself, with no length cap in front (the verifier's max_token_bytes is one).
+    assert_linear(JWS_SHAPES[shape], parse)
