@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Final
 
 from starlette.types import Receive, Scope, Send
 
@@ -13,13 +14,15 @@ from ._denial_log import mark_denied
 from ._diagnostics import diagnose, token_of
 from ._log import fields
 from ._rate_limit import RateLimit
-from .errors import AuthenticationError
+from .errors import AuthenticationError, UnsafeRequestError
 from .events import Auth0Observer, LikelyCause, RequestOutcome
 from .settings import Auth0Settings
 
 __all__ = ["Refusals"]
 
 logger = logging.getLogger("auth0_asgi")
+
+_LOGGED_PATH_CHARACTERS: Final = 512
 
 
 class Refusals:
@@ -41,16 +44,18 @@ class Refusals:
         """
         duration = time.perf_counter() - started if started is not None else None
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
-        # %r: the path is percent-decoded, so a raw newline in it could forge a log line.
+        # %r: the path is percent-decoded, so a raw newline in it could forge a log line; cut,
+        # so a refused 1 MB target does not become a 1 MB log line.
         logger.log(
             level,
             "refused %s %r: %s",
             scope.get("method", "WEBSOCKET"),
-            scope["path"],
+            scope["path"][:_LOGGED_PATH_CHARACTERS],
             error.reason,
             extra=fields("request_outcome", error.code, error=error.error, status=error.status_code),
         )
-        if error.status_code in (400, 401) and error.error is not None:
+        # A request the gate refused is refused for its target, not its token: nothing to explain.
+        if error.status_code in (400, 401) and error.error is not None and not isinstance(error, UnsafeRequestError):
             self._explain(scope, error)
         scheme = authorization_scheme(scope)
         websocket = scope["type"] == "websocket"
