@@ -26,7 +26,16 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .rules import Rule
 
-__all__ = ["ProtectionRules", "Requirement", "candidate_paths", "readings", "route_path", "scope_set", "segments"]
+__all__ = [
+    "ProtectionRules",
+    "Requirement",
+    "candidate_paths",
+    "own_root_paths",
+    "readings",
+    "route_path",
+    "scope_set",
+    "segments",
+]
 
 # RFC 6749 §3.3 scope-token characters: anything else could not be written into a
 # WWW-Authenticate header safely.
@@ -111,6 +120,25 @@ def _below_and_above(path: str, root_path: str) -> str:
     if path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
         return path[len(root_path) :]
     return root_path.rstrip("/") + path
+
+
+#: How far `.app` attributes are followed when looking for a wrapped app's own root path.
+_MAX_WRAPPED_DEPTH: Final = 32
+
+
+def own_root_paths(app: object) -> tuple[str, ...]:
+    """The root paths a wrapped app (or an app it wraps, through `.app`) sets for itself, such
+    as ``FastAPI(root_path="/api")``: a middleware outside it never sees them in the scope."""
+    found: list[str] = []
+    current: object = app
+    for _ in range(_MAX_WRAPPED_DEPTH):
+        root_path = getattr(current, "root_path", None)
+        if isinstance(root_path, str) and root_path:
+            found.append(root_path)
+        current = getattr(current, "app", None)
+        if current is None:
+            break
+    return tuple(found)
 
 
 def candidate_paths(scope: Scope, root_paths: Iterable[str] = ()) -> frozenset[str]:

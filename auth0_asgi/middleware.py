@@ -19,8 +19,8 @@ from ._gate import RequestGate
 from ._htu import Origins
 from ._lifespan import run_lifespan
 from ._log import fields
-from ._paths import ProtectionRules, Requirement
-from ._rate_limit import RateLimit
+from ._paths import ProtectionRules, Requirement, own_root_paths
+from ._preflight import Preflights, is_preflight
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._wiring import key_caches_for, replay_store_for
@@ -55,8 +55,6 @@ _SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disa
 
 
 _NOTHING_MORE: Final = Requirement(frozenset(), ())
-#: How far `.app` attributes are followed when looking for a wrapped app's own root path.
-_MAX_WRAPPED_DEPTH: Final = 32
 
 
 def _authorize(user: Auth0User, requirement: Requirement) -> None:
@@ -65,26 +63,6 @@ def _authorize(user: Auth0User, requirement: Requirement) -> None:
         raise InsufficientScopeError(requirement.scopes)
     for rule in requirement.rules:
         rule.enforce(user)
-
-
-def _own_root_paths(app: ASGIApp) -> tuple[str, ...]:
-    """The root paths the wrapped app (or an app it wraps) sets for itself, such as
-    ``FastAPI(root_path="/api")``: the middleware outside never sees them in the scope."""
-    found: list[str] = []
-    current: object = app
-    for _ in range(_MAX_WRAPPED_DEPTH):
-        root_path = getattr(current, "root_path", None)
-        if isinstance(root_path, str) and root_path:
-            found.append(root_path)
-        current = getattr(current, "app", None)
-        if current is None:
-            break
-    return tuple(found)
-
-
-def _is_preflight(scope: Scope) -> bool:
-    names = {name for name, _ in scope["headers"]}
-    return b"origin" in names and b"access-control-request-method" in names
 
 
 class Auth0Middleware:
@@ -177,11 +155,10 @@ class Auth0Middleware:
         self.realm = realm if realm is not None else self.settings.audience[0]
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
-        self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules, root_paths=_own_root_paths(app))
+        self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules, root_paths=own_root_paths(app))
         settings = self.settings
         self._gate = RequestGate(settings.max_target_bytes)
-        self._cors_preflight = settings.cors_preflight if cors_preflight is None else cors_preflight
-        self._preflight_hints = RateLimit()
+        self._preflights = Preflights(settings.cors_preflight if cors_preflight is None else cors_preflight)
         schemes = _SCHEMES_BY_MODE[settings.dpop]
         self._schemes = frozenset(schemes)
         self._refusals = Refusals(settings, Challenges(self.realm, schemes, settings.dpop_algorithms), self._observer)
@@ -213,8 +190,8 @@ class Auth0Middleware:
         scope[MIDDLEWARE_SCOPE_KEY] = self
         requirement = self._rules.decide(scope)
         outcome: RequestOutcome | None = None  # told once the app is done: it may still refuse
-        preflight = scope.get("method") == "OPTIONS" and _is_preflight(scope)
-        if requirement is None or (preflight and self._cors_preflight):
+        preflight = is_preflight(scope)
+        if requirement is None or (preflight and self._preflights.allowed):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             if self._observer is not None:
@@ -224,13 +201,8 @@ class Auth0Middleware:
             try:
                 user = await self._authenticate(scope, requirement)
             except AuthenticationError as exc:
-                if preflight and self._preflight_hints.allow("preflight"):
-                    logger.info(
-                        "refused a CORS preflight to %r: add Starlette's CORSMiddleware outside Auth0Middleware "
-                        "(it answers preflights itself), or set AUTH0_CORS_PREFLIGHT=true",
-                        scope["path"],
-                        extra=fields("cors_preflight_refused", exc.code),
-                    )
+                if preflight:
+                    self._preflights.refused(scope, exc.code)
                 await self._refusals.answer(scope, receive, send, exc, began)
                 return
             scope["user"] = user
