@@ -19,8 +19,9 @@ from ._gate import RequestGate
 from ._htu import Origins
 from ._lifespan import run_lifespan
 from ._log import fields
-from ._paths import ProtectionRules, Requirement, own_root_paths
+from ._paths import own_root_paths
 from ._preflight import Preflights, is_preflight
+from ._protection import ProtectionRules, Requirement
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._wiring import key_caches_for, replay_store_for

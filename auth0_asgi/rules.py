@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ._log import fields
-from ._paths import scope_set
+from ._scopes import scope_set
 from .errors import ConfigurationError, InsufficientScopeError
 from .user import Auth0User
 

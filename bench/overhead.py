@@ -378,9 +378,7 @@ async def main(rounds: int, budget_ms: float, memory_requests: int, cache_size: 
     if "ours, DPoP on Redis, reused token" in medians:
         extra = medians["ours, DPoP on Redis, reused token"] - medians["ours, DPoP, reused token"]
         trip = medians["Redis SET NX PX alone (redis-py)"]
-        print(
-            f"Redis store: adds {extra:.1f} us over the in-process store; one SET NX PX round trip is {trip:.1f} us"
-        )
+        print(f"Redis store: adds {extra:.1f} us over the in-process store; one SET NX PX round trip is {trip:.1f} us")
     if redis is None:
         print("no redis-server found: the Redis rows are left out")
     if missing:

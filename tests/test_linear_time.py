@@ -24,7 +24,7 @@ from auth0_asgi._diagnostics import diagnose, token_of
 from auth0_asgi._gate import RequestGate
 from auth0_asgi._htu import Origins
 from auth0_asgi._jws import json_object, parse_compact
-from auth0_asgi._paths import ProtectionRules
+from auth0_asgi._protection import ProtectionRules
 from auth0_asgi.dpop import ProofChecker
 from auth0_asgi.errors import AuthenticationError
 from auth0_asgi.testing import LocalIssuer

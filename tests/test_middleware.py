@@ -19,7 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._paths import ProtectionRules, readings, segments
+from auth0_asgi._paths import readings, segments
+from auth0_asgi._protection import ProtectionRules
 
 from .conftest import (
     AUDIENCE,

@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
 from auth0_asgi._jwk import parse_jwks
-from auth0_asgi._paths import ProtectionRules
+from auth0_asgi._protection import ProtectionRules
 from auth0_asgi.rules import claim_equals
 from auth0_asgi.testing import DPoPKey, LocalIssuer
 

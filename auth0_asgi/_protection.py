@@ -1,0 +1,157 @@
+"""Which requests a middleware protects, and what they require: prefixes matched on readings.
+
+`ProtectionRules` holds one middleware's protected prefixes, per-prefix scopes and per-prefix
+rules, checked once at start-up, and decides each request on every reading of its path that
+`auth0_asgi._paths` yields (SECURITY.md, "Paths"): any reading inside a prefix protects it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+from starlette.types import Scope
+
+from ._paths import SEPARATORS, Segments, candidate_paths, readings, segments
+from ._scopes import scope_set
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .rules import Rule
+
+__all__ = ["ProtectionRules", "Requirement"]
+
+# What a prefix may not hold: it is compared with decoded paths, which never hold a "%" escape,
+# "?", "#" or a control, and a router never matches whitespace it was not given.
+_NOT_IN_PREFIX: Final = re.compile(r"[%?#\s\x00-\x1f\x7f-\x9f]")
+
+
+class Requirement(NamedTuple):
+    """What a protected request must satisfy beyond a valid token: every one of `scopes`, and
+    every one of `rules` (authorization rules, checked in order)."""
+
+    scopes: frozenset[str]
+    rules: tuple[Rule, ...]
+
+
+_NOTHING_MORE: Final = Requirement(frozenset(), ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    segments: Segments
+    scopes: frozenset[str]
+    rules: tuple[Rule, ...] = ()
+
+    def matches(self, path_segments: Segments) -> bool:
+        return path_segments[: len(self.segments)] == self.segments
+
+
+def _prefix_segments(prefix: object) -> Segments:
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise ConfigurationError(f"protected prefix {prefix!r}: must be a path starting with '/'")
+    if _NOT_IN_PREFIX.search(prefix):
+        raise ConfigurationError(
+            f"protected prefix {prefix!r}: write it decoded, as the router sees it: "
+            "no '%', '?', '#', whitespace or control characters"
+        )
+    raw_segments = SEPARATORS.split(prefix)
+    if any(segment in (".", "..") or ";" in segment for segment in raw_segments) or "\\" in prefix:
+        # A prefix must name one place: readings would otherwise make it mean several.
+        raise ConfigurationError(f"protected prefix {prefix!r}: no '.' or '..' segments, ';' or '\\'")
+    return segments(prefix)
+
+
+#: Decisions remembered per rule set: real apps see few distinct paths, and a flood of
+#: made-up ones only empties the memo now and then.
+_MAX_REMEMBERED_PATHS: Final = 4096
+
+
+class ProtectionRules:
+    """The protected prefixes, per-prefix scopes and per-prefix rules of one middleware, checked once here.
+
+    Raises ConfigurationError for an empty prefix list, a prefix that is not a plain path, a
+    scope or rule prefix outside every protected prefix or a scope that is not an RFC 6749
+    scope-token. `root_paths`: root paths the wrapped app sets for itself (a FastAPI app's
+    own `root_path`), unseen in the scope the middleware gets but routed on all the same.
+    """
+
+    __slots__ = ("_decisions", "_depth", "_protected", "_root_paths", "_ruled", "_scoped")
+
+    def __init__(
+        self,
+        protected_prefixes: Iterable[str],
+        required_scopes: Mapping[str, Iterable[str]],
+        rules: Mapping[str, Iterable[Rule]] | None = None,
+        *,
+        root_paths: Iterable[str] = (),
+    ) -> None:
+        self._root_paths = tuple(root_paths)
+        self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
+        if not self._protected:
+            raise ConfigurationError("protected_prefixes=[]: name at least one path prefix to protect")
+        scoped = []
+        for prefix, scopes in required_scopes.items():
+            scoped.append(
+                _Rule(self._inside(prefix, "required_scopes"), scope_set(scopes, f"required_scopes[{prefix!r}]"))
+            )
+        self._scoped = tuple(scoped)
+        self._ruled = tuple(
+            _Rule(self._inside(prefix, "rules"), frozenset(), tuple(prefix_rules))
+            for prefix, prefix_rules in (rules or {}).items()
+        )
+        self._depth = max(len(rule.segments) for rule in (*self._protected, *self._scoped, *self._ruled))
+        self._decisions: dict[tuple[str, str], Requirement | None] = {}
+
+    def _inside(self, prefix: str, where: str) -> Segments:
+        prefix_segments = _prefix_segments(prefix)
+        if not any(rule.matches(prefix_segments) for rule in self._protected):
+            raise ConfigurationError(f"{where}[{prefix!r}]: the prefix is not protected")
+        return prefix_segments
+
+    def decide(self, scope: Scope) -> Requirement | None:
+        """None when the request in `scope` is not protected, else what it requires."""
+        key = (scope["path"], scope.get("root_path", ""))
+        try:
+            return self._decisions[key]
+        except KeyError:
+            pass
+        paths = candidate_paths(scope, self._root_paths)
+        decision = self._requirement(paths) if self.protects(paths) else None
+        if len(self._decisions) >= _MAX_REMEMBERED_PATHS:
+            self._decisions.clear()
+        self._decisions[key] = decision
+        return decision
+
+    def _readings(self, paths: Iterable[str]) -> set[Segments]:
+        found: set[Segments] = {()}
+        for path in paths:
+            found.update(readings(path, self._depth))
+        return found
+
+    def protects(self, paths: Iterable[str]) -> bool:
+        """Whether any reading of any of `paths` lies within a protected prefix."""
+        found = self._readings(paths)
+        return any(rule.matches(reading) for rule in self._protected for reading in found)
+
+    def _requirement(self, paths: Iterable[str]) -> Requirement:
+        scopes = self.required_scopes(paths)
+        rules = self.required_rules(paths)
+        return Requirement(scopes, rules) if scopes or rules else _NOTHING_MORE
+
+    def required_rules(self, paths: Iterable[str]) -> tuple[Rule, ...]:
+        """The rules of every rule prefix that any reading of `paths` lies within, outermost first."""
+        if not self._ruled:
+            return ()
+        found = self._readings(paths)
+        matching = [rule for rule in self._ruled if any(rule.matches(reading) for reading in found)]
+        return tuple(item for rule in sorted(matching, key=lambda r: len(r.segments)) for item in rule.rules)
+
+    def required_scopes(self, paths: Iterable[str]) -> frozenset[str]:
+        """The union of the scopes of every scope prefix that any reading of `paths` lies within."""
+        if not self._scoped:
+            return frozenset()
+        found = self._readings(paths)
+        return frozenset().union(*(rule.scopes for rule in self._scoped for reading in found if rule.matches(reading)))
