@@ -9,7 +9,15 @@ from starlette.types import Scope
 
 from .errors import InvalidDPoPProofError, InvalidRequestError, MalformedTokenError, MissingTokenError
 
-__all__ = ["BEARER", "DPOP", "Credentials", "authorization_scheme", "read_credentials"]
+__all__ = [
+    "BEARER",
+    "DPOP",
+    "CredentialFields",
+    "Credentials",
+    "authorization_scheme",
+    "credential_fields",
+    "read_credentials",
+]
 
 BEARER: Final = "Bearer"
 DPOP: Final = "DPoP"
@@ -25,7 +33,15 @@ class Credentials(NamedTuple):
     proof: str | None
 
 
-def _header_values(scope: Scope) -> tuple[list[bytes], list[bytes]]:
+class CredentialFields(NamedTuple):
+    """Every `Authorization` and every `DPoP` field value of a request, in order."""
+
+    authorization: list[bytes]
+    proofs: list[bytes]
+
+
+def credential_fields(scope: Scope) -> CredentialFields:
+    """The `Authorization` and `DPoP` field values of the request in `scope`."""
     authorization: list[bytes] = []
     proofs: list[bytes] = []
     for name, value in scope["headers"]:
@@ -33,7 +49,7 @@ def _header_values(scope: Scope) -> tuple[list[bytes], list[bytes]]:
             authorization.append(value)
         elif name == b"dpop":
             proofs.append(value)
-    return authorization, proofs
+    return CredentialFields(authorization, proofs)
 
 
 def _scheme_and_token(value: bytes) -> tuple[str | None, bytes]:
@@ -46,12 +62,15 @@ def _scheme_and_token(value: bytes) -> tuple[str | None, bytes]:
 
 def authorization_scheme(scope: Scope) -> str | None:
     """The scheme of the request's only Authorization field, if it is one we know; else None."""
-    authorization, _ = _header_values(scope)
+    authorization = credential_fields(scope).authorization
     return _scheme_and_token(authorization[0])[0] if len(authorization) == 1 else None
 
 
-def read_credentials(scope: Scope, schemes: frozenset[str]) -> Credentials:
+def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFields | None = None) -> Credentials:
     """The credentials of the request in `scope`, presented with one of `schemes`.
+
+    `fields`: its credential fields, when already gathered (the request gate does); default
+    read from `scope`.
 
     Raises MissingTokenError when there is no Authorization field or it uses a scheme not in
     `schemes` (such a request carries none of our credentials); InvalidRequestError when the
@@ -59,7 +78,7 @@ def read_credentials(scope: Scope, schemes: frozenset[str]) -> Credentials:
     proof or a Bearer token with one; MalformedTokenError when the token is not ASCII;
     InvalidDPoPProofError when there are several proofs.
     """
-    authorization, proofs = _header_values(scope)
+    authorization, proofs = fields if fields is not None else credential_fields(scope)
     if len(authorization) > 1:
         raise InvalidRequestError("several Authorization headers")
     if not authorization:

@@ -61,15 +61,30 @@ class FrozenList(list[Any]):
 
 def freeze(value: Any, depth: int = 0) -> Any:
     """`value` (decoded JSON) with every object and array made read-only; ValueError past `MAX_DEPTH`."""
-    if type(value) is dict:
-        if depth >= MAX_DEPTH:
-            raise ValueError("JSON nested too deep")
-        return FrozenDict({name: freeze(item, depth + 1) for name, item in value.items()})
-    if type(value) is list:
-        if depth >= MAX_DEPTH:
-            raise ValueError("JSON nested too deep")
-        return FrozenList([freeze(item, depth + 1) for item in value])
-    return value
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return value
+    if depth >= MAX_DEPTH:
+        raise ValueError("JSON nested too deep")
+    # Copied whole at C speed, then only the (few) nested containers replaced: most claims are
+    # strings and numbers, and this runs once per new token on the hot path.
+    if kind is dict:
+        frozen_object = FrozenDict(value)
+        kinds = set(map(type, value.values()))  # one C-level pass finds whether any is nested
+        if dict not in kinds and list not in kinds:
+            return frozen_object
+        for name, item in value.items():
+            if type(item) is dict or type(item) is list:
+                dict.__setitem__(frozen_object, name, freeze(item, depth + 1))
+        return frozen_object
+    frozen_array = FrozenList(value)
+    kinds = set(map(type, value))
+    if dict not in kinds and list not in kinds:
+        return frozen_array
+    for index, item in enumerate(value):
+        if type(item) is dict or type(item) is list:
+            list.__setitem__(frozen_array, index, freeze(item, depth + 1))
+    return frozen_array
 
 
 def thaw(value: Any) -> Any:

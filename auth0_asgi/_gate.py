@@ -20,11 +20,12 @@ everything. Every check is a bounded, linear scan.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote
 
 from starlette.types import Scope
 
+from ._credentials import CredentialFields
 from .errors import TargetTooLongError, UnsafeHostError, UnsafePathError
 
 __all__ = ["MAX_HOST_BYTES", "RequestGate", "is_host_and_port"]
@@ -52,29 +53,63 @@ def _has_control(path: str) -> bool:
 class RequestGate:
     """Refuses what no request may carry; `max_target_bytes` bounds path plus query."""
 
-    __slots__ = ("max_target_bytes",)
+    __slots__ = ("_safe_hosts", "_safe_paths", "max_target_bytes")
 
     def __init__(self, max_target_bytes: int) -> None:
         self.max_target_bytes = max_target_bytes
+        # What passed already: real traffic repeats a few paths and one or two Host values, so a
+        # set lookup replaces the scans. Bounded, and only short values are kept, so a flood of
+        # distinct ones costs memory for nothing and only empties the sets now and then.
+        self._safe_paths: set[str] = set()
+        self._safe_hosts: set[bytes] = set()
 
-    def check(self, scope: Scope) -> None:
-        """Raise an UnsafeRequestError subclass when the request in `scope` must be refused."""
+    def check(self, scope: Scope) -> CredentialFields:
+        """Raise an UnsafeRequestError subclass when the request in `scope` must be refused.
+
+        Returns the request's `Authorization` and `DPoP` field values, gathered in the same
+        pass over the headers, so that reading the credentials needs no second one.
+        """
         path: str = scope["path"]
         raw_path: bytes | None = scope.get("raw_path")
         length = (len(raw_path) if raw_path is not None else len(path)) + len(scope.get("query_string", b""))
         if length > self.max_target_bytes:
             raise TargetTooLongError(f"a target of {length} bytes")
-        if _has_control(path):
-            raise UnsafePathError("a control character in the path")
+        if path not in self._safe_paths:
+            if _has_control(path):
+                raise UnsafePathError("a control character in the path")
+            _remember(self._safe_paths, path)
         hosts = 0
+        authorization: list[bytes] = []
+        proofs: list[bytes] = []
         for name, value in scope["headers"]:
-            if name == b"host":
+            if name == b"authorization":
+                authorization.append(value)
+            elif name == b"host":
                 hosts += 1
-                if hosts > 1 or not is_host_and_port(value):
-                    raise UnsafeHostError("Host is repeated or not host[:port]")
+                if hosts > 1:
+                    raise UnsafeHostError("Host is repeated")
+                if value not in self._safe_hosts:
+                    if not is_host_and_port(value):
+                        raise UnsafeHostError("Host is not host[:port]")
+                    _remember(self._safe_hosts, value)
+            elif name == b"dpop":
+                proofs.append(value)
             # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
             elif name == b"x-forwarded-host" and not _all_hosts(value):
                 raise UnsafeHostError("X-Forwarded-Host holds a value that is not host[:port]")
+        return CredentialFields(authorization, proofs)
+
+
+#: How many checked values each memo keeps, and how long one may be to be kept.
+_MAX_REMEMBERED: Final = 1024
+_MAX_REMEMBERED_LENGTH: Final = 512
+
+
+def _remember(memo: set[Any], value: str | bytes) -> None:
+    if len(value) <= _MAX_REMEMBERED_LENGTH:
+        if len(memo) >= _MAX_REMEMBERED:
+            memo.clear()
+        memo.add(value)
 
 
 def _all_hosts(value: bytes) -> bool:

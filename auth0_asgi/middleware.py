@@ -13,7 +13,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
-from ._credentials import BEARER, DPOP, Credentials, read_credentials
+from ._credentials import BEARER, DPOP, CredentialFields, Credentials, read_credentials
 from ._denial_log import install_filter
 from ._gate import RequestGate
 from ._htu import Origins
@@ -184,7 +184,7 @@ class Auth0Middleware:
             return
         try:
             # First, protected path or not: a request no decision can be sure of goes no further.
-            self._gate.check(scope)
+            fields = self._gate.check(scope)
         except UnsafeRequestError as exc:
             await self._refusals.answer(scope, receive, send, exc)
             return
@@ -200,7 +200,7 @@ class Auth0Middleware:
         else:
             began = time.perf_counter() if self._observer is not None else None
             try:
-                user = await self._authenticate(scope, requirement)
+                user = await self._authenticate(scope, requirement, fields)
             except AuthenticationError as exc:
                 if preflight:
                     self._preflights.refused(scope, exc.code)
@@ -240,8 +240,10 @@ class Auth0Middleware:
         scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - began)
         return user
 
-    async def _authenticate(self, scope: Scope, requirement: Requirement) -> Auth0User:
-        credentials = read_credentials(scope, self._schemes)
+    async def _authenticate(
+        self, scope: Scope, requirement: Requirement, fields: CredentialFields | None = None
+    ) -> Auth0User:
+        credentials = read_credentials(scope, self._schemes, fields)
         if credentials.proof is None:
             user = await self.verifier.authenticate(credentials.token)
             _authorize(user, requirement)
