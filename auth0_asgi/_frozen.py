@@ -3,7 +3,7 @@
 The verified-token cache hands one `Auth0User` to every request with the same token. If its
 claims could change, a handler that pops `cnf` (to redact it) would turn a DPoP-bound token
 into a bearer token for every later request, and one that writes a claim would satisfy a
-`claim_equals` rule. So the claims are frozen once, when the token is first verified: dict and
+`claim_equals` rule. So the claims are frozen once, as the token's payload is decoded: dict and
 list subclasses (JSON encoders, `isinstance` checks and comparisons with plain values keep
 working) whose every mutating method raises TypeError. ``dict(claims)`` or
 ``copy.deepcopy(claims)`` gives a copy the caller may change.
@@ -11,12 +11,9 @@ working) whose every mutating method raises TypeError. ``dict(claims)`` or
 
 from __future__ import annotations
 
-from typing import Any, Final, NoReturn
+from typing import Any, NoReturn
 
-__all__ = ["FrozenDict", "FrozenList", "freeze", "thaw"]
-
-#: Deeper JSON is refused: no token nests claims this far, and the walk must stay bounded.
-MAX_DEPTH: Final = 64
+__all__ = ["FrozenDict", "FrozenList", "frozen_object", "thaw"]
 
 
 def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
@@ -59,32 +56,25 @@ class FrozenList(list[Any]):
         return list, (thaw(self),)
 
 
-def freeze(value: Any, depth: int = 0) -> Any:
-    """`value` (decoded JSON) with every object and array made read-only; ValueError past `MAX_DEPTH`."""
-    kind = type(value)
-    if kind is not dict and kind is not list:
-        return value
-    if depth >= MAX_DEPTH:
-        raise ValueError("JSON nested too deep")
-    # Copied whole at C speed, then only the (few) nested containers replaced: most claims are
-    # strings and numbers, and this runs once per new token on the hot path.
-    if kind is dict:
-        frozen_object = FrozenDict(value)
-        kinds = set(map(type, value.values()))  # one C-level pass finds whether any is nested
-        if dict not in kinds and list not in kinds:
-            return frozen_object
-        for name, item in value.items():
-            if type(item) is dict or type(item) is list:
-                dict.__setitem__(frozen_object, name, freeze(item, depth + 1))
-        return frozen_object
-    frozen_array = FrozenList(value)
-    kinds = set(map(type, value))
-    if dict not in kinds and list not in kinds:
-        return frozen_array
-    for index, item in enumerate(value):
-        if type(item) is dict or type(item) is list:
-            list.__setitem__(frozen_array, index, freeze(item, depth + 1))
-    return frozen_array
+def frozen_object(pairs: list[tuple[str, Any]]) -> FrozenDict:
+    """A JSON decoder's `object_pairs_hook` that builds read-only objects and arrays as it decodes.
+
+    The decoder calls it innermost first, so the objects among `pairs` are frozen already: only
+    the arrays (and arrays within them) are left to freeze. Freezing while decoding costs a
+    fraction of a second walk over the decoded value, and it runs once per new token.
+    """
+    frozen = FrozenDict(pairs)
+    for name, value in pairs:
+        if type(value) is list:
+            dict.__setitem__(frozen, name, _frozen_array(value))
+    return frozen
+
+
+def _frozen_array(items: list[Any]) -> FrozenList:
+    for index, item in enumerate(items):
+        if type(item) is list:
+            items[index] = _frozen_array(item)
+    return FrozenList(items)
 
 
 def thaw(value: Any) -> Any:

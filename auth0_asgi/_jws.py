@@ -13,11 +13,20 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple, TypeGuard
+from typing import Any, Final, NamedTuple, TypeGuard, cast
 
+from ._frozen import FrozenDict, frozen_object
 from .errors import MalformedTokenError
 
-__all__ = ["CompactJWS", "decode_segment", "is_safe_number", "json_object", "parse_compact", "split_compact"]
+__all__ = [
+    "CompactJWS",
+    "decode_segment",
+    "frozen_json_object",
+    "is_safe_number",
+    "json_object",
+    "parse_compact",
+    "split_compact",
+]
 
 # One scan checks the structure and the alphabet of all three segments (RFC 7515 §7.1); an
 # empty signature is left for the algorithm check to refuse (alg "none").
@@ -79,9 +88,20 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _frozen_refusing_duplicates(pairs: list[tuple[str, Any]]) -> FrozenDict:
+    result = frozen_object(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
 # One decoder for every token: json.loads would build a new one per call when hooks are given.
 _STRICT_JSON: Final = json.JSONDecoder(
     object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant, parse_float=_finite_float
+)
+# The same, building read-only objects and arrays: for what a cache shares between requests.
+_FROZEN_JSON: Final = json.JSONDecoder(
+    object_pairs_hook=_frozen_refusing_duplicates, parse_constant=_refuse_constant, parse_float=_finite_float
 )
 # A \u escape of a surrogate code point: either half of a pair, or a lone one (RFC 8259 §8.2:
 # a lone surrogate is no Unicode text, and encoding it later raises in the app).
@@ -112,8 +132,20 @@ def json_object(data: bytes, what: str, error: Callable[[str], Exception] = Malf
     Strict: no duplicate member names, no NaN or Infinity (spelled so, or a number too large
     for a double), no lone surrogate escape.
     """
+    return _decoded_object(_STRICT_JSON, data, what, error)
+
+
+def frozen_json_object(data: bytes, what: str, error: Callable[[str], Exception] = MalformedTokenError) -> FrozenDict:
+    """`data` as `json_object` reads it, with every object and array in it read-only."""
+    # The frozen decoder's hook builds every object, the outermost included.
+    return cast(FrozenDict, _decoded_object(_FROZEN_JSON, data, what, error))
+
+
+def _decoded_object(
+    decoder: json.JSONDecoder, data: bytes, what: str, error: Callable[[str], Exception]
+) -> dict[str, Any]:
     try:
-        value = _STRICT_JSON.decode(data.decode("utf-8"))
+        value = decoder.decode(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"{what} is not strict UTF-8 JSON") from exc
     if not isinstance(value, dict):
@@ -134,11 +166,30 @@ def split_compact(token: str, error: Callable[[str], Exception] = MalformedToken
     return header_segment, payload_segment, signature_segment
 
 
+#: Token headers already parsed, by their encoded segment: an issuer signs every token with the
+#: same few headers, so a new token's header is almost never new. Frozen, so no caller can
+#: change what the next one is given; bounded, and only short segments kept, so a flood of
+#: distinct headers costs nothing but the parse it would have cost anyway.
+_PARSED_HEADERS: dict[str, FrozenDict] = {}
+_MAX_PARSED_HEADERS: Final = 256
+_MAX_REMEMBERED_HEADER: Final = 512
+
+
 def parse_compact(token: str, error: Callable[[str], Exception] = MalformedTokenError) -> CompactJWS:
-    """`token` taken apart; raises `error` (a callable of one reason) for any structural defect."""
+    """`token` taken apart; raises `error` (a callable of one reason) for any structural defect.
+
+    The header is read-only (it may be shared with other tokens that have the same one).
+    """
     header_segment, payload_segment, signature_segment = split_compact(token, error)
+    header = _PARSED_HEADERS.get(header_segment)
+    if header is None:
+        header = frozen_json_object(decode_segment(header_segment, error), "header", error)
+        if len(header_segment) <= _MAX_REMEMBERED_HEADER:
+            if len(_PARSED_HEADERS) >= _MAX_PARSED_HEADERS:
+                _PARSED_HEADERS.clear()
+            _PARSED_HEADERS[header_segment] = header
     return CompactJWS(
-        json_object(decode_segment(header_segment, error), "header", error),
+        header,
         decode_segment(payload_segment, error),
         decode_segment(signature_segment, error),
         token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii"),

@@ -25,7 +25,7 @@ def granted_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
         scopes.discard("")
     permissions = claims.get("permissions")
     if isinstance(permissions, list):
-        scopes.update(item for item in permissions if isinstance(item, str))
+        scopes.update([item for item in permissions if isinstance(item, str)])
     return frozenset(scopes)
 
 
@@ -50,10 +50,12 @@ class Auth0User(BaseUser):
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
         scopes = granted_scopes(claims)
-        object.__setattr__(self, "claims", claims)
-        object.__setattr__(self, "scopes", scopes)
+        # Through the slots themselves, since __setattr__ refuses (a new token builds one of
+        # these on the hot path: the descriptors cost half of object.__setattr__).
+        _set_claims(self, claims)
+        _set_scopes(self, scopes)
         # `scopes` in order, as `request.auth.scopes` lists them.
-        object.__setattr__(self, "sorted_scopes", tuple(sorted(scopes)))
+        _set_sorted_scopes(self, tuple(sorted(scopes)))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Auth0User is shared by every request with its token: {name!r} cannot be set")
@@ -84,3 +86,8 @@ class Auth0User(BaseUser):
 
     def __repr__(self) -> str:
         return f"Auth0User(identity={self.identity!r})"
+
+
+_set_claims = vars(Auth0User)["claims"].__set__
+_set_scopes = vars(Auth0User)["scopes"].__set__
+_set_sorted_scopes = vars(Auth0User)["sorted_scopes"].__set__

@@ -15,9 +15,9 @@ from typing import Any, Final, Protocol
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
-from ._frozen import freeze, thaw
+from ._frozen import thaw
 from ._jwk import MAX_KID_LENGTH, SigningKey
-from ._jws import is_safe_number, json_object, parse_compact
+from ._jws import frozen_json_object, is_safe_number, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .dpop import check_binding
 from .errors import (
@@ -179,7 +179,8 @@ class TokenVerifier:
         algorithm_name, kid = self._read_header(header)
         # The unverified iss only chooses among configured key sets: an iss that is not
         # configured is refused here, before any lookup, so no token can name a key source.
-        claims = json_object(payload, "payload")
+        # Read-only from the start: every request with this token will share these claims.
+        claims = frozen_json_object(payload, "payload")
         issuer = claims.get("iss")
         source = self._sources.get(issuer) if isinstance(issuer, str) else None
         if source is None:
@@ -190,11 +191,6 @@ class TokenVerifier:
         self._check_signature(algorithm_name, key, signing_input, signature)
         self._check_claims(claims)
         self._check_validity_rules(header, claims)
-        try:
-            # Read-only from here on: every request with this token shares these claims.
-            claims = freeze(claims)
-        except ValueError as exc:
-            raise MalformedTokenError("the payload nests too deep") from exc
         user = Auth0User(claims)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]
         not_before = max(times) if times else None
