@@ -60,8 +60,8 @@ def frozen_object(pairs: list[tuple[str, Any]]) -> FrozenDict:
     """A JSON decoder's `object_pairs_hook` that builds read-only objects and arrays as it decodes.
 
     The decoder calls it innermost first, so the objects among `pairs` are frozen already: only
-    the arrays (and arrays within them) are left to freeze. Freezing while decoding costs a
-    fraction of a second walk over the decoded value, and it runs once per new token.
+    the arrays (and arrays within them) are left to freeze. Freezing while decoding costs far
+    less than a second walk over the decoded value would, and it runs once per new token.
     """
     frozen = FrozenDict(pairs)
     for name, value in pairs:

@@ -191,8 +191,7 @@ class Auth0Middleware:
         scope[MIDDLEWARE_SCOPE_KEY] = self
         requirement = self._rules.decide(scope)
         outcome: RequestOutcome | None = None  # told once the app is done: it may still refuse
-        preflight = is_preflight(scope)
-        if requirement is None or (preflight and self._preflights.allowed):
+        if requirement is None or (self._preflights.allowed and is_preflight(scope)):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             if self._observer is not None:
@@ -202,7 +201,7 @@ class Auth0Middleware:
             try:
                 user = await self._authenticate(scope, requirement, fields)
             except AuthenticationError as exc:
-                if preflight:
+                if is_preflight(scope):  # asked only of a refusal: most requests are no preflight
                     self._preflights.refused(scope, exc.code)
                 await self._refusals.answer(scope, receive, send, exc, began)
                 return
