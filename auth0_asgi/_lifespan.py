@@ -28,19 +28,30 @@ async def run_lifespan(
     # The refresh-ahead task starts once the app has started (after pre-warming, if asked), and
     # stops before the key clients are closed.
     refreshing = anyio.CancelScope()
+    stopped = anyio.Event()
 
     async def refresh_ahead() -> None:
-        with refreshing:
-            await keep_fresh(caches)
+        try:
+            with refreshing:
+                await keep_fresh(caches)
+        finally:
+            stopped.set()
 
     async with anyio.create_task_group() as task_group:
+        started = False
 
         async def send_in_lifespan(message: Message) -> None:
+            nonlocal started
             if message["type"] == "lifespan.startup.complete":
                 await on_startup()
                 task_group.start_soon(refresh_ahead)
+                started = True
             elif message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 refreshing.cancel()
+                if started:
+                    # Wait for the task to end before saying so: once told, a server (uvicorn) may
+                    # stop its loop, cancelling whatever is left, which it then logs as an error.
+                    await stopped.wait()
                 await on_shutdown()
             await send(message)
 

@@ -181,3 +181,22 @@ async def test_a_websocket_refusal_logs_no_error(jwks_server: JWKSServer, implem
     # The filter is that narrow: the app's own bug on an unprotected path is still reported.
     errors = [record.getMessage() for record in records if record.levelno >= logging.WARNING]
     assert errors == ["ASGI callable returned without completing handshake."]
+
+
+def test_a_server_that_fetched_keys_shuts_down_without_an_error(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+    # The refresh-ahead task must be gone before the lifespan reports shutdown complete: uvicorn
+    # then ends its loop, and a task still winding down is cancelled and logged as an ERROR.
+    app = protect(jwks_server, Starlette(routes=demo_routes()))
+    handler = _Records()
+    server_logger = logging.getLogger("uvicorn.error")
+    try:
+        with serve_with_uvicorn(app, log_level="info") as base_url:
+            server_logger.addHandler(handler)  # once running: uvicorn's set-up drops handlers it finds
+            response = httpx.get(f"{base_url}/api/private", headers={"Authorization": f"Bearer {make_token()}"})
+            assert response.status_code == 200
+            assert jwks_server.count == 1  # the worker holds a fetched key set, kept fresh ahead
+    finally:
+        server_logger.removeHandler(handler)
+    messages = [record.getMessage() for record in handler.records]
+    assert "Application shutdown complete." in messages
+    assert [m for r, m in zip(handler.records, messages, strict=True) if r.levelno >= logging.WARNING] == []
