@@ -308,7 +308,7 @@ def test_discovery_describes_the_served_issuer(scoped_issuer: tuple[LocalIssuer,
     assert document["issuer"] == DEFAULT_ISSUER
     assert document["jwks_uri"] == f"{base_url}/.well-known/jwks.json"
     assert document["token_endpoint"] == f"{base_url}/oauth/token"
-    assert document["grant_types_supported"] == ["client_credentials"]
+    assert document["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
     assert httpx.head(f"{base_url}/.well-known/jwks.json").content == b""
 
 
@@ -325,7 +325,14 @@ async def test_the_asgi_endpoints_answer_the_same(auth0_issuer: LocalIssuer) -> 
     assert json.loads(jwks.content) == auth0_issuer.jwks()
     assert discovery.json()["token_endpoint"] == "http://issuer.test/oauth/token"
     assert huge.status_code == 413
-    assert ISSUER_PATHS == ("/oauth/token", "/.well-known/jwks.json", "/.well-known/openid-configuration")
+    assert ISSUER_PATHS == (
+        "/oauth/token",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+        "/authorize",
+        "/oidc/register",
+    )
 
 
 @pytest.mark.parametrize(

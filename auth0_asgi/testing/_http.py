@@ -17,17 +17,25 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth0_asgi._paths import route_path, segments
+from auth0_asgi.dpop import DPOP_ALGORITHMS
 
+from ._answer import Answer, oauth_error
+from ._authorization import authorize, register, supported_scopes
 from ._issuer import LocalIssuer
-from ._token_endpoint import Answer, oauth_error, token_request
+from ._token_endpoint import token_request
 
 __all__ = ["ISSUER_PATHS", "issuer_app", "serve_issuer"]
 
 TOKEN_PATH: Final = "/oauth/token"  # noqa: S105 - a path, not a password
 JWKS_PATH: Final = "/.well-known/jwks.json"
 DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
+METADATA_PATH: Final = "/.well-known/oauth-authorization-server"  # RFC 8414 §3
+AUTHORIZE_PATH: Final = "/authorize"
+REGISTER_PATH: Final = "/oidc/register"  # where Auth0 takes RFC 7591 registrations
 #: The paths the issuer answers, for mounting it beside an app.
-ISSUER_PATHS: Final = (TOKEN_PATH, JWKS_PATH, DISCOVERY_PATH)
+ISSUER_PATHS: Final = (TOKEN_PATH, JWKS_PATH, DISCOVERY_PATH, METADATA_PATH, AUTHORIZE_PATH, REGISTER_PATH)
+#: Where a client gets something that leads to a token: loopback clients only, unless allowed.
+_MINTING_PATHS: Final = frozenset({TOKEN_PATH, AUTHORIZE_PATH, REGISTER_PATH})
 _MAX_BODY_BYTES: Final = 64 * 1024
 
 
@@ -41,9 +49,18 @@ def handle_issuer_request(
     base_url: str,
     authorization: str | None = None,
     dpop_proofs: list[str] | None = None,
+    query: str = "",
 ) -> Answer:
     """The answer to one request to the issuer at `base_url`; `path` is below any root path."""
     normal = "/" + "/".join(segments(path))
+    if normal == REGISTER_PATH:
+        if method != "POST":
+            return oauth_error(405, "invalid_request", "use POST", {"Allow": "POST"})
+        return register(issuer, body)
+    if normal == AUTHORIZE_PATH:
+        if method not in ("GET", "HEAD"):
+            return oauth_error(405, "invalid_request", "use GET", {"Allow": "GET, HEAD"})
+        return authorize(issuer, query)
     if normal == TOKEN_PATH:
         if method != "POST":
             return oauth_error(405, "invalid_request", "use POST", {"Allow": "POST"})  # RFC 9110 §15.5.6
@@ -55,23 +72,30 @@ def handle_issuer_request(
             dpop_proofs=dpop_proofs,
             url=base_url + TOKEN_PATH,
         )
-    if normal not in (JWKS_PATH, DISCOVERY_PATH):
+    if normal not in (JWKS_PATH, DISCOVERY_PATH, METADATA_PATH):
         return Answer(404, {"error": "not_found"})
     if method not in ("GET", "HEAD"):
         return oauth_error(405, "invalid_request", "use GET", {"Allow": "GET, HEAD"})
     if normal == JWKS_PATH:
         return Answer(200, issuer.jwks())
+    # One document for RFC 8414 and OIDC discovery alike, as Auth0 serves them.
     return Answer(
         200,
         {
             "issuer": issuer.issuer,
             "jwks_uri": base_url + JWKS_PATH,
             "token_endpoint": base_url + TOKEN_PATH,
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-            "response_types_supported": ["token"],
+            "authorization_endpoint": base_url + AUTHORIZE_PATH,
+            "registration_endpoint": base_url + REGISTER_PATH,
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+            "response_types_supported": ["code", "token"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "scopes_supported": supported_scopes(issuer),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [issuer.algorithm],
+            "dpop_signing_alg_values_supported": sorted(DPOP_ALGORITHMS),
         },
     )
 
@@ -108,7 +132,7 @@ class _IssuerApp:
             more = message.get("more_body", False) and len(body) <= _MAX_BODY_BYTES
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         base_url = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{scope.get('root_path', '')}"
-        wants_token = "/" + "/".join(segments(route_path(scope))) == TOKEN_PATH
+        wants_token = "/" + "/".join(segments(route_path(scope))) in _MINTING_PATHS
         if wants_token and not self.allow_remote and not _is_loopback(scope):
             answer = _remote_refused()
         elif len(body) > _MAX_BODY_BYTES:
@@ -123,6 +147,7 @@ class _IssuerApp:
                 base_url=base_url,
                 authorization=headers.get("authorization"),
                 dpop_proofs=[value.decode("latin-1") for name, value in scope["headers"] if name == b"dpop"],
+                query=scope.get("query_string", b"").decode("latin-1"),
             )
         status, response_headers, payload = _encode(answer)
         encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response_headers]
@@ -159,10 +184,12 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
                 answer = _too_large()
                 self.close_connection = True
             else:
+                path, _, query = self.path.partition("?")
                 answer = handle_issuer_request(
                     issuer,
                     method=self.command,
-                    path=self.path.split("?", 1)[0],
+                    path=path,
+                    query=query,
                     content_type=self.headers.get("Content-Type", ""),
                     body=self.rfile.read(size),
                     base_url=f"http://127.0.0.1:{port}",
@@ -187,11 +214,13 @@ def _handler_for(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def serve_issuer(issuer: LocalIssuer) -> Iterator[str]:
+def serve_issuer(issuer: LocalIssuer, *, issuer_url: bool = False) -> Iterator[str]:
     """Serve `issuer` on a free 127.0.0.1 port in a background thread; yields its base URL.
 
     While it runs, `issuer.jwks_url` (and so `issuer.settings()` and `issuer.environ()`)
-    point at the server.
+    point at the server. With `issuer_url`, the issuer's `iss` is the served URL
+    (``http://127.0.0.1:<port>/``) meanwhile: what an OAuth client that discovers the
+    authorization server from the issuer (an MCP client) needs.
     """
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(issuer))
     httpd.daemon_threads = True
@@ -199,9 +228,13 @@ def serve_issuer(issuer: LocalIssuer) -> Iterator[str]:
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     issuer.jwks_url = base_url + JWKS_PATH
+    configured_issuer = issuer.issuer
+    if issuer_url:
+        issuer.issuer = base_url + "/"
     try:
         yield base_url
     finally:
+        issuer.issuer = configured_issuer
         issuer.jwks_url = None
         httpd.shutdown()
         httpd.server_close()

@@ -1,4 +1,5 @@
-"""The LocalIssuer's `POST /oauth/token`: RFC 6749 §4.4 client credentials, as Auth0 takes it.
+"""The LocalIssuer's `POST /oauth/token`: RFC 6749 §4.4 client credentials, as Auth0 takes it
+(and the authorization-code and refresh-token grants of registered clients: `_authorization`).
 
 Parameters come as a form (RFC 6749 §3.2) or as JSON (what Auth0's SDKs send), each at most
 once; members given as JSON null count as absent, as Auth0 treats them (the auth0-python SDK
@@ -16,7 +17,6 @@ import binascii
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -24,31 +24,19 @@ from auth0_asgi._htu import normalise_url
 from auth0_asgi.dpop import DPOP_ALGORITHMS, ProofChecker
 from auth0_asgi.errors import InvalidDPoPProofError
 
+from ._answer import Answer, oauth_error
+from ._authorization import exchange
 from ._issuer import LocalIssuer
 
-__all__ = ["Answer", "oauth_error", "token_request"]
+__all__ = ["token_request"]
 
 # Auth0 takes proofs of any asymmetric algorithm at its token endpoint.
 _PROOFS = ProofChecker(algorithms=sorted(DPOP_ALGORITHMS))
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One HTTP answer of the issuer: status, JSON body and any extra headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class _Refused(Exception):
     def __init__(self, answer: Answer) -> None:
         self.answer = answer
-
-
-def oauth_error(status: int, error: str, description: str, headers: Mapping[str, str] | None = None) -> Answer:
-    """RFC 6749 §5.2: the token endpoint's error response."""
-    return Answer(status, {"error": error, "error_description": description}, dict(headers or {}))
 
 
 def _invalid_request(description: str) -> _Refused:
@@ -150,8 +138,18 @@ def token_request(
     try:
         proof_key = _proof_key(dpop_proofs or [], url)
         params = _parameters(content_type, body)
-        if params.get("grant_type") != "client_credentials":
-            return oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+        grant_type = params.get("grant_type")
+        if grant_type in ("authorization_code", "refresh_token"):
+            basic = None
+            if authorization is not None and _is_basic(authorization):
+                basic = _basic_credentials(authorization, issuer.issuer)
+            return exchange(issuer, params, basic, proof_key)
+        if grant_type != "client_credentials":
+            return oauth_error(
+                400,
+                "unsupported_grant_type",
+                "grant_type must be client_credentials, authorization_code or refresh_token",
+            )
         client_id = _client(issuer, params, authorization)
     except _Refused as refusal:
         return refusal.answer
