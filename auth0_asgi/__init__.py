@@ -20,6 +20,7 @@ from .errors import (
     InvalidTokenError,
     JWKSFetchError,
     KeyBindingError,
+    MalformedMCPHeaderError,
     MalformedTokenError,
     MissingClaimError,
     MissingTokenError,
@@ -40,6 +41,7 @@ from .events import Auth0Observer
 from .jwks import JWKSCache
 from .middleware import Auth0Middleware
 from .replay import InMemoryReplayStore, ReplayStore
+from .resource import ProtectedResource
 from .settings import Auth0Settings
 from .user import Auth0User, granted_scopes
 from .verifier import SigningKeySource, TokenVerifier
@@ -68,9 +70,11 @@ __all__ = [
     "JWKSCache",
     "JWKSFetchError",
     "KeyBindingError",
+    "MalformedMCPHeaderError",
     "MalformedTokenError",
     "MissingClaimError",
     "MissingTokenError",
+    "ProtectedResource",
     "ReplayStore",
     "ReplayStoreUnavailableError",
     "ReplayedProofError",

@@ -11,6 +11,9 @@
 - ``auth0-asgi check``: read the configuration, fetch each key set once, and report what a worker
   would do: issuers, algorithms, the keys found and their kids. Exit status 1 when a key set
   yields no usable key.
+- ``auth0-asgi check --resource URL [--token T] [--tool NAME]``: run the checks an MCP client
+  makes of a running protected resource (RFC 9728 metadata, challenges, bad tokens refused, a
+  good one accepted) and print pass/fail lines. Exit status 1 when one fails.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import anyio
 from jwt.algorithms import get_default_algorithms
 
 from ._diagnostics import diagnose
+from ._doctor import check_resource
 from ._jws import is_safe_number, json_object, parse_compact
 from .errors import AuthenticationError, ConfigurationError
 from .jwks import JWKSCache
@@ -215,7 +219,10 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint a token from the offline demo's local issuer")
     token.add_argument("--scope", default="read:messages", help="space-separated scopes (default read:messages)")
     token.add_argument("--claims", help="extra claims as a JSON object")
-    commands.add_parser("check", help="fetch each key set once and report what a worker would trust")
+    check = commands.add_parser("check", help="fetch each key set once and report what a worker would trust")
+    check.add_argument("--resource", help="instead: check the running protected resource at this URL as a client would")
+    check.add_argument("--token", help="with --resource: a valid access token for it ('-': read stdin)")
+    check.add_argument("--tool", help="with --resource and --token: an MCP tool the token may not call")
     return parser
 
 
@@ -226,6 +233,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if arguments.command == "token":
             return _token(arguments.scope, arguments.claims, stream)
+        if arguments.command == "check" and arguments.resource:
+            given = sys.stdin.read().strip() if arguments.token == _FROM_STDIN else arguments.token
+            return anyio.run(lambda: check_resource(arguments.resource, stream, token=given, tool=arguments.tool))
         settings = Auth0Settings.from_env()
         if arguments.command == "check":
             return anyio.run(_check, settings, stream)

@@ -145,21 +145,31 @@ def _unparsed_cause(token: str, settings: Auth0Settings) -> Diagnosis | None:
     if len(token) > 2 and token[0] in _QUOTES and token[-1] == token[0] and _token_parts(token[1:-1]) is not None:
         return Diagnosis("quoted_token", "the token is wrapped in quotes: send it without them")
     segments = token.split(".")
-    audience = _shown(settings.audience[0])
+    fix = _named_api_fix(settings)
     if len(segments) == 5:
         header = _loose_json(segments[0]) or {}
         return Diagnosis(
             "encrypted_token",
             f"the token is encrypted (a JWE, alg {_shown(header.get('alg'))}): Auth0 issues one when the "
-            f"token request names no API; request it with audience={audience}",
+            f"token request names no API; {fix}",
         )
     if len(segments) == 1 and len(token) >= 16 and token.replace("-", "").replace("_", "").isalnum():
         return Diagnosis(
             "opaque_token",
-            f"the token is not a JWT but an opaque string: Auth0 issues one when the token request names no "
-            f"API; request it with audience={audience}",
+            f"the token is not a JWT but an opaque string: Auth0 issues one when the token request names no API; {fix}",
         )
     return None
+
+
+def _named_api_fix(settings: Auth0Settings) -> str:
+    if settings.resource_url:
+        # MCP clients send RFC 8707 resource, which Auth0 ignores unless the profile maps it to audience.
+        return (
+            f"MCP clients name it with resource={_shown(settings.resource_url)}, which Auth0 reads only with the "
+            "tenant's Resource Parameter Compatibility Profile on (Settings > Advanced) and an API whose "
+            "identifier is exactly that URL"
+        )
+    return f"request it with audience={_shown(settings.audience[0])}"
 
 
 def diagnose(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Final
 
 from starlette.types import Receive, Scope, Send
@@ -36,11 +37,18 @@ class Refusals:
         self._diagnoses = RateLimit()
 
     async def answer(
-        self, scope: Scope, receive: Receive, send: Send, error: AuthenticationError, started: float | None = None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        error: AuthenticationError,
+        started: float | None = None,
+        scopes: Iterable[str] = (),
     ) -> None:
         """Answer the request in `scope` with the RFC 6750 response for `error`, and log it.
 
-        `started`: the `time.perf_counter()` at which authenticating began, when observed.
+        `started`: the `time.perf_counter()` at which authenticating began, when observed;
+        `scopes`: what the request needs, named in a 401's challenges.
         """
         duration = time.perf_counter() - started if started is not None else None
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
@@ -64,7 +72,7 @@ class Refusals:
             await send({"type": "websocket.close", "code": 1008})
             status = 403
         else:
-            await self._challenges.response(error, scheme)(scope, receive, send)
+            await self._challenges.response(error, scheme, scopes)(scope, receive, send)
             status = error.status_code
             if websocket:
                 mark_denied()

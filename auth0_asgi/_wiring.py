@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from typing import Any, NamedTuple
+
 import httpx
 
 from .discovery import Discovery
@@ -9,9 +14,48 @@ from .errors import ConfigurationError
 from .events import Auth0Observer
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
+from .resource import ProtectedResource
 from .settings import Auth0Settings
+from .user import Auth0User
 
-__all__ = ["key_caches_for", "replay_store_for"]
+__all__ = ["SDKBinding", "key_caches_for", "mcp_binding_for", "replay_store_for", "resource_for"]
+
+
+class SDKBinding(NamedTuple):
+    """How accepted requests are shown to the MCP SDK: the users to build, the variable to set."""
+
+    user_factory: Callable[[Mapping[str, Any], str], Auth0User]
+    user_context: ContextVar[Any]
+
+
+def mcp_binding_for(settings: Auth0Settings, enabled: bool | None) -> SDKBinding | None:
+    """The MCP SDK binding: with `enabled` None, when the SDK is installed and the settings name a
+    resource URL (an MCP server is a protected resource); True requires the SDK; False never."""
+    if enabled is False or (enabled is None and not settings.resource_url):
+        return None
+    if enabled is None and importlib.util.find_spec("mcp") is None:
+        return None
+    try:
+        from .mcp import sdk_user_context, user_factory
+    except ImportError as exc:
+        raise ConfigurationError('mcp_sdk=True needs the MCP SDK: pip install "auth0-asgi[mcp]"') from exc
+    return SDKBinding(user_factory(settings.resource_url), sdk_user_context())
+
+
+def resource_for(settings: Auth0Settings, scope_sets: Iterable[Iterable[str]]) -> ProtectedResource | None:
+    """The protected resource `settings` describe, listing the scopes of `scope_sets`; None
+    without a resource URL."""
+    if not settings.resource_url:
+        return None
+    return ProtectedResource(
+        settings.resource_url,
+        authorization_servers=[t.issuer for t in settings.trusted_issuers],
+        scopes={scope for scopes in scope_sets for scope in ([scopes] if isinstance(scopes, str) else scopes)},
+        dpop=settings.dpop,
+        dpop_algorithms=settings.dpop_algorithms,
+        name=settings.resource_name,
+        documentation=settings.resource_documentation,
+    )
 
 
 def replay_store_for(settings: Auth0Settings) -> ReplayStore:

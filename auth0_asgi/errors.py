@@ -6,6 +6,7 @@ Auth0Error
  └── AuthenticationError           a request is refused; carries the HTTP status and RFC 6750 code
       ├── MissingTokenError        401, no bearer credentials at all (no error attribute)
       ├── InvalidRequestError      400 invalid_request
+      │    ├── MalformedMCPHeaderError  Mcp-Method or Mcp-Name repeated, empty or malformed
       │    └── UnsafeRequestError  refused by the request gate, before any credentials are read
       │         ├── UnsafePathError     a control character in the path
       │         ├── UnsafeHostError     a Host or X-Forwarded-Host that is not host[:port]
@@ -98,6 +99,14 @@ class InvalidRequestError(AuthenticationError):
     status_code = 400
     error = "invalid_request"
     description = "The Authorization header is malformed"
+
+
+class MalformedMCPHeaderError(InvalidRequestError):
+    """An MCP routing header (Mcp-Method, Mcp-Name, MCP-Protocol-Version) is repeated, or
+    Mcp-Method or Mcp-Name is empty or malformed, where per-tool scopes read them."""
+
+    code = "mcp_header_malformed"
+    description = "The Mcp-Method or Mcp-Name header is malformed"
 
 
 class UnsafeRequestError(InvalidRequestError):

@@ -24,7 +24,8 @@ from ._preflight import Preflights, is_preflight
 from ._protection import ProtectionRules, Requirement
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
-from ._wiring import key_caches_for, replay_store_for
+from ._tool_scopes import ToolScopes, check_tool_scopes
+from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for
 from .dpop import ProofChecker
 from .errors import (
     AuthenticationError,
@@ -36,6 +37,7 @@ from .errors import (
 from .events import UNPROTECTED, Auth0Observer, RequestOutcome, guarded
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
+from .resource import ProtectedResource
 from .rules import Rule
 from .settings import Auth0Settings
 from .user import Auth0User
@@ -104,6 +106,19 @@ class Auth0Middleware:
       default `settings.cors_preflight` (AUTH0_CORS_PREFLIGHT, False). Warning: a protected
       handler that answers OPTIONS itself then runs for anyone; put Starlette's
       `CORSMiddleware` outside this middleware instead, so that it answers them.
+    - `tool_scopes`: MCP method to name (``*`` for any) to the scopes a protected request for
+      it needs, read from its Mcp-Method and Mcp-Name headers without reading the body
+      (``{"tools/call": {"delete_repo": ["repo:admin"]}}``); default `settings.tool_scopes`
+      (AUTH0_TOOL_SCOPES). A POST that does not speak MCP 2026-07-28 or later, whose server
+      need not hold the headers to the body, must hold every scope named here; repeated,
+      empty or malformed headers get 400 (docs/mcp.md).
+    - `mcp_sdk`: make accepted requests' users the MCP SDK's own (`auth0_asgi.mcp.MCPUser`,
+      so that its `get_access_token()` works); default None: when the `mcp` package is
+      installed and `settings.resource_url` is set. True requires the SDK, False never.
+
+    With `settings.resource_url` (AUTH0_RESOURCE_URL) the middleware serves RFC 9728 protected
+    resource metadata at ``/.well-known/oauth-protected-resource`` plus the resource URL's path,
+    and at the root well-known path, to anyone; and every challenge names it (`resource_metadata`).
 
     DPoP (RFC 9449) follows `settings.dpop`: with ``allowed`` (the default) a request may
     present ``Authorization: Bearer <token>`` or ``Authorization: DPoP <token>`` with a
@@ -117,7 +132,8 @@ class Auth0Middleware:
     here. Raises ConfigurationError for an invalid argument. Does no I/O until the first
     protected request.
 
-    Attributes: `settings`, `realm`, `key_sets` (each trusted issuer's key source: a
+    Attributes: `settings`, `realm`, `resource` (the `ProtectedResource` served, or None),
+    `key_sets` (each trusted issuer's key source: a
     `JWKSCache` per key-set URL, per middleware and so per worker process, unless `keys` was
     given), `key_set` (the first issuer's) and `verifier` (the `TokenVerifier` using them), for
     code that needs to verify a token the same way outside the protected prefixes.
@@ -138,6 +154,8 @@ class Auth0Middleware:
         observer: Auth0Observer | None = None,
         observe_identity: bool = False,
         cors_preflight: bool | None = None,
+        tool_scopes: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
+        mcp_sdk: bool | None = None,
     ) -> None:
         self.app = app
         self._observer = guarded(observer)
@@ -148,7 +166,9 @@ class Auth0Middleware:
         if keys is None:
             # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
             keys = key_caches_for(self.settings, http_client, self._observer)
-        self.verifier = TokenVerifier(self.settings, keys=keys, observer=self._observer)
+        self._sdk = mcp_binding_for(self.settings, mcp_sdk)
+        user_factory = self._sdk.user_factory if self._sdk is not None else None
+        self.verifier = TokenVerifier(self.settings, keys=keys, observer=self._observer, user_factory=user_factory)
         self.key_sets: Mapping[str, SigningKeySource] = (
             dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
         )
@@ -158,11 +178,17 @@ class Auth0Middleware:
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
         self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules, root_paths=own_root_paths(app))
         settings = self.settings
+        mapping = settings.tool_scopes if tool_scopes is None else check_tool_scopes(tool_scopes)
+        self._tool_scopes = ToolScopes(mapping) if mapping else None
+        named_scopes = [*(required_scopes or {}).values(), *self._tool_scopes_named(mapping)]
+        self.resource: ProtectedResource | None = resource_for(settings, named_scopes)
         self._gate = RequestGate(settings.max_target_bytes)
         self._preflights = Preflights(settings.cors_preflight if cors_preflight is None else cors_preflight)
         schemes = _SCHEMES_BY_MODE[settings.dpop]
         self._schemes = frozenset(schemes)
-        self._refusals = Refusals(settings, Challenges(self.realm, schemes, settings.dpop_algorithms), self._observer)
+        metadata_url = self.resource.metadata_url if self.resource is not None else ""
+        challenges = Challenges(self.realm, schemes, settings.dpop_algorithms, metadata_url)
+        self._refusals = Refusals(settings, challenges, self._observer)
         self._proofs = ProofChecker(
             algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
         )
@@ -188,6 +214,9 @@ class Auth0Middleware:
         except UnsafeRequestError as exc:
             await self._refusals.answer(scope, receive, send, exc)
             return
+        if self.resource is not None and scope_type == "http" and self.resource.serves(scope):
+            await self.resource(scope, receive, send)  # public: what a client reads to get a token
+            return
         scope[MIDDLEWARE_SCOPE_KEY] = self
         requirement = self._rules.decide(scope)
         outcome: RequestOutcome | None = None  # told once the app is done: it may still refuse
@@ -199,17 +228,31 @@ class Auth0Middleware:
         else:
             began = time.perf_counter() if self._observer is not None else None
             try:
+                if self._tool_scopes is not None:
+                    requirement = self._with_tool_scopes(requirement, scope)
                 user = await self._authenticate(scope, requirement, fields)
             except AuthenticationError as exc:
                 if is_preflight(scope):  # asked only of a refusal: most requests are no preflight
                     self._preflights.refused(scope, exc.code)
-                await self._refusals.answer(scope, receive, send, exc, began)
+                await self._refusals.answer(scope, receive, send, exc, began, requirement.scopes)
                 return
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
             if began is not None:
                 outcome = self._accepted(user, time.perf_counter() - began)
         await self._call_app(scope, receive, send, outcome)
+
+    @staticmethod
+    def _tool_scopes_named(mapping: Mapping[str, Mapping[str, frozenset[str]]]) -> list[frozenset[str]]:
+        return [scopes for names in mapping.values() for scopes in names.values()]
+
+    def _with_tool_scopes(self, requirement: Requirement, scope: Scope) -> Requirement:
+        """`requirement` plus what the MCP request's Mcp-Method and Mcp-Name headers need."""
+        assert self._tool_scopes is not None
+        needed = self._tool_scopes.required(scope)
+        if needed <= requirement.scopes:
+            return requirement
+        return Requirement(requirement.scopes | needed, requirement.rules)
 
     def _accepted(self, user: Auth0User, duration: float) -> RequestOutcome:
         claims = user.claims
@@ -266,6 +309,17 @@ class Auth0Middleware:
         return user
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, outcome: RequestOutcome | None) -> None:
+        if self._sdk is None or not isinstance(scope["user"], Auth0User):
+            await self._run_app(scope, receive, send, outcome)
+            return
+        # The SDK's get_access_token() reads this variable, set for the app's whole run.
+        reset = self._sdk.user_context.set(scope["user"])
+        try:
+            await self._run_app(scope, receive, send, outcome)
+        finally:
+            self._sdk.user_context.reset(reset)
+
+    async def _run_app(self, scope: Scope, receive: Receive, send: Send, outcome: RequestOutcome | None) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:

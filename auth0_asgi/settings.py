@@ -13,7 +13,9 @@ from starlette.config import Config
 from ._domains import TrustedIssuer, resolve_domains
 from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
 from ._fields import ASYMMETRIC_ALGORITHMS, Tunable, boolean, check_algorithms, split_list
+from ._tool_scopes import check_tool_scopes, parse_tool_scopes
 from .errors import ConfigurationError
+from .resource import audience_mismatch, check_resource_url
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
 
@@ -41,6 +43,8 @@ _TUNABLES: Final[Mapping[str, Tunable]] = {
 
 #: The list fields, each also read from AUTH0_<FIELD> by `from_env` as comma-separated text.
 _LISTS: Final = ("dpop_algorithms", "dpop_origins", "dpop_trusted_proxies", "allowed_clients", "required_claims")
+#: The resource's text fields, each also read from AUTH0_<FIELD> by `from_env`.
+_RESOURCE_TEXTS: Final = ("resource_url", "resource_name", "resource_documentation")
 #: The token profiles `token_profile` may name: Auth0's default one, or RFC 9068's.
 TOKEN_PROFILES: Final = ("", "rfc9068")
 
@@ -138,6 +142,19 @@ class Auth0Settings:
       Add Starlette's ``CORSMiddleware`` outside this middleware instead: it answers preflights
       before they reach us.
 
+    The protected resource (RFC 9728, RFC 8707; what MCP clients discover), each also AUTH0_<FIELD>:
+
+    - `resource_url`: the public, absolute URL of the API (``https://api.example.com/mcp``);
+      when set, the middleware serves its metadata at the RFC 9728 well-known URLs and every
+      challenge points to it (`resource_metadata`). It must be one of `audience`: a client
+      asks Auth0 for a token with ``resource=<this URL>``, and Auth0 issues it for the API
+      whose identifier it is. Default none.
+    - `resource_name`, `resource_documentation`: a name and documentation URL for the metadata.
+    - `tool_scopes` (AUTH0_TOOL_SCOPES, JSON): MCP method to name (or ``*``) to the scopes a
+      request for it needs, read from its Mcp-Method and Mcp-Name headers, such as
+      ``{"tools/call": {"delete_repo": ["repo:admin"]}}``; default none (the middleware's
+      `tool_scopes` argument wins).
+
     Raises ConfigurationError naming the variable and the bad value.
     """
 
@@ -173,6 +190,10 @@ class Auth0Settings:
     dpop_trusted_proxies: tuple[str, ...] = ()
     dpop_replay_url: str = field(default="", repr=False)  # may hold the Redis password
     dpop_replay_capacity: int = 100_000
+    resource_url: str = ""
+    resource_name: str = ""
+    resource_documentation: str = ""
+    tool_scopes: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict, hash=False)
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -203,6 +224,17 @@ class Auth0Settings:
         object.__setattr__(self, "trusted_issuers", trusted)
         self._check_rules()
         self._check_dpop()
+        self._check_resource()
+
+    def _check_resource(self) -> None:
+        object.__setattr__(self, "tool_scopes", check_tool_scopes(self.tool_scopes, "AUTH0_TOOL_SCOPES"))
+        if self.resource_documentation:
+            check_resource_url(self.resource_documentation, "AUTH0_RESOURCE_DOCUMENTATION")
+        if not self.resource_url:
+            return
+        resource = check_resource_url(self.resource_url)
+        if resource not in self.audience:
+            raise ConfigurationError(audience_mismatch(resource, self.audience))
 
     def _check_rules(self) -> None:
         profile = self.token_profile.strip().lower()
@@ -266,7 +298,10 @@ class Auth0Settings:
             text = config(f"AUTH0_{name.upper()}", default="")
             if text.strip() and name not in tunables:
                 from_environment[name] = split_list(text)
-        for name in ("dpop", "dpop_replay_url", "token_profile"):
+        tool_scopes = config("AUTH0_TOOL_SCOPES", default="").strip()
+        if tool_scopes and "tool_scopes" not in tunables:
+            from_environment["tool_scopes"] = parse_tool_scopes(tool_scopes)
+        for name in ("dpop", "dpop_replay_url", "token_profile", *_RESOURCE_TEXTS):
             text = config(f"AUTH0_{name.upper()}", default="").strip()
             if text and name not in tunables:
                 from_environment[name] = text

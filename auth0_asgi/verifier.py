@@ -65,6 +65,9 @@ class TokenVerifier:
     - `now`: wall-clock seconds since the epoch, for `exp`/`nbf`/`iat`; default `time.time`.
     - `observer`: told of each verified-token cache lookup and each full verification
       (`auth0_asgi.events`); default None.
+    - `user_factory`: builds the user of each newly verified token from its (read-only) claims
+      and the token itself, once per token (the user is cached with it); default
+      ``Auth0User(claims)``. The middleware makes MCP SDK users with it (`auth0_asgi.mcp`).
 
     Warning: the header's `jku`, `x5u`, `jwk` and `x5c` are never read: a key chosen by the
     token would let anyone sign. Only `kid` selects a key, and only from the source of the
@@ -82,8 +85,10 @@ class TokenVerifier:
         keys: SigningKeySource | Mapping[str, SigningKeySource],
         now: Callable[[], float] = time.time,
         observer: Auth0Observer | None = None,
+        user_factory: Callable[[Mapping[str, Any], str], Auth0User] | None = None,
     ) -> None:
         self.settings = settings
+        self._user_factory = user_factory
         self._observer = guarded(observer)
         trusted = [t.issuer for t in settings.trusted_issuers]
         if isinstance(keys, Mapping):
@@ -191,7 +196,7 @@ class TokenVerifier:
         self._check_signature(algorithm_name, key, signing_input, signature)
         self._check_claims(claims)
         self._check_validity_rules(header, claims)
-        user = Auth0User(claims)
+        user = Auth0User(claims) if self._user_factory is None else self._user_factory(claims, token)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]
         not_before = max(times) if times else None
         entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], not_before, claims.get("iat"))

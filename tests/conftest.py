@@ -354,9 +354,10 @@ def loopback_socket() -> tuple[socket.socket, int]:
 
 
 @contextlib.contextmanager
-def serve_with_uvicorn(app: ASGIApp, **config: Any) -> Iterator[str]:
-    """Run `app` under real uvicorn on a free loopback port; yields its base URL."""
-    sock, port = loopback_socket()
+def serve_with_uvicorn(app: ASGIApp, *, bound: tuple[socket.socket, int] | None = None, **config: Any) -> Iterator[str]:
+    """Run `app` under real uvicorn on a free loopback port (or the `bound` socket, for an app
+    that must know its URL before it is built); yields its base URL."""
+    sock, port = bound if bound is not None else loopback_socket()
     config = {"log_level": "warning", "lifespan": "on", **config}
     server = uvicorn.Server(uvicorn.Config(app, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

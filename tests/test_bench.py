@@ -31,6 +31,7 @@ def test_overhead_benchmark_smoke() -> None:
         "ours, reused token",
         "ours, new token per request",
         "ours, token cache disabled",
+        "ours, protected resource, reused token",
         "PyJWT decode alone, pre-parsed key",
         "BaseHTTPMiddleware + PyJWT, protected",
         "tutorial: PyJWKClient per request",

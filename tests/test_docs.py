@@ -44,6 +44,7 @@ EXAMPLES: Final = {
     ("docs/observability.md", "class RefusalCounter"),
     ("docs/observability.md", "PrometheusMetricReader"),
     ("docs/observability.md", "class JSONLines"),
+    ("docs/mcp.md", "MCPServer("),  # tests/test_mcp_client.py runs it on uvicorn
 }
 FRAGMENTS: Final = {
     ("README.md", 'app.add_middleware(Auth0Middleware, protected_prefixes=["/api/private"])'),
@@ -108,6 +109,8 @@ def _documented_default(value: object) -> str | None:
         return f"{value:g}"
     if isinstance(value, tuple):
         return ",".join(value) or None
+    if isinstance(value, dict):
+        return json.dumps(value) if value else None
     return str(value) or None
 
 
@@ -120,10 +123,12 @@ def test_the_configuration_table_is_every_setting_with_its_variable_and_default(
     for name, (_, variable, _, default) in rows.items():
         assert variable == f"`AUTH0_{'API_AUDIENCE' if name == 'audience' else name.upper()}`"
         field = fields[name]
-        if field.default is dataclasses.MISSING:
+        if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
             assert default == "required", name
             continue
-        expected = _documented_default(field.default)
+        factory = field.default_factory
+        given = field.default if factory is dataclasses.MISSING else factory()
+        expected = _documented_default(given)
         if expected is None:  # derived from the domain, or simply unset
             assert default.startswith(("unset", "`https://{domain}/")), (name, default)
         else:

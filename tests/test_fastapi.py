@@ -162,7 +162,7 @@ async def test_require_scopes_answers_exactly_like_the_middleware(
     expected_header = (
         'Bearer realm="https://api.auth0-asgi.test", error="insufficient_scope", '
         f'error_description="The access token does not grant the required scope", scope="{scopes}", '
-        'DPoP realm="https://api.auth0-asgi.test", algs="ES256"'
+        f'DPoP realm="https://api.auth0-asgi.test", scope="{scopes}", algs="ES256"'
     )
     assert from_dependency.headers["www-authenticate"] == from_middleware.headers["www-authenticate"] == expected_header
 

@@ -25,6 +25,7 @@ from auth0_asgi._gate import RequestGate
 from auth0_asgi._htu import Origins
 from auth0_asgi._jws import json_object, parse_compact
 from auth0_asgi._protection import ProtectionRules
+from auth0_asgi._tool_scopes import ToolScopes, check_tool_scopes
 from auth0_asgi.dpop import ProofChecker
 from auth0_asgi.errors import AuthenticationError
 from auth0_asgi.testing import LocalIssuer
@@ -137,6 +138,30 @@ def test_reading_the_credentials_is_linear(shape: str) -> None:
         read_credentials(scope, frozenset({BEARER, DPOP}))
 
     assert_linear(CREDENTIALS[shape], read)
+
+
+MCP_NAMES: Final = {
+    "plain": lambda n, v: _fill(f"{v}", "a", "", n),
+    "trailing-space": lambda n, v: _fill(f"{v}", "a ", " ", n),
+    "inner-spaces": lambda n, v: _fill(f"{v}", " ", "x", n),
+    "base64": lambda n, v: _fill(f"=?base64?{v}", "QUFB", "?=", n),
+    "unterminated-base64": lambda n, v: _fill(f"=?base64?{v}", "QUFB", "?", n),
+    "sentinel-runs": lambda n, v: _fill(f"{v}", "=?base64?", "", n),
+}
+_TOOL_SCOPES: Final = ToolScopes(check_tool_scopes({"tools/call": {"x": ["a"]}}))
+
+
+@pytest.mark.parametrize("shape", list(MCP_NAMES))
+def test_reading_the_mcp_routing_headers_is_linear(shape: str) -> None:
+    def read(name: str) -> None:
+        headers = [
+            (b"mcp-method", b"tools/call"),
+            (b"mcp-name", name.encode()),
+            (b"mcp-protocol-version", b"2026-07-28"),
+        ]
+        _TOOL_SCOPES.required({"method": "POST", "headers": headers})
+
+    assert_linear(MCP_NAMES[shape], read)
 
 
 @pytest.mark.parametrize("shape", list(CREDENTIALS))

@@ -253,7 +253,8 @@ async def test_required_scopes(
         assert response.json() == {"detail": description, "error": "insufficient_scope"}
         assert response.headers["www-authenticate"] == (
             f'Bearer {REALM}, error="insufficient_scope", error_description="{description}", scope="{required}"'
-            + DPOP_OFFER
+            # RFC 6750 §3: the scope the access needs, whichever scheme the client comes back with.
+            + f', DPoP {REALM}, scope="{required}", algs="ES256"'
         )
 
 

@@ -46,7 +46,11 @@ def test_the_core_imports_no_extra() -> None:
 
     script = (
         "import sys, auth0_asgi, auth0_asgi.events, auth0_asgi.rules; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'redis', 'fastapi', 'uvicorn'}))"
+        "from auth0_asgi.testing import LocalIssuer; "
+        # A middleware that names no resource leaves the MCP SDK unimported, installed or not.
+        "auth0_asgi.Auth0Middleware(None, settings=LocalIssuer().settings(), keys=LocalIssuer()); "
+        "extras = {'opentelemetry', 'redis', 'fastapi', 'uvicorn', 'mcp'}; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & extras))"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -35,7 +35,7 @@ def forbidden(scopes: str | None) -> list[str]:
     scope = f', scope="{scopes}"' if scopes is not None else ""
     return [
         f'Bearer {REALM}, error="insufficient_scope", error_description="{FORBIDDEN["detail"]}"{scope}',
-        DPOP_OFFER,
+        f'DPoP {REALM}{scope}, algs="ES256"',  # the scope the access needs, on each scheme's challenge
     ]
 
 

@@ -183,7 +183,9 @@ async def test_a_websocket_refusal_logs_no_error(jwks_server: JWKSServer, implem
     assert errors == ["ASGI callable returned without completing handshake."]
 
 
-def test_a_server_that_fetched_keys_shuts_down_without_an_error(jwks_server: JWKSServer, make_token: TokenMaker) -> None:
+def test_a_server_that_fetched_keys_shuts_down_without_an_error(
+    jwks_server: JWKSServer, make_token: TokenMaker
+) -> None:
     # The refresh-ahead task must be gone before the lifespan reports shutdown complete: uvicorn
     # then ends its loop, and a task still winding down is cancelled and logged as an ERROR.
     app = protect(jwks_server, Starlette(routes=demo_routes()))
