@@ -59,6 +59,13 @@ def ours(tenant: Tenant, app: ASGIApp | None = None, **tunables: Any) -> Auth0Mi
     )
 
 
+def ours_as_resource(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
+    """Ours as an RFC 9728 protected resource: metadata served, every challenge naming it.
+    `mcp_sdk=False`: this row is the resource's cost alone, with or without the SDK installed."""
+    resourced = settings(tenant, resource_url=AUDIENCE, **tunables)
+    return Auth0Middleware(bare_starlette(), settings=resourced, protected_prefixes=["/api/private"], mcp_sdk=False)
+
+
 def ours_with_rules(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
     """Ours with two authorization rules on the protected prefix, both passed by the bench token."""
     rules = {"/api/private": [any_scope("read:messages", "admin"), claim_equals("azp", "bench")]}

@@ -252,6 +252,7 @@ async def build_cases(
     two_issuers = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
     two_issuers_fresh = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
     ours_ruled = apps.ours_with_rules(tenant, token_cache_size=cache_size)
+    ours_resource = apps.ours_as_resource(tenant, token_cache_size=cache_size)
     ours_dpop = apps.ours(tenant, token_cache_size=cache_size)
     ours_dpop_fresh = apps.ours(tenant, token_cache_size=cache_size)
     closers = [
@@ -264,6 +265,7 @@ async def build_cases(
         ours_dpop,
         ours_dpop_fresh,
         ours_ruled,
+        ours_resource,
     ]
     base_http = apps.base_http_middleware_pyjwt(tenant)
     minimal = apps.minimal_asgi_pyjwt(tenant)
@@ -282,6 +284,7 @@ async def build_cases(
         Case("ours, no token (401)", asgi_call(ours, "/api/private"), private, expect=401),
         Case("ours, two issuers, reused token", asgi_call(two_issuers, "/api/private", reused), private),
         Case("ours, two rules, reused token", asgi_call(ours_ruled, "/api/private", reused), private),
+        Case("ours, protected resource, reused token", asgi_call(ours_resource, "/api/private", reused), private),
         Case(
             "ours, two issuers, new token", asgi_call(two_issuers_fresh, "/api/private", fresh_for_two_issuers), private
         ),
