@@ -167,6 +167,8 @@ class Auth0Middleware:
             # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
             keys = key_caches_for(self.settings, http_client, self._observer)
         self._sdk = mcp_binding_for(self.settings, mcp_sdk)
+        # Chosen once: without the SDK, a request costs no extra call.
+        self._call_app = self._run_app if self._sdk is None else self._call_app_for_sdk
         user_factory = self._sdk.user_factory if self._sdk is not None else None
         self.verifier = TokenVerifier(self.settings, keys=keys, observer=self._observer, user_factory=user_factory)
         self.key_sets: Mapping[str, SigningKeySource] = (
@@ -308,8 +310,11 @@ class Auth0Middleware:
             raise ReplayedProofError("jti already used")
         return user
 
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send, outcome: RequestOutcome | None) -> None:
-        if self._sdk is None or not isinstance(scope["user"], Auth0User):
+    async def _call_app_for_sdk(
+        self, scope: Scope, receive: Receive, send: Send, outcome: RequestOutcome | None
+    ) -> None:
+        assert self._sdk is not None
+        if not isinstance(scope["user"], Auth0User):
             await self._run_app(scope, receive, send, outcome)
             return
         # The SDK's get_access_token() reads this variable, set for the app's whole run.
