@@ -8,8 +8,10 @@ and apps disagree on what a path means: Starlette routes ``/api/private/..`` lit
 segments are resolved one at a time (the literal segments, the fully resolved ones and every
 partial resolution between), of the full path, the path below and above each root path, the
 path inside an absolute-form target, and each of those percent-decoded once more. Case is
-folded, ``;params`` are cut and ``\\`` counts as ``/``: each of those can only add readings,
-never remove one.
+folded. A ``\\`` is read both ways, as ``/`` and as part of a segment, and ``;params`` both
+cut and kept: each changes which segment a ``..`` removes (``/api/api\\private/../private`` is
+``/api/private`` only when ``\\`` is no separator, ``/api/..;x/../private`` only when ``..;x``
+is no dot segment), so no one reading covers the others.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = ["SEPARATORS", "Segments", "candidate_paths", "own_root_paths", "readi
 
 # Separators some server or proxy splits on: "/" always, "\\" on Windows-minded ones.
 SEPARATORS: Final = re.compile(r"[/\\]")
+_SLASH: Final = re.compile("/")
 
 # RFC 3986 §3: scheme "://" authority, as it starts an absolute-form request target. Linear:
 # a match may start only where a run of scheme characters starts (the lookbehind), and the
@@ -36,15 +39,16 @@ _ABSOLUTE_FORM: Final = re.compile(r"(?<![A-Za-z0-9+.-])[0-9+.-]*+[A-Za-z][A-Za-
 Segments = tuple[str, ...]
 
 
-def _segment(raw: str) -> str:
-    return raw.split(";", 1)[0].casefold()
-
-
-def _resolve(path: str, on_push: Callable[[list[str]], None] | None = None) -> list[str]:
+def _resolve(
+    path: str,
+    on_push: Callable[[list[str]], None] | None = None,
+    separators: re.Pattern[str] = SEPARATORS,
+    cut_params: bool = True,
+) -> list[str]:
     """RFC 3986 §5.2.4 dot-segment removal in one pass; `on_push` sees the segments after each push."""
     stack: list[str] = []
-    for raw in SEPARATORS.split(path):
-        segment = _segment(raw)
+    for raw in separators.split(path):
+        segment = (raw.split(";", 1)[0] if cut_params else raw).casefold()
         if segment == "..":
             if stack:
                 stack.pop()
@@ -69,7 +73,13 @@ def readings(path: str, depth: int) -> list[Segments]:
         if len(stack) <= depth:
             found.append(tuple(stack))
 
-    _resolve(path, keep)
+    # Each way a router may split segments and treat ;params: only paths holding "\\" or ";"
+    # can read differently, so only they pay for the other passes.
+    splits = (SEPARATORS, _SLASH) if "\\" in path else (SEPARATORS,)
+    cuts = (True, False) if ";" in path else (True,)
+    for separators in splits:
+        for cut_params in cuts:
+            _resolve(path, keep, separators, cut_params)
     return found
 
 
