@@ -10,7 +10,12 @@ from typing import Final
 from starlette.responses import Response
 
 from ._credentials import DPOP
-from .errors import AuthenticationError, InsufficientScopeError, TemporarilyUnavailableError
+from .errors import (
+    AuthenticationError,
+    InsufficientScopeError,
+    InsufficientUserAuthenticationError,
+    TemporarilyUnavailableError,
+)
 
 __all__ = ["Challenges", "quote"]
 
@@ -44,6 +49,12 @@ class Challenges:
         if error is not None and error.error is not None:
             params.append(f"error={quote(error.error)}")
             params.append(f"error_description={quote(error.description)}")
+            if isinstance(error, InsufficientUserAuthenticationError):
+                # RFC 9470 §3: what the next authentication must meet, so the client can ask for it.
+                if error.acr_values:
+                    params.append(f"acr_values={quote(' '.join(error.acr_values))}")
+                if error.max_age is not None:
+                    params.append(f"max_age={quote(str(error.max_age))}")
         if scopes:
             params.append(f"scope={quote(scopes)}")
         if self.resource_metadata:

@@ -153,6 +153,14 @@ async def _explain(text: str, settings: Auth0Settings, out: TextIO) -> int:
             for name, check in _CHECKS:
                 ok, detail = check(explainer, token)
                 print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}", file=out)
+            for prefix, requirement in settings.step_up.items():
+                try:
+                    requirement.enforce(token.claims)
+                    ok, detail = True, "met"
+                except AuthenticationError as exc:
+                    ok, detail = False, exc.reason
+                mark = "PASS" if ok else "FAIL"
+                print(f"  {mark}  step-up under {prefix}: {requirement.describe()}: {detail}", file=out)
             key, why = await explainer.key_for(token)
             trusted = token.claims.get("iss") in explainer.middleware.key_sets
             mark = "PASS" if key is not None else "FAIL" if trusted else "SKIP"

@@ -16,10 +16,11 @@ DPOP_MODES: Final = ("allowed", "required", "disabled")
 _REPLAY_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 
-def check_mode(mode: str) -> str:
+def check_mode(mode: str, variable: str = "AUTH0_DPOP") -> str:
+    """A proof-of-possession mode (DPoP's, and mTLS's): allowed, required or disabled."""
     canonical = mode.strip().lower()
     if canonical not in DPOP_MODES:
-        raise ConfigurationError(f"AUTH0_DPOP={mode!r}: must be one of {', '.join(DPOP_MODES)}")
+        raise ConfigurationError(f"{variable}={mode!r}: must be one of {', '.join(DPOP_MODES)}")
     return canonical
 
 
@@ -54,13 +55,13 @@ def check_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(normal))
 
 
-def check_proxies(proxies: tuple[str, ...]) -> tuple[str, ...]:
+def check_proxies(proxies: tuple[str, ...], variable: str = "AUTH0_DPOP_TRUSTED_PROXIES") -> tuple[str, ...]:
     for proxy in proxies:
         try:
             ipaddress.ip_network(proxy.strip(), strict=False)
         except ValueError:
             raise ConfigurationError(
-                f"AUTH0_DPOP_TRUSTED_PROXIES={proxy!r}: give IP addresses or networks, such as '10.0.0.0/8'"
+                f"{variable}={proxy!r}: give IP addresses or networks, such as '10.0.0.0/8'"
             ) from None
     return tuple(proxy.strip() for proxy in proxies)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .errors import ConfigurationError
 
@@ -79,3 +80,14 @@ def boolean(variable: str, text: str) -> bool:
     if text.lower() in _TRUE | _FALSE:
         return text.lower() in _TRUE
     raise ConfigurationError(f"{variable}={text!r}: must be true or false")
+
+
+def json_object(variable: str, text: str) -> dict[str, Any]:
+    """`text` as a JSON object, or ConfigurationError naming `variable`."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{variable}={text!r}: must be a JSON object")
+    return value

@@ -23,7 +23,16 @@ from urllib.parse import unquote
 
 from starlette.types import Scope
 
-__all__ = ["SEPARATORS", "Segments", "candidate_paths", "own_root_paths", "readings", "route_path", "segments"]
+__all__ = [
+    "SEPARATORS",
+    "Segments",
+    "candidate_paths",
+    "final_readings",
+    "own_root_paths",
+    "readings",
+    "route_path",
+    "segments",
+]
 
 # Separators some server or proxy splits on: "/" always, "\\" on Windows-minded ones.
 SEPARATORS: Final = re.compile(r"[/\\]")
@@ -80,6 +89,21 @@ def readings(path: str, depth: int) -> list[Segments]:
     for separators in splits:
         for cut_params in cuts:
             _resolve(path, keep, separators, cut_params)
+    return found
+
+
+def final_readings(path: str, depth: int) -> set[Segments]:
+    """Where each way of reading `path` ends, cut to `depth`: fully resolved, and literal (no dot
+    segment resolved). What must all lie within a prefix for a request to count as inside it
+    (the intermediate states `readings` yields are prefixes on the way, not destinations)."""
+    found: set[Segments] = set()
+    splits = (SEPARATORS, _SLASH) if "\\" in path else (SEPARATORS,)
+    cuts = (True, False) if ";" in path else (True,)
+    for separators in splits:
+        for cut_params in cuts:
+            found.add(tuple(_resolve(path, None, separators, cut_params))[:depth])
+            literal = [(raw.split(";", 1)[0] if cut_params else raw).casefold() for raw in separators.split(path)]
+            found.add(tuple(segment for segment in literal if segment not in ("", "."))[:depth])
     return found
 
 

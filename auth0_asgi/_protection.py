@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from starlette.types import Scope
 
-from ._paths import SEPARATORS, Segments, candidate_paths, readings, segments
+from ._paths import SEPARATORS, Segments, candidate_paths, final_readings, readings, segments
 from ._scopes import scope_set
 from .errors import ConfigurationError
 
@@ -30,10 +30,12 @@ _NOT_IN_PREFIX: Final = re.compile(r"[%?#\s\x00-\x1f\x7f-\x9f]")
 
 class Requirement(NamedTuple):
     """What a protected request must satisfy beyond a valid token: every one of `scopes`, and
-    every one of `rules` (authorization rules, checked in order)."""
+    every one of `rules` (authorization rules, checked in order); `anonymous` says whether an
+    Auth0 anonymous session's token will do (only where a prefix allows it)."""
 
     scopes: frozenset[str]
     rules: tuple[Rule, ...]
+    anonymous: bool = False
 
 
 _NOTHING_MORE: Final = Requirement(frozenset(), ())
@@ -78,7 +80,7 @@ class ProtectionRules:
     own `root_path`), unseen in the scope the middleware gets but routed on all the same.
     """
 
-    __slots__ = ("_decisions", "_depth", "_protected", "_root_paths", "_ruled", "_scoped")
+    __slots__ = ("_anonymous", "_decisions", "_depth", "_protected", "_root_paths", "_ruled", "_scoped")
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class ProtectionRules:
         rules: Mapping[str, Iterable[Rule]] | None = None,
         *,
         root_paths: Iterable[str] = (),
+        anonymous_prefixes: Iterable[str] = (),
     ) -> None:
         self._root_paths = tuple(root_paths)
         self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
@@ -102,7 +105,11 @@ class ProtectionRules:
             _Rule(self._inside(prefix, "rules"), frozenset(), tuple(prefix_rules))
             for prefix, prefix_rules in (rules or {}).items()
         )
-        self._depth = max(len(rule.segments) for rule in (*self._protected, *self._scoped, *self._ruled))
+        self._anonymous = tuple(
+            _Rule(self._inside(prefix, "anonymous_prefixes"), frozenset()) for prefix in anonymous_prefixes
+        )
+        every = (*self._protected, *self._scoped, *self._ruled, *self._anonymous)
+        self._depth = max(len(rule.segments) for rule in every)
         self._decisions: dict[tuple[str, str], Requirement | None] = {}
 
     def _inside(self, prefix: str, where: str) -> Segments:
@@ -139,7 +146,11 @@ class ProtectionRules:
     def _requirement(self, paths: Iterable[str]) -> Requirement:
         scopes = self.required_scopes(paths)
         rules = self.required_rules(paths)
-        return Requirement(scopes, rules) if scopes or rules else _NOTHING_MORE
+        # Allowed only when every way of reading the path ends within an allowing prefix: when
+        # unsure, refuse.
+        ends = {end for path in paths for end in final_readings(path, self._depth)} if self._anonymous else set()
+        anonymous = bool(ends) and all(any(r.matches(end) for r in self._anonymous) for end in ends)
+        return Requirement(scopes, rules, anonymous) if scopes or rules or anonymous else _NOTHING_MORE
 
     def required_rules(self, paths: Iterable[str]) -> tuple[Rule, ...]:
         """The rules of every rule prefix that any reading of `paths` lies within, outermost first."""

@@ -36,6 +36,7 @@ class Forwarded(NamedTuple):
 #: Both header families present: no origin can be trusted.
 AMBIGUOUS: Final = Forwarded("", "")
 _X_FORWARDED: Final = (b"x-forwarded-proto", b"x-forwarded-host")
+_REMEMBERED_PEERS: Final = 1024
 
 
 def _last_items(scope: Scope) -> dict[bytes, str]:
@@ -67,10 +68,13 @@ def _forwarded_pairs(element: str) -> dict[str, str]:
 class TrustedProxies:
     """The proxies (addresses or networks) whose forwarding headers are read; none by default."""
 
-    __slots__ = ("_networks",)
+    __slots__ = ("_networks", "_peers")
 
     def __init__(self, proxies: Iterable[str] = ()) -> None:
         self._networks = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+        # Peer address to whether it is in a configured network: parsing an address costs a
+        # microsecond, and a fleet sees few proxies. Bounded: a flood of peers only empties it.
+        self._peers: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -80,13 +84,21 @@ class TrustedProxies:
         client = scope.get("client")
         if not self._networks or not client:
             return False
+        address = client[0]
+        known = self._peers.get(address)
+        if known is None:
+            known = self._in_networks(address)
+            if len(self._peers) >= _REMEMBERED_PEERS:
+                self._peers.clear()
+            self._peers[address] = known
+        return known and not _named_in_forwarded_for(scope, str(address))
+
+    def _in_networks(self, address: object) -> bool:
         try:
-            peer = ipaddress.ip_address(client[0])
+            peer = ipaddress.ip_address(address)  # type: ignore[arg-type]  # whatever the server put there
         except ValueError:
             return False
-        if not any(peer in network for network in self._networks):
-            return False
-        return not _named_in_forwarded_for(scope, str(client[0]))
+        return any(peer in network for network in self._networks)
 
     def forwarded(self, scope: Scope) -> Forwarded | None:
         """What the nearest proxy says, `AMBIGUOUS`, or None when the peer is not trusted."""

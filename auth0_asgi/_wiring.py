@@ -9,16 +9,18 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from ._step_up import StepUp
 from .discovery import Discovery
 from .errors import ConfigurationError
 from .events import Auth0Observer
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
 from .resource import ProtectedResource
+from .rules import Rule, step_up_rule
 from .settings import Auth0Settings
 from .user import Auth0User
 
-__all__ = ["SDKBinding", "key_caches_for", "mcp_binding_for", "replay_store_for", "resource_for"]
+__all__ = ["SDKBinding", "key_caches_for", "mcp_binding_for", "replay_store_for", "resource_for", "with_step_up"]
 
 
 class SDKBinding(NamedTuple):
@@ -42,6 +44,22 @@ def mcp_binding_for(settings: Auth0Settings, enabled: bool | None) -> SDKBinding
     return SDKBinding(user_factory(settings.resource_url), sdk_user_context())
 
 
+def with_step_up(
+    rules: Mapping[str, Iterable[Rule]] | None, step_up: Mapping[str, StepUp]
+) -> dict[str, tuple[Rule, ...]]:
+    """`rules` with the settings' step-up requirements added after each prefix's own rules."""
+    merged = {prefix: tuple(prefix_rules) for prefix, prefix_rules in (rules or {}).items()}
+    for prefix, requirement in step_up.items():
+        merged[prefix] = (*merged.get(prefix, ()), step_up_rule(requirement))
+    return merged
+
+
+def _certificate_bound(settings: Auth0Settings) -> bool:
+    """Whether certificate-bound tokens can pass: a proxy passes certificates, or they are required
+    (of a server that offers the ASGI tls extension)."""
+    return settings.mtls == "required" or (settings.mtls != "disabled" and bool(settings.mtls_header_format))
+
+
 def resource_for(settings: Auth0Settings, scope_sets: Iterable[Iterable[str]]) -> ProtectedResource | None:
     """The protected resource `settings` describe, listing the scopes of `scope_sets`; None
     without a resource URL."""
@@ -53,6 +71,9 @@ def resource_for(settings: Auth0Settings, scope_sets: Iterable[Iterable[str]]) -
         scopes={scope for scopes in scope_sets for scope in ([scopes] if isinstance(scopes, str) else scopes)},
         dpop=settings.dpop,
         dpop_algorithms=settings.dpop_algorithms,
+        # Supported where a certificate can arrive: a proxy header, or required (the tls extension).
+        certificate_bound=settings.mtls == "required"
+        or (settings.mtls != "disabled" and bool(settings.mtls_header_format)),
         name=settings.resource_name,
         documentation=settings.resource_documentation,
     )

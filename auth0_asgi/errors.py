@@ -25,10 +25,13 @@ Auth0Error
       │    ├── TokenProfileError   not an RFC 9068 access token where that profile is required
       │    ├── ClientNotAllowedError  azp/client_id outside allowed_clients
       │    ├── MissingClaimError   a required claim is absent
+      │    ├── MalformedDelegationError  an act claim that is not a chain of actors (RFC 8693)
       │    ├── BoundTokenError     a key-bound (cnf) token presented as a bearer token
-      │    └── KeyBindingError     a DPoP token not bound to the proof's key
+      │    ├── KeyBindingError     a DPoP token not bound to the proof's key
+      │    └── CertificateBindingError  an mTLS-bound token without its client certificate (RFC 8705)
       ├── InvalidDPoPProofError    401 invalid_dpop_proof (RFC 9449 §7.1)
       │    └── ReplayedProofError  the proof's jti was seen before
+      ├── InsufficientUserAuthenticationError  401 insufficient_user_authentication (RFC 9470)
       ├── InsufficientScopeError   403 insufficient_scope
       └── TemporarilyUnavailableError  503 temporarily_unavailable, with Retry-After
            ├── SigningKeysUnavailableError
@@ -250,6 +253,14 @@ class MissingClaimError(InvalidTokenError):
     description = "The access token lacks a required claim"
 
 
+class MalformedDelegationError(InvalidTokenError):
+    """The `act` claim is not an RFC 8693 chain: objects, each with a string `sub`, nested at most 16 deep."""
+
+    code = "malformed_act"
+
+    description = "The access token's delegation claim is malformed"
+
+
 class BoundTokenError(InvalidTokenError):
     """The token is bound to a key (`cnf`: DPoP `jkt`, mTLS `x5t#S256`) but came as a bearer token.
 
@@ -270,6 +281,16 @@ class KeyBindingError(InvalidTokenError):
     description = "The access token is not bound to the DPoP proof key"
 
 
+class CertificateBindingError(InvalidTokenError):
+    """RFC 8705 §3: a token bound to a client certificate (`cnf.x5t#S256`) came without that
+    certificate (none, one from an untrusted peer, or another), or, with ``AUTH0_MTLS=required``,
+    a token bound to none."""
+
+    code = "certificate_binding_mismatch"
+
+    description = "The access token is not bound to the client certificate"
+
+
 class InvalidDPoPProofError(AuthenticationError):
     """The DPoP proof fails a check of RFC 9449 §4.3 (or there are several)."""
 
@@ -285,6 +306,24 @@ class ReplayedProofError(InvalidDPoPProofError):
     code = "dpop_proof_replayed"
 
     description = "The DPoP proof was already used"
+
+
+class InsufficientUserAuthenticationError(AuthenticationError):
+    """RFC 9470: the token is valid, but the user's authentication behind it is too weak or too old.
+
+    Answered 401 (the client must get a new token, after the user authenticates again) with
+    `acr_values` (space-separated, any of which would do) and `max_age` (seconds) on the
+    challenge, as far as the requirement names them.
+    """
+
+    code = "insufficient_user_authentication"
+    error = "insufficient_user_authentication"
+    description = "A stronger or more recent authentication is required"
+
+    def __init__(self, acr_values: Iterable[str] = (), max_age: int | None = None, reason: str | None = None) -> None:
+        self.acr_values = tuple(acr_values)
+        self.max_age = max_age
+        super().__init__(reason)
 
 
 class InsufficientScopeError(AuthenticationError):

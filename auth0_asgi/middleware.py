@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Final
 
 import httpx
@@ -25,17 +26,19 @@ from ._protection import ProtectionRules, Requirement
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._tool_scopes import ToolScopes, check_tool_scopes
-from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for
+from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for, with_step_up
 from .dpop import ProofChecker
 from .errors import (
     AuthenticationError,
     ConfigurationError,
     InsufficientScopeError,
+    InsufficientUserAuthenticationError,
     ReplayedProofError,
     UnsafeRequestError,
 )
 from .events import UNPROTECTED, Auth0Observer, RequestOutcome, guarded
 from .jwks import JWKSCache
+from .mtls import ClientCertificates
 from .replay import InMemoryReplayStore, ReplayStore
 from .resource import ProtectedResource
 from .rules import Rule
@@ -62,6 +65,9 @@ _NOTHING_MORE: Final = Requirement(frozenset(), ())
 
 def _authorize(user: Auth0User, requirement: Requirement) -> None:
     """Raise InsufficientScopeError unless `user` satisfies `requirement` (checked every request)."""
+    if user.is_anonymous and not requirement.anonymous:
+        # Nobody signed in: the client must have the user authenticate (RFC 9470).
+        raise InsufficientUserAuthenticationError(reason="an anonymous session's token")
     if not requirement.scopes <= user.scopes:
         raise InsufficientScopeError(requirement.scopes)
     for rule in requirement.rules:
@@ -85,9 +91,10 @@ class Auth0Middleware:
       `permissions`); every matching prefix's scopes are required. Each prefix must lie within
       a protected prefix.
     - `rules`: prefix to authorization rules (`auth0_asgi.rules`: `any_scope`, `claim_equals`,
-      ...) every request there must pass, outer prefixes' first, each checked on every
-      request; a failure is 403 `insufficient_scope`. Each prefix must lie within a protected
-      prefix.
+      `step_up`, `actor_in`, ...) every request there must pass, outer prefixes' first, each
+      checked on every request; a failure is 403 `insufficient_scope` (a step-up requirement's,
+      401 `insufficient_user_authentication`). `settings.step_up` (AUTH0_STEP_UP) adds step-up
+      rules. Each prefix must lie within a protected prefix.
     - `realm`: the WWW-Authenticate realm; default the first configured audience.
     - `http_client`: an `httpx.AsyncClient` for key fetches; default one of our own, closed
       at lifespan shutdown or by `aclose()`.
@@ -112,6 +119,9 @@ class Auth0Middleware:
       (AUTH0_TOOL_SCOPES). A POST that does not speak MCP 2026-07-28 or later, whose server
       need not hold the headers to the body, must hold every scope named here; repeated,
       empty or malformed headers get 400 (docs/mcp.md).
+    - `anonymous_prefixes`: prefixes where Auth0 anonymous sessions' tokens (subject ``anon@...``)
+      are accepted; default `settings.anonymous_prefixes` (AUTH0_ANONYMOUS_PREFIXES), none:
+      elsewhere they get 401 `insufficient_user_authentication` (the user must sign in).
     - `mcp_sdk`: make accepted requests' users the MCP SDK's own (`auth0_asgi.mcp.MCPUser`,
       so that its `get_access_token()` works); default None: when the `mcp` package is
       installed and `settings.resource_url` is set. True requires the SDK, False never.
@@ -156,6 +166,7 @@ class Auth0Middleware:
         cors_preflight: bool | None = None,
         tool_scopes: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
         mcp_sdk: bool | None = None,
+        anonymous_prefixes: Iterable[str] | None = None,
     ) -> None:
         self.app = app
         self._observer = guarded(observer)
@@ -178,8 +189,14 @@ class Auth0Middleware:
         self.realm = realm if realm is not None else self.settings.audience[0]
         if not _PRINTABLE.fullmatch(self.realm):
             raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
-        self._rules = ProtectionRules(protected_prefixes, required_scopes or {}, rules, root_paths=own_root_paths(app))
         settings = self.settings
+        self._rules = ProtectionRules(
+            protected_prefixes,
+            required_scopes or {},
+            with_step_up(rules, settings.step_up),
+            root_paths=own_root_paths(app),
+            anonymous_prefixes=settings.anonymous_prefixes if anonymous_prefixes is None else anonymous_prefixes,
+        )
         mapping = settings.tool_scopes if tool_scopes is None else check_tool_scopes(tool_scopes)
         self._tool_scopes = ToolScopes(mapping) if mapping else None
         named_scopes = [*(required_scopes or {}).values(), *self._tool_scopes_named(mapping)]
@@ -195,6 +212,11 @@ class Auth0Middleware:
             algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
         )
         self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
+        self._certificates: ClientCertificates | None = None
+        if settings.mtls != "disabled":
+            self._certificates = ClientCertificates(
+                settings.mtls_header_format, settings.mtls_header, settings.mtls_trusted_proxies
+            )
         self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
         self._owns_replay_store = replay_store is None
         install_filter()
@@ -288,13 +310,21 @@ class Auth0Middleware:
         self, scope: Scope, requirement: Requirement, fields: CredentialFields | None = None
     ) -> Auth0User:
         credentials = read_credentials(scope, self._schemes, fields)
+        # Asked only if the token is bound to a certificate: most are not, and reading one costs.
+        certificate = partial(self._certificates.thumbprint, scope) if self._certificates is not None else None
         if credentials.proof is None:
-            user = await self.verifier.authenticate(credentials.token)
+            user = await self.verifier.authenticate(credentials.token, certificate=certificate)
             _authorize(user, requirement)
             return user
-        return await self._authenticate_dpop(scope, credentials, requirement)
+        return await self._authenticate_dpop(scope, credentials, requirement, certificate)
 
-    async def _authenticate_dpop(self, scope: Scope, credentials: Credentials, requirement: Requirement) -> Auth0User:
+    async def _authenticate_dpop(
+        self,
+        scope: Scope,
+        credentials: Credentials,
+        requirement: Requirement,
+        certificate: Callable[[], str | None] | None,
+    ) -> Auth0User:
         assert credentials.proof is not None
         # The proof first: garbage is refused without parsing the token or fetching keys.
         proof = self._proofs.check(
@@ -303,7 +333,7 @@ class Auth0Middleware:
             target_matches=lambda htu: self._origins.matches(htu, scope),
             access_token=credentials.token,
         )
-        user = await self.verifier.authenticate(credentials.token, proof_key=proof.thumbprint)
+        user = await self.verifier.authenticate(credentials.token, proof_key=proof.thumbprint, certificate=certificate)
         _authorize(user, requirement)
         # Recorded last, once everything else passed: a refused request spends no jti.
         if not await self.replay_store.first_use(proof.replay_key, proof.expires_at):

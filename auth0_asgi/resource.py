@@ -101,6 +101,7 @@ class ProtectedResource:
     - `scopes`: the scopes requests may need (``offline_access`` is never listed: it is the
       authorization server's to grant, not a resource's to require).
     - `dpop`: ``allowed``, ``required`` or ``disabled``; `dpop_algorithms` the proof algorithms.
+    - `certificate_bound`: whether certificate-bound (mTLS) tokens are supported (RFC 8705).
     - `name`, `documentation`: optional human-readable name and documentation URL.
     """
 
@@ -114,6 +115,7 @@ class ProtectedResource:
         scopes: Iterable[str] = (),
         dpop: str = "allowed",
         dpop_algorithms: Iterable[str] = (),
+        certificate_bound: bool = False,
         name: str = "",
         documentation: str = "",
     ) -> None:
@@ -133,6 +135,8 @@ class ProtectedResource:
         if dpop != "disabled":
             document["dpop_signing_alg_values_supported"] = list(dpop_algorithms)
             document["dpop_bound_access_tokens_required"] = dpop == "required"
+        if certificate_bound:
+            document["tls_client_certificate_bound_access_tokens"] = True  # RFC 8705 §3.4
         # Not resource_signing_alg_values_supported: RFC 9728 §2 means algorithms the resource
         # signs its responses with, and no response of ours is signed.
         if name:

@@ -10,6 +10,11 @@ cache served the token or not. Per prefix: ``Auth0Middleware(app, rules={"/api/a
 - `claim_equals(name, value)`: the claim is exactly `value` (same JSON type).
 - `claim_includes(name, *values)`: the claim, a space-separated string or a list, holds every value.
 - `claims_satisfy(predicate, name=...)`: your own test over the verified claims.
+- `step_up(acr_values=..., max_age=..., mfa=...)`: RFC 9470, the user's authentication behind the
+  token is strong and recent enough; a refusal is 401 `insufficient_user_authentication`.
+- Delegation (RFC 8693 `act`): `never_delegated()`, `acting_for_user()`, `actor_in(*subjects)`,
+  `delegation_within(*subjects)`.
+- Token kinds: `machine_tokens_only()` (client credentials), `user_tokens_only()`.
 
 A refusal is 403 `insufficient_scope` (RFC 6750 §3.1: the token is valid; another one with more
 rights would do). Its challenge names the scopes when scopes are the reason, and nothing else
@@ -20,16 +25,31 @@ its name: never a 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
 from ._log import fields
 from ._scopes import scope_set
-from .errors import ConfigurationError, InsufficientScopeError
+from ._step_up import StepUp
+from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .user import Auth0User
 
-__all__ = ["Rule", "all_scopes", "any_scope", "claim_equals", "claim_includes", "claims_satisfy"]
+__all__ = [
+    "Rule",
+    "acting_for_user",
+    "actor_in",
+    "all_scopes",
+    "any_scope",
+    "claim_equals",
+    "claim_includes",
+    "claims_satisfy",
+    "delegation_within",
+    "machine_tokens_only",
+    "never_delegated",
+    "step_up",
+    "user_tokens_only",
+]
 
 logger = logging.getLogger("auth0_asgi")
 
@@ -57,9 +77,12 @@ class Rule:
         self.all_required = all_required
 
     def enforce(self, user: Auth0User) -> None:
-        """Raise InsufficientScopeError unless `user` passes (also when the test itself raises)."""
+        """Raise InsufficientScopeError unless `user` passes (also when the test itself raises); a
+        test that raises a refusal of its own (step-up's 401) refuses with it."""
         try:
             passed = self._test(user)
+        except AuthenticationError:
+            raise
         except Exception as exc:
             logger.warning(
                 "authorization rule %s raised %s: refusing",
@@ -140,3 +163,77 @@ def claims_satisfy(predicate: Callable[[Mapping[str, Any]], bool], *, name: str 
     label = name or getattr(predicate, "__qualname__", None) or repr(predicate)
     # A read-only view: the claims are shared by every request with this token (the token cache).
     return Rule(f"claims_satisfy({label})", lambda user: predicate(MappingProxyType(user.claims)))
+
+
+def step_up(
+    acr_values: Iterable[str] = (),
+    max_age: int | None = None,
+    *,
+    mfa: bool = False,
+    acr_claim: str = "acr",
+    amr_claim: str = "amr",
+    auth_time_claim: str = "auth_time",
+) -> Rule:
+    """RFC 9470: the user authenticated with one of `acr_values` (or, with `mfa`, with ``mfa`` in
+    the `amr` methods), and at most `max_age` seconds ago (by `auth_time`).
+
+    A token that falls short gets 401 `insufficient_user_authentication` with `acr_values` and
+    `max_age` on the challenge, so that the client has the user authenticate again. The claim
+    names default to the standard ones; Auth0 needs an Action that adds them under namespaced
+    names (docs/step-up.md), given here. Raises ConfigurationError for a requirement of nothing.
+    """
+    requirement = StepUp(
+        tuple(acr_values), max_age, mfa, acr_claim=acr_claim, amr_claim=amr_claim, auth_time_claim=auth_time_claim
+    )
+    return step_up_rule(requirement)
+
+
+def step_up_rule(requirement: StepUp) -> Rule:
+    """The rule enforcing `requirement` (how the middleware turns AUTH0_STEP_UP into rules)."""
+
+    def test(user: Auth0User) -> bool:
+        requirement.enforce(user.claims)
+        return True
+
+    return Rule(f"step_up({requirement.describe()})", test)
+
+
+def never_delegated() -> Rule:
+    """The token acts for nobody else: no `act` claim (no On-Behalf-Of or other token exchange)."""
+    return Rule("never_delegated", lambda user: not user.delegation_chain)
+
+
+def acting_for_user() -> Rule:
+    """Only a delegated token acting for a user: it has an actor, and its subject is a user (not a
+    client-credentials ``...@clients`` subject)."""
+    return Rule("acting_for_user", lambda user: bool(user.delegation_chain) and not user.is_machine)
+
+
+def actor_in(*subjects: str) -> Rule:
+    """The current actor (`act.sub`) is one of `subjects`; an undelegated token fails."""
+    wanted = _subjects(subjects, "actor_in")
+    return Rule(f"actor_in({' '.join(sorted(wanted))})", lambda user: user.actor in wanted)
+
+
+def delegation_within(*subjects: str) -> Rule:
+    """Every actor in the chain, current and prior, is one of `subjects` (an undelegated token passes:
+    add `acting_for_user()` to require delegation)."""
+    wanted = _subjects(subjects, "delegation_within")
+    return Rule(f"delegation_within({' '.join(sorted(wanted))})", lambda user: set(user.delegation_chain) <= wanted)
+
+
+def _subjects(subjects: tuple[str, ...], where: str) -> frozenset[str]:
+    if not subjects or not all(isinstance(s, str) and s for s in subjects):
+        raise ConfigurationError(f"{where}(): name at least one subject, each a non-empty string")
+    return frozenset(subjects)
+
+
+def machine_tokens_only() -> Rule:
+    """Only machine-to-machine tokens: Auth0's client-credentials grant (`gty`
+    ``client-credentials``, or a subject ending ``@clients``)."""
+    return Rule("machine_tokens_only", lambda user: user.is_machine)
+
+
+def user_tokens_only() -> Rule:
+    """Only tokens issued for a user: not client credentials."""
+    return Rule("user_tokens_only", lambda user: not user.is_machine)

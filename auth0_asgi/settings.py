@@ -6,13 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from starlette.config import Config
 
 from ._domains import TrustedIssuer, resolve_domains
 from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
-from ._fields import ASYMMETRIC_ALGORITHMS, Tunable, boolean, check_algorithms, split_list
+from ._fields import ASYMMETRIC_ALGORITHMS, Tunable, boolean, check_algorithms, json_object, split_list
+from ._step_up import StepUp, parse_step_up
 from ._tool_scopes import check_tool_scopes, parse_tool_scopes
 from .errors import ConfigurationError
 from .resource import audience_mismatch, check_resource_url
@@ -42,9 +44,27 @@ _TUNABLES: Final[Mapping[str, Tunable]] = {
 }
 
 #: The list fields, each also read from AUTH0_<FIELD> by `from_env` as comma-separated text.
-_LISTS: Final = ("dpop_algorithms", "dpop_origins", "dpop_trusted_proxies", "allowed_clients", "required_claims")
+_LISTS: Final = (
+    "dpop_algorithms",
+    "dpop_origins",
+    "dpop_trusted_proxies",
+    "allowed_clients",
+    "required_claims",
+    "anonymous_prefixes",
+    "mtls_trusted_proxies",
+)
 #: The resource's text fields, each also read from AUTH0_<FIELD> by `from_env`.
-_RESOURCE_TEXTS: Final = ("resource_url", "resource_name", "resource_documentation")
+_RESOURCE_TEXTS: Final = (
+    "resource_url",
+    "resource_name",
+    "resource_documentation",
+    "acr_claim",
+    "amr_claim",
+    "auth_time_claim",
+    "mtls",
+    "mtls_header_format",
+    "mtls_header",
+)
 #: The token profiles `token_profile` may name: Auth0's default one, or RFC 9068's.
 TOKEN_PROFILES: Final = ("", "rfc9068")
 
@@ -155,6 +175,30 @@ class Auth0Settings:
       ``{"tools/call": {"delete_repo": ["repo:admin"]}}``; default none (the middleware's
       `tool_scopes` argument wins).
 
+    mTLS-bound tokens (RFC 8705), each also AUTH0_<FIELD> (docs/mtls.md):
+
+    - `mtls`: ``allowed`` (a token bound to a certificate, `cnf.x5t#S256`, passes only with
+      that client certificate), ``required`` (only such tokens) or ``disabled`` (such tokens are
+      refused); default allowed.
+    - `mtls_header_format`: how a TLS-terminating proxy passes the certificate: ``rfc9440``,
+      ``envoy``, ``nginx``, ``traefik`` or ``alb``; default none (only the ASGI ``tls``
+      extension of a server that terminates TLS itself).
+    - `mtls_header`: the header's name; default the format's usual one.
+    - `mtls_trusted_proxies`: addresses or networks of the proxies whose header is read.
+      Warning: from any other peer the header is ignored.
+
+    Who authenticated, and how (RFC 9470 step-up, Auth0 anonymous sessions), each also AUTH0_<FIELD>:
+
+    - `step_up` (AUTH0_STEP_UP, JSON): prefix to requirement, such as
+      ``{"/api/payments": {"acr_values": ["http://schemas.openid.net/pape/policies/2007/06/multi-factor"],
+      "max_age": 300, "mfa": true}}``; a token that falls short gets 401
+      `insufficient_user_authentication` naming them (`auth0_asgi.rules.step_up` in code).
+    - `acr_claim`, `amr_claim`, `auth_time_claim`: the claims that carry them; default ``acr``,
+      ``amr``, ``auth_time``. Auth0 reserves those names in access tokens: an Action adds them
+      under namespaced names (docs/step-up.md), named here.
+    - `anonymous_prefixes`: where Auth0 anonymous sessions' tokens (``anon@`` subjects) are
+      accepted; default none.
+
     Raises ConfigurationError naming the variable and the bad value.
     """
 
@@ -194,6 +238,15 @@ class Auth0Settings:
     resource_name: str = ""
     resource_documentation: str = ""
     tool_scopes: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict, hash=False)
+    mtls: str = "allowed"
+    mtls_header_format: str = ""
+    mtls_header: str = ""
+    mtls_trusted_proxies: tuple[str, ...] = ()
+    step_up: Mapping[str, StepUp] = field(default_factory=dict, hash=False)
+    acr_claim: str = "acr"
+    amr_claim: str = "amr"
+    auth_time_claim: str = "auth_time"
+    anonymous_prefixes: tuple[str, ...] = ()
     trusted_issuers: tuple[TrustedIssuer, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -225,6 +278,18 @@ class Auth0Settings:
         self._check_rules()
         self._check_dpop()
         self._check_resource()
+        self._check_step_up()
+
+    def _check_step_up(self) -> None:
+        for name in ("acr_claim", "amr_claim", "auth_time_claim"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ConfigurationError(f"AUTH0_{name.upper()}={getattr(self, name)!r}: name the claim")
+        prefixes = (self.anonymous_prefixes,) if isinstance(self.anonymous_prefixes, str) else self.anonymous_prefixes
+        object.__setattr__(self, "anonymous_prefixes", tuple(prefixes))
+        step_up = self.step_up
+        if not all(isinstance(value, StepUp) for value in step_up.values()):
+            step_up = parse_step_up(step_up, self.acr_claim, self.amr_claim, self.auth_time_claim)
+        object.__setattr__(self, "step_up", MappingProxyType(dict(step_up)))
 
     def _check_resource(self) -> None:
         object.__setattr__(self, "tool_scopes", check_tool_scopes(self.tool_scopes, "AUTH0_TOOL_SCOPES"))
@@ -258,6 +323,10 @@ class Auth0Settings:
         object.__setattr__(self, "dpop_origins", check_origins(as_tuple("dpop_origins")))
         object.__setattr__(self, "dpop_trusted_proxies", check_proxies(as_tuple("dpop_trusted_proxies")))
         object.__setattr__(self, "dpop_replay_url", check_replay_url(self.dpop_replay_url))
+        object.__setattr__(self, "mtls", check_mode(self.mtls, "AUTH0_MTLS"))
+        proxies = check_proxies(as_tuple("mtls_trusted_proxies"), "AUTH0_MTLS_TRUSTED_PROXIES")
+        object.__setattr__(self, "mtls_trusted_proxies", proxies)
+        object.__setattr__(self, "mtls_header_format", self.mtls_header_format.strip().lower())
 
     @classmethod
     def from_env(
@@ -301,6 +370,9 @@ class Auth0Settings:
         tool_scopes = config("AUTH0_TOOL_SCOPES", default="").strip()
         if tool_scopes and "tool_scopes" not in tunables:
             from_environment["tool_scopes"] = parse_tool_scopes(tool_scopes)
+        step_up = config("AUTH0_STEP_UP", default="").strip()
+        if step_up and "step_up" not in tunables:
+            from_environment["step_up"] = json_object("AUTH0_STEP_UP", step_up)
         for name in ("dpop", "dpop_replay_url", "token_profile", *_RESOURCE_TEXTS):
             text = config(f"AUTH0_{name.upper()}", default="").strip()
             if text and name not in tunables:

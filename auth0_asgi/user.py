@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.authentication import BaseUser
 
+from ._delegation import delegation_chain
+
 __all__ = ["Auth0User", "granted_scopes"]
 
 
@@ -42,11 +44,14 @@ class Auth0User(BaseUser):
     ``copy.deepcopy(user.claims)`` is a copy to change.
     """
 
-    __slots__ = ("claims", "scopes", "sorted_scopes")
+    __slots__ = ("claims", "is_anonymous", "scopes", "sorted_scopes")
 
     claims: Mapping[str, Any]
     scopes: frozenset[str]
     sorted_scopes: tuple[str, ...]
+    #: Whether the token is an Auth0 anonymous session's (a subject starting ``anon@``): refused
+    #: except under `anonymous_prefixes`.
+    is_anonymous: bool
 
     def __init__(self, claims: Mapping[str, Any]) -> None:
         scopes = granted_scopes(claims)
@@ -56,6 +61,8 @@ class Auth0User(BaseUser):
         _set_scopes(self, scopes)
         # `scopes` in order, as `request.auth.scopes` lists them.
         _set_sorted_scopes(self, tuple(sorted(scopes)))
+        subject = claims.get("sub")
+        _set_is_anonymous(self, isinstance(subject, str) and subject.startswith("anon@"))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Auth0User is shared by every request with its token: {name!r} cannot be set")
@@ -77,6 +84,24 @@ class Auth0User(BaseUser):
         return subject if isinstance(subject, str) else ""
 
     @property
+    def delegation_chain(self) -> tuple[str, ...]:
+        """RFC 8693 delegation: the `sub` of every actor in the `act` chain, the current actor
+        first; empty when nobody acts for the subject."""
+        return delegation_chain(self.claims)
+
+    @property
+    def actor(self) -> str | None:
+        """The current actor (`act.sub`) of a delegated token, such as the agent acting for the user."""
+        chain = self.delegation_chain
+        return chain[0] if chain else None
+
+    @property
+    def is_machine(self) -> bool:
+        """Whether the token is machine-to-machine: Auth0's client-credentials grant (`gty`
+        ``client-credentials``, or a subject ending ``@clients``)."""
+        return self.claims.get("gty") == "client-credentials" or self.identity.endswith("@clients")
+
+    @property
     def proof_key_thumbprint(self) -> str | None:
         """With a DPoP-bound token, the RFC 7638 thumbprint of the key its proofs are signed with
         (its `cnf.jkt`, which the middleware checked against the request's proof); else None."""
@@ -91,3 +116,4 @@ class Auth0User(BaseUser):
 _set_claims = vars(Auth0User)["claims"].__set__
 _set_scopes = vars(Auth0User)["scopes"].__set__
 _set_sorted_scopes = vars(Auth0User)["sorted_scopes"].__set__
+_set_is_anonymous = vars(Auth0User)["is_anonymous"].__set__

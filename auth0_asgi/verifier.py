@@ -15,13 +15,13 @@ from typing import Any, Final, Protocol
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
+from ._confirmation import check_confirmation
+from ._delegation import check_act
 from ._frozen import thaw
 from ._jwk import MAX_KID_LENGTH, SigningKey
 from ._jws import frozen_json_object, is_safe_number, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
-from .dpop import check_binding
 from .errors import (
-    BoundTokenError,
     ClientNotAllowedError,
     ConfigurationError,
     DisallowedAlgorithmError,
@@ -118,7 +118,13 @@ class TokenVerifier:
         changeable: dict[str, Any] = thaw((await self.authenticate(token)).claims)
         return changeable
 
-    async def authenticate(self, token: str, *, proof_key: str | None = None) -> Auth0User:
+    async def authenticate(
+        self,
+        token: str,
+        *,
+        proof_key: str | None = None,
+        certificate: Callable[[], str | None] | None = None,
+    ) -> Auth0User:
         """The `Auth0User` of `token`; raises as `verify` does.
 
         A token verified before (the cache holds `settings.token_cache_size` of them) is not
@@ -126,19 +132,22 @@ class TokenVerifier:
         signing key must still be in the key set. The returned user is then shared by every
         request carrying that token: it and its `claims` are read-only.
 
+        Its `cnf` binding is checked on every call, cached or not:
+
         - `proof_key`: None for a token presented with the Bearer scheme: one bound to a key
-          (a `cnf` claim) then raises BoundTokenError, on the cached path too. With the DPoP
-          scheme, the RFC 7638 thumbprint of the verified proof's key: the token's `cnf.jkt`
-          must be exactly it, or KeyBindingError is raised. Warning: the proof itself is the
-          caller's to check (`auth0_asgi.dpop.ProofChecker`).
+          (`cnf.jkt`) then raises BoundTokenError. With the DPoP scheme, the RFC 7638
+          thumbprint of the verified proof's key: the token's `cnf.jkt` must be exactly it, or
+          KeyBindingError is raised. Warning: the proof itself is the caller's to check
+          (`auth0_asgi.dpop.ProofChecker`).
+        - `certificate`: gives the RFC 8705 thumbprint of the request's client certificate
+          (None: none that can be trusted; `auth0_asgi.mtls.ClientCertificates`), asked only
+          for a certificate-bound token (`cnf.x5t#S256`), which must name exactly it, or
+          CertificateBindingError is raised; `settings.mtls` ``required`` refuses unbound
+          tokens with it too.
         """
         user = await self._authentic_user(token)
-        if proof_key is not None:
-            check_binding(user.claims, proof_key)
-        # RFC 9449 §7.2: a key-bound token sent as a bearer token is a downgrade; refused
-        # after the signature check (an unsigned cnf proves nothing) and on every reuse.
-        elif "cnf" in user.claims:
-            raise BoundTokenError("cnf claim on a bearer token")
+        # Signature first, then the binding: an unsigned cnf proves nothing.
+        check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
         return user
 
     async def _authentic_user(self, token: str) -> Auth0User:
@@ -247,6 +256,7 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject:
             # Auth0 access tokens always name their subject; request.user.identity needs one.
             raise MalformedTokenError("sub is missing or not a non-empty string")
+        check_act(claims)  # a delegation rule over a chain it cannot read could only guess
 
     def _check_validity_rules(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
         # The settings' validity rules: what the claims say never changes, so they are checked

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0Settings
-from auth0_asgi.rules import any_scope, claim_equals
+from auth0_asgi.rules import any_scope, claim_equals, step_up
 
 ASGIApp = Any
 
@@ -47,6 +47,10 @@ def bare_fastapi() -> FastAPI:
     return app
 
 
+#: The acr value the step-up row requires, and its token carries.
+STEP_UP_ACR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+
+
 def settings(tenant: Tenant, **tunables: Any) -> Auth0Settings:
     return Auth0Settings(
         domain=tenant.domain, audience=(AUDIENCE,), issuer=tenant.issuer, jwks_url=tenant.jwks_url, **tunables
@@ -64,6 +68,20 @@ def ours_as_resource(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
     `mcp_sdk=False`: this row is the resource's cost alone, with or without the SDK installed."""
     resourced = settings(tenant, resource_url=AUDIENCE, **tunables)
     return Auth0Middleware(bare_starlette(), settings=resourced, protected_prefixes=["/api/private"], mcp_sdk=False)
+
+
+def ours_with_step_up(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
+    """Ours with an RFC 9470 requirement on the protected route: an acr value and a max age."""
+    rules = {"/api/private": [step_up([STEP_UP_ACR], max_age=3600)]}
+    return Auth0Middleware(
+        bare_starlette(), settings=settings(tenant, **tunables), protected_prefixes=["/api/private"], rules=rules
+    )
+
+
+def ours_with_mtls(tenant: Tenant, **tunables: Any) -> Auth0Middleware:
+    """Ours reading RFC 9440 Client-Cert from a loopback proxy, for certificate-bound tokens."""
+    mtls = settings(tenant, mtls_header_format="rfc9440", mtls_trusted_proxies=("127.0.0.1",), **tunables)
+    return Auth0Middleware(bare_starlette(), settings=mtls, protected_prefixes=["/api/private"])
 
 
 def ours_with_rules(tenant: Tenant, **tunables: Any) -> Auth0Middleware:

@@ -30,7 +30,7 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import apps
 import jwt
@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from auth0_asgi.testing import DPoPKey
+from auth0_asgi.testing import DPoPKey, client_certificate, proxy_header
 
 Operation = Callable[[], Awaitable[Any]]
 
@@ -54,10 +54,20 @@ F_NAME = "F: RSA-2048 verify (cryptography)"
 P_NAME = "P: ES256 proof verify (cryptography)"
 
 
-def http_scope(path: str, token: str | tuple[str, str] | None) -> dict[str, Any]:
-    """A request with a Bearer `token`, or with a DPoP (token, proof) pair."""
+class WithCertificate(NamedTuple):
+    """A Bearer token and the RFC 9440 Client-Cert header a TLS-terminating proxy adds."""
+
+    token: str
+    client_cert: str
+
+
+def http_scope(path: str, token: str | tuple[str, str] | WithCertificate | None) -> dict[str, Any]:
+    """A request with a Bearer `token`, a DPoP (token, proof) pair, or a token and its certificate."""
     headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
-    if isinstance(token, tuple):
+    if isinstance(token, WithCertificate):
+        headers.append((b"authorization", f"Bearer {token.token}".encode()))
+        headers.append((b"client-cert", token.client_cert.encode()))
+    elif isinstance(token, tuple):
         headers.append((b"authorization", f"DPoP {token[0]}".encode()))
         headers.append((b"dpop", token[1].encode()))
     elif token is not None:
@@ -83,7 +93,9 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def asgi_call(app: Any, path: str, tokens: Callable[[], str | tuple[str, str] | None] = lambda: None) -> Operation:
+def asgi_call(
+    app: Any, path: str, tokens: Callable[[], str | tuple[str, str] | WithCertificate | None] = lambda: None
+) -> Operation:
     """One request to `app` per call; `tokens` gives each request's token. Returns the status."""
 
     async def call() -> int:
@@ -253,6 +265,13 @@ async def build_cases(
     two_issuers_fresh = apps.ours_two_issuers(tenant, token_cache_size=cache_size)
     ours_ruled = apps.ours_with_rules(tenant, token_cache_size=cache_size)
     ours_resource = apps.ours_as_resource(tenant, token_cache_size=cache_size)
+    ours_step_up = apps.ours_with_step_up(tenant, token_cache_size=cache_size)
+    ours_mtls = apps.ours_with_mtls(tenant, token_cache_size=cache_size)
+    certificate = client_certificate()
+    certified = WithCertificate(
+        tenant.token(cnf={"x5t#S256": certificate.thumbprint}), proxy_header(certificate, "rfc9440")[1]
+    )
+    stepped_up = tenant.token(acr=apps.STEP_UP_ACR, auth_time=int(time.time()))
     ours_dpop = apps.ours(tenant, token_cache_size=cache_size)
     ours_dpop_fresh = apps.ours(tenant, token_cache_size=cache_size)
     closers = [
@@ -266,6 +285,8 @@ async def build_cases(
         ours_dpop_fresh,
         ours_ruled,
         ours_resource,
+        ours_step_up,
+        ours_mtls,
     ]
     base_http = apps.base_http_middleware_pyjwt(tenant)
     minimal = apps.minimal_asgi_pyjwt(tenant)
@@ -285,6 +306,12 @@ async def build_cases(
         Case("ours, two issuers, reused token", asgi_call(two_issuers, "/api/private", reused), private),
         Case("ours, two rules, reused token", asgi_call(ours_ruled, "/api/private", reused), private),
         Case("ours, protected resource, reused token", asgi_call(ours_resource, "/api/private", reused), private),
+        Case("ours, mTLS-bound, reused token", asgi_call(ours_mtls, "/api/private", lambda: certified), private),
+        Case(
+            "ours, step-up check, reused token",
+            asgi_call(ours_step_up, "/api/private", lambda: stepped_up),
+            private,
+        ),
         Case(
             "ours, two issuers, new token", asgi_call(two_issuers_fresh, "/api/private", fresh_for_two_issuers), private
         ),

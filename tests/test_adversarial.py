@@ -54,6 +54,7 @@ IMMATURE = "The access token is not yet valid"
 ISSUER_WRONG = "The access token issuer is not trusted"
 AUDIENCE_WRONG = "The access token was not issued for this API"
 BOUND = "The access token is bound to a key and cannot be used as a bearer token"
+CERT_BOUND = "The access token is not bound to the client certificate"
 BAD_HEADER = "The Authorization header is malformed"
 
 
@@ -332,7 +333,8 @@ CLAIM_ATTACKS: list[Case] = [
         MALFORMED,
     ),
     ("cnf-dpop-jkt", lambda k: k.rs256(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), BOUND),
-    ("cnf-mtls-x5t", lambda k: k.rs256(cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), BOUND),
+    # RFC 8705: a certificate-bound token is sent as Bearer, and refused without its certificate.
+    ("cnf-mtls-x5t", lambda k: k.rs256(cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), CERT_BOUND),
     ("cnf-empty-object", lambda k: k.rs256(cnf={}), BOUND),
     ("cnf-string", lambda k: k.rs256(cnf="jkt"), BOUND),
     (

@@ -32,6 +32,8 @@ def test_overhead_benchmark_smoke() -> None:
         "ours, new token per request",
         "ours, token cache disabled",
         "ours, protected resource, reused token",
+        "ours, step-up check, reused token",
+        "ours, mTLS-bound, reused token",
         "PyJWT decode alone, pre-parsed key",
         "BaseHTTPMiddleware + PyJWT, protected",
         "tutorial: PyJWKClient per request",

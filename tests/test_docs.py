@@ -45,6 +45,8 @@ EXAMPLES: Final = {
     ("docs/observability.md", "PrometheusMetricReader"),
     ("docs/observability.md", "class JSONLines"),
     ("docs/mcp.md", "MCPServer("),  # tests/test_mcp_client.py runs it on uvicorn
+    ("docs/step-up.md", "step_up("),
+    ("docs/delegation.md", "acting_for_user(), actor_in"),
 }
 FRAGMENTS: Final = {
     ("README.md", 'app.add_middleware(Auth0Middleware, protected_prefixes=["/api/private"])'),
@@ -284,6 +286,42 @@ def test_the_claim_rules_example_runs(make_token: TokenMaker) -> None:
     assert "scope=" not in not_staff.headers["www-authenticate"]
     assert (acme.status_code, other.status_code) == (200, 403)
     assert (old.status_code, old.json()["detail"]) == (401, "The access token is too old")
+
+
+@pytest.mark.usefixtures("tenant_env")
+def test_the_step_up_example_runs(make_token: TokenMaker) -> None:
+    ns, mfa = "https://example.com/", "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+    now = int(time.time())
+    with _serving("docs/step-up.md", "step_up(") as client:
+
+        def get(**claims: Any) -> httpx.Response:
+            token = make_token(sub="auth0|u", gty=None, **claims)
+            return client.get("/api/payments/x", headers={"Authorization": f"Bearer {token}"})
+
+        strong = get(**{ns + "acr": mfa, ns + "auth_time": now - 10})
+        by_amr = get(**{ns + "amr": ["pwd", "mfa"], ns + "auth_time": now - 10})
+        stale = get(**{ns + "acr": mfa, ns + "auth_time": now - 600})
+        plain_names = get(acr=mfa, auth_time=now)  # Auth0's reserved names are not read
+    assert (strong.status_code, by_amr.status_code) == (404, 404)  # past the middleware: no route
+    for refused in (stale, plain_names):
+        assert refused.status_code == 401
+        assert f'acr_values="{mfa}", max_age="300"' in refused.headers["www-authenticate"]
+
+
+@pytest.mark.usefixtures("tenant_env")
+def test_the_delegation_example_runs(make_token: TokenMaker) -> None:
+    with _serving("docs/delegation.md", "acting_for_user(), actor_in") as client:
+
+        def get(path: str, **claims: Any) -> int:
+            return client.get(path, headers={"Authorization": f"Bearer {make_token(**claims)}"}).status_code
+
+        agent = {"sub": "auth0|alice", "gty": None, "act": {"sub": "agent-client-id"}}
+        assert get("/api/agents/x", **agent) == 404
+        assert get("/api/agents/x", **{**agent, "act": {"sub": "stranger"}}) == 403
+        assert get("/api/account/delete", **agent) == 403
+        assert get("/api/account/delete", sub="auth0|alice", gty=None) == 404
+        assert get("/api/internal/x") == 404  # the fixture's tokens are client credentials
+        assert get("/api/internal/x", sub="auth0|alice", gty=None) == 403
 
 
 # --- the new examples ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ def refusal_classes(
 def test_each_refusal_class_has_a_code_of_its_own() -> None:
     classes = refusal_classes()
     codes = [cls.code for cls in classes]
-    assert len(classes) == 29
+    assert len(classes) == 32
     assert len(set(codes)) == len(codes), sorted(codes)
     assert all(re.fullmatch(r"[a-z][a-z_]*[a-z]", code) for code in codes)
     assert errors.AuthenticationError.code not in codes

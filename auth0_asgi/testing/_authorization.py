@@ -230,7 +230,8 @@ def exchange(
             return oauth_error(400, "invalid_grant", "unknown or used refresh token")
     if params.get("resource", grant.audience) != grant.audience:
         return oauth_error(400, "invalid_target", f"resource must be {grant.audience}")
-    claims: dict[str, Any] = {"scope": grant.scope, "subject": LOGIN_SUBJECT, "aud": grant.audience}
+    # A user's token: no client-credentials gty.
+    claims: dict[str, Any] = {"scope": grant.scope, "subject": LOGIN_SUBJECT, "aud": grant.audience, "gty": None}
     claims["azp"] = client.client_id
     if proof_key is None:
         token, token_type = issuer.token(**claims), "Bearer"

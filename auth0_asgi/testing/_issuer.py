@@ -17,6 +17,7 @@ from auth0_asgi.settings import ASYMMETRIC_ALGORITHMS, Auth0Settings
 
 from ._dpop import DPoPKey
 from ._keys import IssuerKey, PrivateKey, generate_private_key
+from ._kinds import TokenKinds
 from ._mistakes import MistakenTokens
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "LocalIssuer"]
@@ -44,7 +45,7 @@ def _flip_signature_bit(token: str) -> str:
     return f"{head}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
 
 
-class LocalIssuer(MistakenTokens):
+class LocalIssuer(MistakenTokens, TokenKinds):
     """A local token issuer that behaves like an Auth0 tenant, for demos and tests.
 
     It generates its signing keys at run time, publishes them as a JWKS, mints access
@@ -67,7 +68,8 @@ class LocalIssuer(MistakenTokens):
     Besides valid tokens it makes the usual bad ones (`expired_token`, `tampered_token`, ...) and
     the mistaken ones newcomers send (`jwe_token`, `opaque_token`, `id_token`,
     `issuer_variant_token`, `hs256_token`, `clock_behind_token`, `clock_ahead_token`), whose
-    refusals the middleware's log explains.
+    refusals the middleware's log explains; and user tokens of the kinds rules tell apart
+    (`user_token` with `acr`/`amr`/`auth_time`, `delegated_token`, `anonymous_token`).
 
     Warning: this is for tests and local demos. Its tokens are real, so never configure a
     production middleware with its settings or serve it beyond loopback.

@@ -1,0 +1,61 @@
+"""What a token's `cnf` claim demands of the request presenting it: DPoP (RFC 9449) and mTLS (RFC 8705).
+
+- ``jkt``: only with the DPoP scheme and a proof signed by that key (`proof_key`);
+- ``x5t#S256``: only from a client holding that certificate (`certificate`, asked only then);
+- both: both proofs;
+- anything else in `cnf` (or a `cnf` that is no object) binds the token to something we
+  cannot check: refused as a bearer token (RFC 9449 §7.2, RFC 8705 §3).
+
+Each is checked on every request, also when the verified-token cache served the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from .dpop import check_binding
+from .errors import BoundTokenError, CertificateBindingError
+
+__all__ = ["X5T", "check_confirmation"]
+
+X5T: Final = "x5t#S256"
+
+
+def check_confirmation(
+    claims: Mapping[str, Any],
+    proof_key: str | None,
+    certificate: Callable[[], str | None] | None,
+    mtls: str,
+) -> None:
+    """Raise unless the request proves what the token's `cnf` demands.
+
+    `proof_key`: the verified DPoP proof's key thumbprint (None for the Bearer scheme);
+    `certificate`: gives the client certificate's thumbprint (None: none trusted), called only
+    for a certificate-bound token; `mtls`: ``allowed``, ``required`` or ``disabled``.
+    """
+    if "cnf" not in claims:
+        if proof_key is not None:
+            check_binding(claims, proof_key)  # raises: a DPoP scheme needs a bound token
+        if mtls == "required":
+            raise CertificateBindingError("an unbound token where a certificate-bound one is required")
+        return
+    confirmation = claims["cnf"]  # a null or empty cnf binds to something unknowable: refused below
+    if proof_key is not None:
+        check_binding(claims, proof_key)
+    elif not isinstance(confirmation, Mapping) or set(confirmation) != {X5T}:
+        # RFC 9449 §7.2: a key-bound token sent as a bearer token is a downgrade.
+        raise BoundTokenError("cnf claim on a bearer token")
+    expected = confirmation.get(X5T) if isinstance(confirmation, Mapping) else None
+    if expected is None:
+        if mtls == "required":
+            raise CertificateBindingError("a token bound to no certificate where one is required")
+        return
+    if mtls == "disabled":
+        raise BoundTokenError("certificate-bound token, and AUTH0_MTLS is disabled")
+    presented = certificate() if certificate is not None else None
+    if presented is None or not isinstance(expected, str):
+        raise CertificateBindingError("no trusted client certificate" if presented is None else "x5t#S256 not a string")
+    if not hmac.compare_digest(expected.encode("utf-8", "surrogateescape"), presented.encode("ascii")):
+        raise CertificateBindingError("cnf.x5t#S256 is not the client certificate's thumbprint")

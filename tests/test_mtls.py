@@ -1,0 +1,257 @@
+"""RFC 8705 certificate-bound tokens: the certificate from the ASGI tls extension or a trusted proxy's header."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from auth0_asgi import Auth0Middleware, ConfigurationError
+from auth0_asgi.mtls import HEADER_FORMATS, ClientCertificates
+from auth0_asgi.testing import DPoPKey, LocalIssuer, client_certificate, proxy_header, serve_issuer
+
+from .conftest import _rsa_private, asgi_client, serve_with_uvicorn
+
+pytestmark = pytest.mark.anyio
+
+REALM: Final = 'realm="https://api.auth0-asgi.test"'
+UNBOUND: Final = (
+    f'Bearer {REALM}, error="invalid_token", '
+    'error_description="The access token is not bound to the client certificate"'
+)
+UNBOUND_DETAIL: Final = "The access token is not bound to the client certificate"
+CERT: Final = client_certificate("alice")
+OTHER: Final = client_certificate("mallory")
+FORMATS: Final = sorted(HEADER_FORMATS)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> LocalIssuer:
+    return LocalIssuer(private_key=_rsa_private(0))
+
+
+def _peer_scope(headers: list[tuple[str, str]], peer: str = "127.0.0.1") -> dict[str, Any]:
+    return {"client": (peer, 5000), "headers": [(n.lower().encode(), v.encode("latin-1")) for n, v in headers]}
+
+
+@pytest.mark.parametrize("header_format", FORMATS)
+def test_each_proxy_header_format_gives_the_certificate_thumbprint(header_format: str) -> None:
+    name, value = proxy_header(CERT, header_format)
+    certificates = ClientCertificates(header_format, name, ["127.0.0.1"])
+    assert certificates.thumbprint(_peer_scope([(name, value)])) == CERT.thumbprint
+    assert certificates.thumbprint(_peer_scope([(name, value)], peer="10.1.2.3")) is None  # untrusted peer
+    assert certificates.thumbprint(_peer_scope([(name, value), (name, value)])) is None  # repeated
+    assert certificates.thumbprint(_peer_scope([])) is None
+
+
+BAD_PEM: Final = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+PEM_PAIR: Final = quote((CERT.pem + OTHER.pem).decode(), safe="")
+MALFORMED: Final[list[Any]] = [
+    pytest.param("rfc9440", "Client-Cert", base64.b64encode(CERT.der).decode(), id="rfc9440-no-colons"),
+    pytest.param("rfc9440", "Client-Cert", ":bm90IGEgY2VydA==:", id="rfc9440-not-a-cert"),
+    pytest.param("nginx", "X-SSL-Client-Cert", PEM_PAIR, id="nginx-two-certs"),
+    pytest.param(
+        "nginx",
+        "X-SSL-Client-Cert",
+        quote("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+        id="nginx-bad-pem",
+    ),
+    pytest.param("alb", "X-Amzn-Mtls-Clientcert", "garbage", id="alb-garbage"),
+    pytest.param("traefik", "X-Forwarded-Tls-Client-Cert", "a,b", id="traefik-two"),
+    pytest.param("envoy", "X-Forwarded-Client-Cert", "Hash=zz;By=x", id="envoy-bad-hash"),
+    pytest.param("envoy", "X-Forwarded-Client-Cert", "By=spiffe://x", id="envoy-nothing"),
+    pytest.param(
+        "envoy",
+        "X-Forwarded-Client-Cert",
+        f'Hash={"0" * 64};Cert="{quote(CERT.pem.decode(), safe="")}"',
+        id="envoy-hash-disagrees",
+    ),
+    pytest.param("envoy", "X-Forwarded-Client-Cert", "Hash=1;Hash=2", id="envoy-repeated-key"),
+]
+
+
+@pytest.mark.parametrize(("header_format", "name", "value"), MALFORMED)
+def test_a_malformed_or_ambiguous_header_is_no_certificate(header_format: str, name: str, value: str) -> None:
+    certificates = ClientCertificates(header_format, name, ["127.0.0.1"])
+    assert certificates.thumbprint(_peer_scope([(name, value)])) is None
+
+
+def test_envoy_takes_the_nearest_proxys_element_and_a_hash_alone_will_do() -> None:
+    _, near = proxy_header(CERT, "envoy")
+    _, far = proxy_header(OTHER, "envoy")
+    certificates = ClientCertificates("envoy", "", ["127.0.0.1"])
+    assert certificates.thumbprint(_peer_scope([("x-forwarded-client-cert", f"{far},{near}")])) == CERT.thumbprint
+    digest = hashlib.sha256(CERT.der).hexdigest()
+    assert certificates.thumbprint(_peer_scope([("x-forwarded-client-cert", f"Hash={digest}")])) == CERT.thumbprint
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        pytest.param(("kerberos", "", ["127.0.0.1"]), "AUTH0_MTLS_HEADER_FORMAT='kerberos'", id="unknown"),
+        pytest.param(("envoy", "", []), "AUTH0_MTLS_TRUSTED_PROXIES", id="no-proxies"),
+        pytest.param(("nginx", "", ["127.0.0.1"]), "AUTH0_MTLS_HEADER", id="nginx-unnamed"),
+    ],
+)
+def test_a_header_source_needs_a_known_format_a_name_and_proxies(arguments: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        ClientCertificates(*arguments)
+
+
+async def _who(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.identity})
+
+
+def _app(issuer: LocalIssuer, **settings: Any) -> Auth0Middleware:
+    chosen = {"dpop": "disabled", **settings}
+    return Auth0Middleware(
+        Starlette(routes=[Route("/api/{rest:path}", _who)]), settings=issuer.settings(**chosen), keys=issuer
+    )
+
+
+async def test_the_asgi_tls_extension_gives_the_certificate(issuer: LocalIssuer) -> None:
+    token = issuer.mtls_token(CERT.thumbprint)
+
+    async def call(chain: list[str]) -> int:
+        messages: list[Any] = []
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/api/x",
+            "raw_path": b"/api/x",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"api"), (b"authorization", f"Bearer {token}".encode())],
+            "client": ("203.0.113.9", 5000),
+            "extensions": {"tls": {"client_cert_chain": chain}},
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Any) -> None:
+            messages.append(message)
+
+        await _app(issuer)(scope, receive, send)
+        return int(messages[0]["status"])
+
+    assert await call([CERT.pem.decode()]) == 200
+    assert await call([OTHER.pem.decode()]) == 401
+    assert await call([]) == 401
+
+
+@pytest.fixture(scope="module")
+def served_issuer() -> Iterator[LocalIssuer]:
+    issuer = LocalIssuer(private_key=_rsa_private(0))
+    with serve_issuer(issuer):
+        yield issuer
+
+
+def _serve(issuer: LocalIssuer, **settings: Any) -> Any:
+    app = Auth0Middleware(
+        Starlette(routes=[Route("/api/{rest:path}", _who)]), settings=issuer.settings(dpop="disabled", **settings)
+    )
+    # The header is read only from the peer itself: uvicorn must not rewrite it from X-Forwarded-For.
+    return serve_with_uvicorn(app, proxy_headers=False)
+
+
+@pytest.mark.parametrize("header_format", FORMATS)
+def test_through_real_uvicorn_from_a_trusted_proxy(served_issuer: LocalIssuer, header_format: str) -> None:
+    name, value = proxy_header(CERT, header_format)
+    _, other_value = proxy_header(OTHER, header_format)
+    token = served_issuer.mtls_token(CERT.thumbprint)
+    bearer = {"Authorization": f"Bearer {token}"}
+    with _serve(
+        served_issuer, mtls_header_format=header_format, mtls_header=name, mtls_trusted_proxies=["127.0.0.1"]
+    ) as url:
+        matching = httpx.get(f"{url}/api/x", headers={**bearer, name: value})
+        mismatched = httpx.get(f"{url}/api/x", headers={**bearer, name: other_value})
+        missing = httpx.get(f"{url}/api/x", headers=bearer)
+        # The token cache must not skip the binding: the same token again, with another certificate.
+        again = httpx.get(f"{url}/api/x", headers={**bearer, name: other_value})
+        unbound = httpx.get(f"{url}/api/x", headers={"Authorization": f"Bearer {served_issuer.token()}"})
+    assert matching.status_code == 200
+    assert unbound.status_code == 200  # allowed: an unbound token needs no certificate
+    for refused in (mismatched, missing, again):
+        assert refused.status_code == 401
+        assert refused.json() == {
+            "detail": "The access token is not bound to the client certificate",
+            "error": "invalid_token",
+        }
+        assert refused.headers.get_list("www-authenticate") == [UNBOUND]
+
+
+def test_a_header_from_an_untrusted_peer_gains_nothing(served_issuer: LocalIssuer) -> None:
+    name, value = proxy_header(CERT, "rfc9440")
+    token = served_issuer.mtls_token(CERT.thumbprint)
+    with _serve(served_issuer, mtls_header_format="rfc9440", mtls_trusted_proxies=["10.0.0.0/8"]) as url:
+        forged = httpx.get(f"{url}/api/x", headers={"Authorization": f"Bearer {token}", name: value})
+    assert forged.status_code == 401
+    assert forged.headers.get_list("www-authenticate") == [UNBOUND]
+
+
+def test_required_refuses_unbound_tokens_and_disabled_refuses_bound_ones(served_issuer: LocalIssuer) -> None:
+    name, value = proxy_header(CERT, "rfc9440")
+    bound = served_issuer.mtls_token(CERT.thumbprint)
+    source = {"mtls_header_format": "rfc9440", "mtls_trusted_proxies": ["127.0.0.1"]}
+    with _serve(served_issuer, mtls="required", **source) as url:
+        unbound = httpx.get(f"{url}/api/x", headers={"Authorization": f"Bearer {served_issuer.token()}", name: value})
+        ok = httpx.get(f"{url}/api/x", headers={"Authorization": f"Bearer {bound}", name: value})
+    with _serve(served_issuer, mtls="disabled") as url:
+        disabled = httpx.get(f"{url}/api/x", headers={"Authorization": f"Bearer {bound}", name: value})
+    assert ok.status_code == 200
+    assert unbound.status_code == 401
+    assert unbound.headers.get_list("www-authenticate") == [UNBOUND]
+    assert disabled.status_code == 401
+    assert disabled.json()["detail"] == "The access token is bound to a key and cannot be used as a bearer token"
+
+
+async def test_a_certificate_bound_token_with_the_dpop_scheme_needs_both_bindings(issuer: LocalIssuer) -> None:
+    key = DPoPKey()
+    name, value = proxy_header(CERT, "rfc9440")
+    only_cert = issuer.mtls_token(CERT.thumbprint)
+    both = issuer.token(cnf={"jkt": key.thumbprint, "x5t#S256": CERT.thumbprint})
+    app = _app(issuer, dpop="allowed", mtls_header_format="rfc9440", mtls_trusted_proxies=["127.0.0.1"])
+
+    def dpop(token: str, **extra: str) -> dict[str, str]:
+        return {
+            "Authorization": f"DPoP {token}",
+            "DPoP": key.proof("GET", "http://testserver/api/x", access_token=token),
+            **extra,
+        }
+
+    async with asgi_client(app) as client:
+        cert_only_as_dpop = await client.get("/api/x", headers=dpop(only_cert, **{name: value}))
+        both_with_cert = await client.get("/api/x", headers=dpop(both, **{name: value}))
+        both_without_cert = await client.get("/api/x", headers=dpop(both))
+        both_as_bearer = await client.get("/api/x", headers={"Authorization": f"Bearer {both}", name: value})
+    assert cert_only_as_dpop.status_code == 401
+    assert cert_only_as_dpop.json()["detail"] == "The access token is not bound to the DPoP proof key"
+    assert both_with_cert.status_code == 200
+    assert both_without_cert.status_code == 401
+    assert both_without_cert.json()["detail"] == "The access token is not bound to the client certificate"
+    assert both_as_bearer.status_code == 401  # the DPoP half cannot be proved as a bearer token
+
+
+def test_the_metadata_says_certificate_bound_tokens_are_supported() -> None:
+    issuer = LocalIssuer(private_key=_rsa_private(0), audience="https://api.example.com/")
+    settings = {
+        "resource_url": "https://api.example.com/",
+        "mtls_header_format": "envoy",
+        "mtls_trusted_proxies": ["10.0.0.1"],
+    }
+    app = _app(issuer, **settings)
+    plain = _app(issuer, resource_url="https://api.example.com/")
+    assert app.resource is not None
+    assert plain.resource is not None
+    assert b'"tls_client_certificate_bound_access_tokens":true' in app.resource.document
+    assert b"tls_client_certificate" not in plain.resource.document
