@@ -28,7 +28,7 @@ from .errors import (
 )
 from .settings import Auth0Settings
 
-__all__ = ["Diagnosis", "diagnose", "token_of"]
+__all__ = ["Diagnosis", "diagnose", "loose_json", "token_of"]
 
 _PLACEHOLDERS: Final = frozenset({"undefined", "null", "none", "nil", "[object object]", "bearer", "token"})
 _QUOTES: Final = ('"', "'")
@@ -49,7 +49,7 @@ def _shown(value: object) -> str:
     return repr(text[:_SHOWN] + ("..." if len(text) > _SHOWN else ""))
 
 
-def _loose_json(segment: str) -> dict[str, Any] | None:
+def loose_json(segment: str) -> dict[str, Any] | None:
     """A segment's JSON object, decoded leniently (padding optional): for diagnosis only."""
     try:
         data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
@@ -64,7 +64,7 @@ def _token_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         header_segment, payload_segment, _ = split_compact(token, ValueError)
     except ValueError:
         return None
-    header, payload = _loose_json(header_segment), _loose_json(payload_segment)
+    header, payload = loose_json(header_segment), loose_json(payload_segment)
     return (header, payload) if header is not None and payload is not None else None
 
 
@@ -147,7 +147,7 @@ def _unparsed_cause(token: str, settings: Auth0Settings) -> Diagnosis | None:
     segments = token.split(".")
     fix = _named_api_fix(settings)
     if len(segments) == 5:
-        header = _loose_json(segments[0]) or {}
+        header = loose_json(segments[0]) or {}
         return Diagnosis(
             "encrypted_token",
             f"the token is encrypted (a JWE, alg {_shown(header.get('alg'))}): Auth0 issues one when the "

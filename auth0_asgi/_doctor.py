@@ -17,6 +17,7 @@ from typing import Any, Final, TextIO
 
 import httpx
 
+from ._diagnostics import loose_json
 from .resource import metadata_url
 
 __all__ = ["check_resource"]
@@ -64,12 +65,10 @@ def _refused(response: httpx.Response, status: int, error: str | None) -> tuple[
 
 
 def _segment(token: str | None, index: int) -> dict[str, Any]:
-    """One JSON segment of `token`, read without trusting it; empty when it is none."""
-    try:
-        value = json.loads(base64.urlsafe_b64decode((token or "").split(".")[index] + "=="))
-    except (ValueError, IndexError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    """One JSON segment of `token`, read without trusting it (as diagnoses read it); empty when none."""
+    segments = (token or "").split(".")
+    found = loose_json(segments[index]) if len(segments) > index else None
+    return found or {}
 
 
 def _forged(token: str | None, header: Mapping[str, Any], claims: Mapping[str, Any], signature: str) -> str:

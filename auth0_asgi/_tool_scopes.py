@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -27,6 +26,7 @@ from typing import Final
 
 from starlette.types import Scope
 
+from ._fields import json_object
 from ._scopes import scope_set
 from .errors import ConfigurationError, MalformedMCPHeaderError
 
@@ -81,11 +81,7 @@ def check_tool_scopes(value: Mapping[str, Mapping[str, Iterable[str]]], where: s
 
 def parse_tool_scopes(text: str, variable: str = "AUTH0_TOOL_SCOPES") -> ToolScopeMapping:
     """AUTH0_TOOL_SCOPES: a JSON object such as ``{"tools/call": {"delete_repo": ["repo:admin"]}}``."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ConfigurationError(f"{variable}={text!r}: must be a JSON object") from None
-    return check_tool_scopes(value, variable)
+    return check_tool_scopes(json_object(variable, text), variable)
 
 
 def _decoded_name(raw: bytes) -> str:
