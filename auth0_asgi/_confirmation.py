@@ -21,6 +21,7 @@ from .errors import BoundTokenError, CertificateBindingError
 __all__ = ["X5T", "check_confirmation"]
 
 X5T: Final = "x5t#S256"
+_UNBOUND: Final = object()
 
 
 def check_confirmation(
@@ -35,19 +36,22 @@ def check_confirmation(
     `certificate`: gives the client certificate's thumbprint (None: none trusted), called only
     for a certificate-bound token; `mtls`: ``allowed``, ``required`` or ``disabled``.
     """
-    if "cnf" not in claims:
+    confirmation = claims.get("cnf", _UNBOUND)
+    if confirmation is _UNBOUND:
         if proof_key is not None:
             check_binding(claims, proof_key)  # raises: a DPoP scheme needs a bound token
         if mtls == "required":
             raise CertificateBindingError("an unbound token where a certificate-bound one is required")
         return
-    confirmation = claims["cnf"]  # a null or empty cnf binds to something unknowable: refused below
+    # A null, empty or non-object cnf binds to something unknowable: refused below. Verified
+    # claims hold JSON objects as dicts; check_binding reads cnf the same way.
+    bound = confirmation if isinstance(confirmation, dict) else None
     if proof_key is not None:
         check_binding(claims, proof_key)
-    elif not isinstance(confirmation, Mapping) or set(confirmation) != {X5T}:
+    elif bound is None or len(bound) != 1 or X5T not in bound:
         # RFC 9449 §7.2: a key-bound token sent as a bearer token is a downgrade.
         raise BoundTokenError("cnf claim on a bearer token")
-    expected = confirmation.get(X5T) if isinstance(confirmation, Mapping) else None
+    expected = bound.get(X5T) if bound is not None else None
     if expected is None:
         if mtls == "required":
             raise CertificateBindingError("a token bound to no certificate where one is required")
@@ -57,5 +61,13 @@ def check_confirmation(
     presented = certificate() if certificate is not None else None
     if presented is None or not isinstance(expected, str):
         raise CertificateBindingError("no trusted client certificate" if presented is None else "x5t#S256 not a string")
-    if not hmac.compare_digest(expected.encode("utf-8", "surrogateescape"), presented.encode("ascii")):
+    if not _same_text(expected, presented):
         raise CertificateBindingError("cnf.x5t#S256 is not the client certificate's thumbprint")
+
+
+def _same_text(expected: str, presented: str) -> bool:
+    """Constant-time equality; a thumbprint is ASCII, so a token's non-ASCII value never matches."""
+    try:
+        return hmac.compare_digest(expected, presented)
+    except TypeError:  # compare_digest takes ASCII str only
+        return False

@@ -23,7 +23,7 @@ from typing import Final, NamedTuple
 
 from starlette.types import Scope
 
-__all__ = ["AMBIGUOUS", "Forwarded", "TrustedProxies"]
+__all__ = ["AMBIGUOUS", "Forwarded", "TrustedProxies", "names_peer"]
 
 
 class Forwarded(NamedTuple):
@@ -48,12 +48,13 @@ def _last_items(scope: Scope) -> dict[bytes, str]:
     return last
 
 
-def _named_in_forwarded_for(scope: Scope, peer: str) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"x-forwarded-for":
-            items = (item.strip(" \t").strip("[]") for item in value.decode("latin-1").split(","))
-            if peer in items:
-                return True
+def names_peer(forwarded_for: Iterable[bytes], peer: str) -> bool:
+    """Whether any ``X-Forwarded-For`` line names `peer`: then the server rewrote the peer from
+    it (uvicorn's ``--proxy-headers``), and the peer is a client's claim, not a proxy."""
+    for value in forwarded_for:
+        items = (item.strip(" \t").strip("[]") for item in value.decode("latin-1").split(","))
+        if peer in items:
+            return True
     return False
 
 
@@ -82,16 +83,22 @@ class TrustedProxies:
     def trusts_peer(self, scope: Scope) -> bool:
         """Whether the request in `scope` came straight from a configured proxy."""
         client = scope.get("client")
-        if not self._networks or not client:
+        if not client or not self.is_proxy(client[0]):
             return False
-        address = client[0]
-        known = self._peers.get(address)
+        forwarded_for = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+        return not names_peer(forwarded_for, str(client[0]))
+
+    def is_proxy(self, address: object) -> bool:
+        """Whether the peer `address` is one of the configured proxies. Warning: a peer named in
+        ``X-Forwarded-For`` is still not to be trusted (`names_peer`; `trusts_peer` does both)."""
+        known = self._peers.get(address) if isinstance(address, str) else None
         if known is None:
             known = self._in_networks(address)
-            if len(self._peers) >= _REMEMBERED_PEERS:
-                self._peers.clear()
-            self._peers[address] = known
-        return known and not _named_in_forwarded_for(scope, str(address))
+            if isinstance(address, str):
+                if len(self._peers) >= _REMEMBERED_PEERS:
+                    self._peers.clear()
+                self._peers[address] = known
+        return known
 
     def _in_networks(self, address: object) -> bool:
         try:

@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import Scope
 
-from ._proxies import TrustedProxies
+from ._proxies import TrustedProxies, names_peer
 from .errors import ConfigurationError
 
 __all__ = ["HEADER_FORMATS", "ClientCertificates", "thumbprint"]
@@ -188,17 +188,29 @@ class ClientCertificates:
 
     def thumbprint(self, scope: Scope) -> str | None:
         """The request's client certificate thumbprint, or None when it has none we can trust."""
-        tls = scope.get("extensions", {}).get("tls")
+        extensions = scope.get("extensions")
+        tls = extensions.get("tls") if extensions else None
         if isinstance(tls, dict):
             chain = tls.get("client_cert_chain")
             if chain:
                 der = _der_of_pem(str(next(iter(chain))).encode("latin-1"))
                 return thumbprint(der) if der is not None else None
-        if self._parse is None or not self._proxies.trusts_peer(scope):
+        client = scope.get("client")
+        if self._parse is None or not client or not self._proxies.is_proxy(client[0]):
             return None
-        values = [value for name, value in scope["headers"] if name == self._header]
+        # One pass for both: the certificate header, and the X-Forwarded-For lines that show
+        # whether the server rewrote the peer (then it is no proxy: `_proxies`).
+        values: list[bytes] = []
+        forwarded_for: list[bytes] = []
+        for name, value in scope["headers"]:
+            if name == self._header:
+                values.append(value)
+            elif name == b"x-forwarded-for":
+                forwarded_for.append(value)
         if len(values) != 1 or len(values[0]) > _MAX_HEADER:
             return None  # none, or repeated: two readers could pick different ones
+        if forwarded_for and names_peer(forwarded_for, str(client[0])):
+            return None
         raw = values[0]
         try:
             return self._memo[raw]

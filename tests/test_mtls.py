@@ -53,6 +53,18 @@ def test_each_proxy_header_format_gives_the_certificate_thumbprint(header_format
     assert certificates.thumbprint(_peer_scope([])) is None
 
 
+def test_a_peer_the_server_rewrote_from_x_forwarded_for_is_no_proxy() -> None:
+    # uvicorn's --proxy-headers sets the peer from X-Forwarded-For: then 127.0.0.1 is what a
+    # client wrote, and its certificate header is a client's claim too.
+    name, value = proxy_header(CERT, "rfc9440")
+    certificates = ClientCertificates("rfc9440", name, ["127.0.0.1"])
+    assert certificates.thumbprint(_peer_scope([(name, value)])) == CERT.thumbprint  # remembered now
+    for forwarded_for in ("127.0.0.1", "10.0.0.9, 127.0.0.1", "127.0.0.1, 10.0.0.9"):
+        scope = _peer_scope([("X-Forwarded-For", forwarded_for), (name, value)])
+        assert certificates.thumbprint(scope) is None, forwarded_for
+    assert certificates.thumbprint(_peer_scope([(name, value), ("X-Forwarded-For", "10.0.0.9")])) == CERT.thumbprint
+
+
 BAD_PEM: Final = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
 PEM_PAIR: Final = quote((CERT.pem + OTHER.pem).decode(), safe="")
 MALFORMED: Final[list[Any]] = [
