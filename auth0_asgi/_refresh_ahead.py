@@ -1,7 +1,8 @@
 """Key sets refreshed ahead of need, in a task the app's lifespan owns.
 
 Each cache is refreshed at about 80 % of its TTL (less a random tenth, so that the workers
-of a fleet spread their fetches), so no request ever waits for a TTL refresh. After a failed
+of a fleet spread their fetches), so no request ever waits for a TTL refresh: while this task
+runs, a request holding keys serves them, stale ones too, and never fetches itself. After a failed
 fetch the next try waits for the retry interval, as on-demand refreshes do. Unknown-kid
 refreshes stay on demand, under the cooldown.
 """
@@ -46,6 +47,11 @@ async def keep_fresh(caches: Iterable[JWKSCache], *, fraction: Callable[[], floa
 
 
 async def _keep_one_fresh(cache: JWKSCache, fraction: Callable[[], float]) -> None:
+    with cache.refreshing_ahead():  # requests holding keys now leave every TTL refresh to us
+        await _refresh_until_cancelled(cache, fraction)
+
+
+async def _refresh_until_cancelled(cache: JWKSCache, fraction: Callable[[], float]) -> None:
     while True:
         if cache.fetch_count == 0:
             # Without pre-warm the first protected request fetches, as without lifespan.

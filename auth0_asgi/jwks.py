@@ -4,6 +4,9 @@ Rules, in the order a lookup meets them:
 
 1. No keys yet, or the TTL has passed: refresh. Concurrent callers share one fetch; while a
    refresh is under way, callers that already hold keys keep using them instead of waiting.
+   While a task refreshes the cache in the background (`refreshing_ahead`, which the
+   middleware's lifespan runs), a caller holding keys never fetches for the TTL at all: only
+   a caller whose key is not held waits, and only for the one fetch in flight.
 2. The kid is known: return its key.
 3. The kid is unknown: refresh once, unless an unknown-kid refresh already ran within the
    cooldown. A rotated-in key is picked up at once; a flood of made-up kids costs at most
@@ -22,10 +25,11 @@ that request's cancellation (a client timeout, a cancelled task) and always ends
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import anyio
 import httpx
@@ -104,6 +108,10 @@ class JWKSCache:
         self._last_unknown_kid_refresh = -math.inf
         self._finished_fetches = 0
         self._lock: anyio.Lock | None = None
+        # Callers inside _refresh (holding or awaiting the lock): counted before the first await,
+        # so that a caller holding keys sees a refresh begun a moment ago and does not queue.
+        self._refreshing = 0
+        self._refreshed_ahead = 0  # background tasks keeping this cache fresh (refreshing_ahead)
         self.fetch_count = 0
         """How many fetches went to the network: for tests, benchmarks and metrics."""
 
@@ -146,7 +154,8 @@ class JWKSCache:
         cooldown allows), SigningKeysUnavailableError when no key set could be fetched at all.
         """
         fetched_before = self._finished_fetches
-        if self._keys is None or self._clock() >= self._expires_at:
+        # Over-stale keys are dropped first: they are not held, so this lookup must fetch.
+        if self._servable_keys() is None or (self._clock() >= self._expires_at and not self._refreshed_ahead):
             await self._refresh()
         keys = self._servable_keys()
         if keys is None:
@@ -188,6 +197,17 @@ class JWKSCache:
         """
         await self._refresh(force=True)
 
+    @contextlib.contextmanager
+    def refreshing_ahead(self) -> Iterator[None]:
+        """Say, for the life of the block, that a background task refreshes this cache (as the
+        middleware's lifespan does): lookups then serve the keys held, stale ones too within
+        `max_stale`, and leave the TTL refresh to that task instead of fetching themselves."""
+        self._refreshed_ahead += 1
+        try:
+            yield
+        finally:
+            self._refreshed_ahead -= 1
+
     def refresh_due_in(self, ahead: float) -> float:
         """Seconds until a refresh ahead of need is due: `ahead` (0 to 1) of the TTL after the
         last successful fetch, or the end of the retry interval after a failed one; 0 when no
@@ -222,24 +242,29 @@ class JWKSCache:
         return self._keys
 
     def _seconds_until_retry(self) -> int:
-        return max(1, math.ceil(self._retry_not_before - self._clock()))
+        wait = self._retry_not_before - self._clock()
+        return max(1, math.ceil(wait)) if math.isfinite(wait) else 1  # -inf: nothing failed yet
 
     async def _refresh(self, *, force: bool = False) -> None:
         if self._clock() < self._retry_not_before:
             return  # the last fetch failed; let the key server breathe
         if self._lock is None:
             self._lock = anyio.Lock()
-        if self._keys is not None and self._lock.locked() and not force:
+        if self._keys is not None and self._refreshing and not force:
             return  # someone is refreshing already; keep serving what we hold meanwhile
         finished_seen = self._finished_fetches
-        async with self._lock:
-            if self._finished_fetches != finished_seen:
-                return  # a fetch finished while we waited: share its outcome
-            # Shielded: a request cancelled mid-fetch must not take the fetch with it, or a
-            # key server slower than the clients' patience would never yield keys at all.
-            # fail_after inside _fetch still bounds it.
-            with anyio.CancelScope(shield=True):
-                await self._fetch_and_store()
+        self._refreshing += 1
+        try:
+            async with self._lock:
+                if self._finished_fetches != finished_seen:
+                    return  # a fetch finished while we waited: share its outcome
+                # Shielded: a request cancelled mid-fetch must not take the fetch with it, or a
+                # key server slower than the clients' patience would never yield keys at all.
+                # fail_after inside _fetch still bounds it.
+                with anyio.CancelScope(shield=True):
+                    await self._fetch_and_store()
+        finally:
+            self._refreshing -= 1
 
     async def _fetch_and_store(self) -> None:
         started = time.perf_counter()

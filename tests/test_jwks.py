@@ -86,6 +86,26 @@ async def test_ttl_expiry_refreshes(jwks_server: JWKSServer, make_cache: Any, cl
     assert jwks_server.count == 2
 
 
+async def test_while_refreshed_ahead_a_lookup_holding_its_key_never_fetches(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock, second_rsa_key: SigningPair, rsa_key: SigningPair
+) -> None:
+    cache = make_cache(cache_ttl=600, max_stale=3600)
+    await cache.get_signing_key("rsa-1")
+    jwks_server.publish(rsa_key, second_rsa_key)
+    with cache.refreshing_ahead():
+        clock.advance(601)  # stale: the background task's to refresh, not this lookup's
+        assert (await cache.get_signing_key("rsa-1")).kid == "rsa-1"
+        assert jwks_server.count == 1
+        assert (await cache.get_signing_key("rsa-2")).kid == "rsa-2"  # a key not held may fetch
+        assert jwks_server.count == 2
+        clock.advance(4300)  # past max_stale: no keys held, so a lookup fetches
+        await cache.get_signing_key("rsa-1")
+        assert jwks_server.count == 3
+    clock.advance(601)  # the background task is gone: the lookup refreshes on demand again
+    await cache.get_signing_key("rsa-1")
+    assert jwks_server.count == 4
+
+
 async def test_a_rotated_in_key_is_accepted_at_once(
     jwks_server: JWKSServer, make_cache: Any, rsa_key: SigningPair, second_rsa_key: SigningPair
 ) -> None:
