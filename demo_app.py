@@ -152,7 +152,9 @@ def _checked(app: FastAPI) -> FastAPI:
     try:
         app.middleware_stack = app.build_middleware_stack()
     except ConfigurationError as exc:
-        raise SystemExit(f"demo_app: configuration error: AUTH0_PROTECTED_PREFIXES: {exc}") from None
+        # The middleware names the settings' variables; the prefixes are the demo's own.
+        where = "AUTH0_PROTECTED_PREFIXES: " if str(exc).startswith(("protected prefix", "protected_prefixes")) else ""
+        raise SystemExit(f"demo_app: configuration error: {where}{exc}") from None
     return app
 
 

@@ -51,18 +51,18 @@ class _Rule:
         return path_segments[: len(self.segments)] == self.segments
 
 
-def _prefix_segments(prefix: object) -> Segments:
+def _prefix_segments(prefix: object, where: str = "protected prefix") -> Segments:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
-        raise ConfigurationError(f"protected prefix {prefix!r}: must be a path starting with '/'")
+        raise ConfigurationError(f"{where} {prefix!r}: must be a path starting with '/'")
     if _NOT_IN_PREFIX.search(prefix):
         raise ConfigurationError(
-            f"protected prefix {prefix!r}: write it decoded, as the router sees it: "
+            f"{where} {prefix!r}: write it decoded, as the router sees it: "
             "no '%', '?', '#', whitespace or control characters"
         )
     raw_segments = SEPARATORS.split(prefix)
     if any(segment in (".", "..") or ";" in segment for segment in raw_segments) or "\\" in prefix:
         # A prefix must name one place: readings would otherwise make it mean several.
-        raise ConfigurationError(f"protected prefix {prefix!r}: no '.' or '..' segments, ';' or '\\'")
+        raise ConfigurationError(f"{where} {prefix!r}: no '.' or '..' segments, ';' or '\\'")
     return segments(prefix)
 
 
@@ -90,7 +90,11 @@ class ProtectionRules:
         *,
         root_paths: Iterable[str] = (),
         anonymous_prefixes: Iterable[str] = (),
+        step_up: Mapping[str, Iterable[Rule]] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
+        # What to call each argument in a refusal: the middleware names the settings' variables.
+        label = {"rules": "rules", "anonymous_prefixes": "anonymous_prefixes", "step_up": "step_up", **(labels or {})}
         self._root_paths = tuple(root_paths)
         self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
         if not self._protected:
@@ -101,21 +105,25 @@ class ProtectionRules:
                 _Rule(self._inside(prefix, "required_scopes"), scope_set(scopes, f"required_scopes[{prefix!r}]"))
             )
         self._scoped = tuple(scoped)
+        # A prefix's own rules, then its step-up requirement (sorting by depth keeps this order).
         self._ruled = tuple(
-            _Rule(self._inside(prefix, "rules"), frozenset(), tuple(prefix_rules))
-            for prefix, prefix_rules in (rules or {}).items()
+            _Rule(self._inside(prefix, label[where]), frozenset(), tuple(prefix_rules))
+            for where, mapping in (("rules", rules), ("step_up", step_up))
+            for prefix, prefix_rules in (mapping or {}).items()
         )
         self._anonymous = tuple(
-            _Rule(self._inside(prefix, "anonymous_prefixes"), frozenset()) for prefix in anonymous_prefixes
+            _Rule(self._inside(prefix, label["anonymous_prefixes"]), frozenset()) for prefix in anonymous_prefixes
         )
         every = (*self._protected, *self._scoped, *self._ruled, *self._anonymous)
         self._depth = max(len(rule.segments) for rule in every)
         self._decisions: dict[tuple[str, str], Requirement | None] = {}
 
     def _inside(self, prefix: str, where: str) -> Segments:
-        prefix_segments = _prefix_segments(prefix)
+        prefix_segments = _prefix_segments(prefix, where)
         if not any(rule.matches(prefix_segments) for rule in self._protected):
-            raise ConfigurationError(f"{where}[{prefix!r}]: the prefix is not protected")
+            raise ConfigurationError(
+                f"{where}[{prefix!r}]: the prefix is not protected: protect it (protected_prefixes) or leave it out"
+            )
         return prefix_segments
 
     def decide(self, scope: Scope) -> Requirement | None:

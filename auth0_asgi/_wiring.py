@@ -20,7 +20,7 @@ from .rules import Rule, step_up_rule
 from .settings import Auth0Settings
 from .user import Auth0User
 
-__all__ = ["SDKBinding", "key_caches_for", "mcp_binding_for", "replay_store_for", "resource_for", "with_step_up"]
+__all__ = ["SDKBinding", "key_caches_for", "mcp_binding_for", "replay_store_for", "resource_for", "step_up_rules"]
 
 
 class SDKBinding(NamedTuple):
@@ -44,14 +44,9 @@ def mcp_binding_for(settings: Auth0Settings, enabled: bool | None) -> SDKBinding
     return SDKBinding(user_factory(settings.resource_url), sdk_user_context())
 
 
-def with_step_up(
-    rules: Mapping[str, Iterable[Rule]] | None, step_up: Mapping[str, StepUp]
-) -> dict[str, tuple[Rule, ...]]:
-    """`rules` with the settings' step-up requirements added after each prefix's own rules."""
-    merged = {prefix: tuple(prefix_rules) for prefix, prefix_rules in (rules or {}).items()}
-    for prefix, requirement in step_up.items():
-        merged[prefix] = (*merged.get(prefix, ()), step_up_rule(requirement))
-    return merged
+def step_up_rules(step_up: Mapping[str, StepUp]) -> dict[str, tuple[Rule, ...]]:
+    """The settings' step-up requirements as rules, by prefix (checked after a prefix's own rules)."""
+    return {prefix: (step_up_rule(requirement),) for prefix, requirement in step_up.items()}
 
 
 def _certificate_bound(settings: Auth0Settings) -> bool:

@@ -26,7 +26,7 @@ from ._protection import ProtectionRules, Requirement
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._tool_scopes import ToolScopes, check_tool_scopes
-from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for, with_step_up
+from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for, step_up_rules
 from .dpop import ProofChecker
 from .errors import (
     AuthenticationError,
@@ -193,9 +193,13 @@ class Auth0Middleware:
         self._rules = ProtectionRules(
             protected_prefixes,
             required_scopes or {},
-            with_step_up(rules, settings.step_up),
+            rules,
             root_paths=own_root_paths(app),
             anonymous_prefixes=settings.anonymous_prefixes if anonymous_prefixes is None else anonymous_prefixes,
+            step_up=step_up_rules(settings.step_up),
+            # A refusal names the variable a setting came from.
+            labels={"step_up": "AUTH0_STEP_UP"}
+            | ({"anonymous_prefixes": "AUTH0_ANONYMOUS_PREFIXES"} if anonymous_prefixes is None else {}),
         )
         mapping = settings.tool_scopes if tool_scopes is None else check_tool_scopes(tool_scopes)
         self._tool_scopes = ToolScopes(mapping) if mapping else None

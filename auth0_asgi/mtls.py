@@ -179,10 +179,13 @@ class ClientCertificates:
             formats = ", ".join(HEADER_FORMATS)
             raise ConfigurationError(f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: one of {formats}")
         name = (header or _DEFAULT_HEADERS.get(header_format, "")).strip().lower()
-        if self._parse is not None and (not name or not self._proxies):
-            raise ConfigurationError(
-                f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: name AUTH0_MTLS_HEADER and AUTH0_MTLS_TRUSTED_PROXIES"
-            )
+        missing = []
+        if not name:
+            missing.append("AUTH0_MTLS_HEADER (the header your proxy writes)")
+        if not self._proxies:
+            missing.append("AUTH0_MTLS_TRUSTED_PROXIES (your proxy's address)")
+        if self._parse is not None and missing:
+            raise ConfigurationError(f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: set {' and '.join(missing)} too")
         self._header = name.encode("latin-1")
         self._memo: dict[bytes, str | None] = {}
 

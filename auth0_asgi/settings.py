@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,8 @@ _RESOURCE_TEXTS: Final = (
     "mtls_header_format",
     "mtls_header",
 )
+#: An RFC 9110 field name (a token).
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: The token profiles `token_profile` may name: Auth0's default one, or RFC 9068's.
 TOKEN_PROFILES: Final = ("", "rfc9068")
 
@@ -266,8 +269,9 @@ class Auth0Settings:
             raise ConfigurationError(f"AUTH0_JWKS_URL={self.jwks_url!r}: not with AUTH0_DISCOVERY; discovery finds it")
         if self.jwks_cache_ttl_min > self.jwks_cache_ttl_max:
             raise ConfigurationError(
-                f"jwks_cache_ttl_min={self.jwks_cache_ttl_min!r}: must not exceed jwks_cache_ttl_max="
-                f"{self.jwks_cache_ttl_max!r}"
+                f"AUTH0_JWKS_CACHE_TTL_MIN={self.jwks_cache_ttl_min:g} must not exceed AUTH0_JWKS_CACHE_TTL_MAX="
+                f"{self.jwks_cache_ttl_max:g} (jwks_cache_ttl_min and _max; defaults 60 and 86400): lower the "
+                "first or raise the second"
             )
         object.__setattr__(self, "domain", domains)
         object.__setattr__(self, "audience", audience)
@@ -327,6 +331,16 @@ class Auth0Settings:
         proxies = check_proxies(as_tuple("mtls_trusted_proxies"), "AUTH0_MTLS_TRUSTED_PROXIES")
         object.__setattr__(self, "mtls_trusted_proxies", proxies)
         object.__setattr__(self, "mtls_header_format", self.mtls_header_format.strip().lower())
+        header = self.mtls_header.strip()
+        if header and not _HEADER_NAME.fullmatch(header):
+            raise ConfigurationError(
+                f"AUTH0_MTLS_HEADER={self.mtls_header!r}: give a header name, such as X-SSL-Client-Cert"
+            )
+        if header and not self.mtls_header_format:
+            raise ConfigurationError(
+                f"AUTH0_MTLS_HEADER={self.mtls_header!r}: set AUTH0_MTLS_HEADER_FORMAT too (rfc9440, envoy, nginx, "
+                "traefik or alb), or the header is never read"
+            )
 
     @classmethod
     def from_env(
