@@ -109,15 +109,18 @@ def test_a_domain_in_dot_env_also_rules_out_offline_mode(tmp_path: Path) -> None
 
 
 @contextlib.contextmanager
-def serving_demo(cwd: Path, *options: str, **variables: str) -> Iterator[str]:
-    """`uvicorn demo_app:app [options]` in its own process on a free loopback port; yields its base URL."""
+def serving_demo(
+    cwd: Path, *options: str, target: str = "demo_app:app", ready: str = "/api/public", **variables: str
+) -> Iterator[str]:
+    """`uvicorn demo_app:app [options]` (or `target`) in its own process on a free loopback port,
+    once `ready` answers; yields its base URL."""
     sock, port = loopback_socket()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "demo_app:app",
+            target,
             "--fd",
             str(sock.fileno()),
             "--log-level",
@@ -134,7 +137,7 @@ def serving_demo(cwd: Path, *options: str, **variables: str) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{url}/api/public", timeout=1)
+                httpx.get(f"{url}{ready}", timeout=1)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
@@ -317,3 +320,46 @@ def test_a_bad_protected_prefix_stops_the_demo_with_one_line(tmp_path: Path) -> 
         "demo_app: configuration error: AUTH0_PROTECTED_PREFIXES: "
         "protected prefix 'api/private': must be a path starting with '/'"
     )
+
+
+CLIENT_CREDENTIALS = {
+    "grant_type": "client_credentials",
+    "client_id": "demo-client",
+    "client_secret": "demo-secret",
+    "audience": DEFAULT_AUDIENCE,
+}
+MOUNTED = """
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+import demo_app
+
+app = Starlette(routes=[Mount("/svc", app=demo_app.app)])
+"""
+
+
+def test_root_path_works_behind_a_proxy_that_strips_it_and_a_mount_works_without_one(tmp_path: Path) -> None:
+    # docs/deployment.md, "Under a path prefix". uvicorn --root-path /svc says a proxy strips
+    # /svc: the issuer advertises its endpoints under /svc, and uvicorn itself routes them only
+    # without it.
+    with serving_demo(tmp_path, "--root-path", "/svc") as url:
+        token_endpoint = httpx.get(f"{url}/.well-known/openid-configuration").json()["token_endpoint"]
+        assert token_endpoint == f"{url}/svc/oauth/token"
+        assert httpx.post(token_endpoint, json=CLIENT_CREDENTIALS).status_code == 404  # no proxy: not found
+        forwarded = httpx.post(f"{url}/oauth/token", json=CLIENT_CREDENTIALS)  # what the proxy forwards
+        assert forwarded.status_code == 200
+        token = forwarded.json()["access_token"]
+        private = httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {token}"})
+        assert private.status_code == 200
+    # No proxy: mount the app under the prefix in code instead, and every advertised URL works.
+    (tmp_path / "mounted.py").write_text(MOUNTED)
+    with serving_demo(tmp_path, target="mounted:app", ready="/svc/api/public") as url:
+        discovery = httpx.get(f"{url}/svc/.well-known/openid-configuration").json()
+        assert discovery["token_endpoint"] == f"{url}/svc/oauth/token"
+        issued = httpx.post(discovery["token_endpoint"], json=CLIENT_CREDENTIALS)
+        assert issued.status_code == 200
+        token = issued.json()["access_token"]
+        assert httpx.get(discovery["jwks_uri"]).status_code == 200
+        private = httpx.get(f"{url}/svc/api/private", headers={"Authorization": f"Bearer {token}"})
+        assert private.status_code == 200
+        assert httpx.get(f"{url}/svc/api/private").status_code == 401
