@@ -33,7 +33,14 @@ from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0Settings, Auth0User, ConfigurationError
 from auth0_asgi.fastapi import Claims, document_security, require_scopes
-from auth0_asgi.testing import ISSUER_PATHS, LocalIssuer, demo_key_path, issuer_app, load_or_create_private_key
+from auth0_asgi.testing import (
+    DEMO_VARIABLES,
+    ISSUER_PATHS,
+    LocalIssuer,
+    demo_key_path,
+    issuer_app,
+    load_or_create_private_key,
+)
 
 logger = logging.getLogger("demo_app")
 
@@ -80,10 +87,6 @@ def _config() -> Config:
     return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
 
 
-#: The demo's own variables: they shape the offline demo and never name a tenant.
-_DEMO_VARIABLES: Final = frozenset({"AUTH0_DEMO_KEY_FILE", "AUTH0_DEMO_OFFLINE", "AUTH0_DEMO_ALLOW_REMOTE"})
-
-
 def _switch(name: str) -> bool:
     try:
         return _config()(name, cast=bool, default=False)
@@ -106,7 +109,7 @@ def _runs_offline() -> bool:
         return True
     if domain:
         return False
-    stray = sorted(named - _DEMO_VARIABLES)
+    stray = sorted(named - DEMO_VARIABLES)
     if not stray:
         return True
     raise SystemExit(

@@ -1,16 +1,16 @@
 """``auth0-asgi`` (and ``python -m auth0_asgi``): commands for people debugging tokens.
 
 - ``auth0-asgi explain [TOKEN]``: decode a token without trusting it, then check it against the
-  configured settings (AUTH0_* from the environment and ``.env``) one check at a time, the way a
-  worker would, and say why it would be refused. Exit status 0 when it would be accepted, 1 when
-  refused, 2 for a configuration problem. The token is read from stdin when not given (or ``-``),
-  so it need not enter the shell's history. It is sent nowhere; only the configured key sets are
-  fetched.
+  configured tenant (AUTH0_* from the environment and ``.env``), or with none configured the
+  offline demo's issuer, one check at a time, and give the verdict a worker would give. Exit
+  status 0 when it would be accepted, 1 when refused, 2 for bad usage or settings. The token is
+  read from stdin when not given (or ``-``), so it need not enter the shell's history. It is
+  sent nowhere; only the key sets are fetched.
 - ``auth0-asgi token [--scope S] [--claims JSON]``: a token from the offline demo's local issuer
-  (the same key the demo uses), for ``curl -H "Authorization: Bearer $(auth0-asgi token)"``.
+  (the key file the demo signs with), for ``curl -H "Authorization: Bearer $(auth0-asgi token)"``.
 - ``auth0-asgi check``: read the configuration, fetch each key set once, and report what a worker
-  would do: issuers, algorithms, the keys found and their kids. Exit status 1 when a key set
-  yields no usable key.
+  would do: issuers, algorithms, the keys found and their kids, or why there are none. Exit
+  status 1 when a key set yields no usable key.
 - ``auth0-asgi check --resource URL [--token T] [--tool NAME]``: run the checks an MCP client
   makes of a running protected resource (RFC 9728 metadata, challenges, bad tokens refused, a
   good one accepted) and print pass/fail lines. Exit status 1 when one fails.
@@ -21,213 +21,147 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import Any, Final, TextIO
 
 import anyio
-from jwt.algorithms import get_default_algorithms
+import httpx
 
-from ._diagnostics import diagnose
+from ._cli_source import TokenSource, token_source
 from ._doctor import check_resource
-from ._jws import is_safe_number, json_object, parse_compact
-from .errors import AuthenticationError, ConfigurationError
+from ._explain import explain, plain_token
+from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
+from ._jwk import unusable_keys
+from ._plain import fetch_failure
+from .errors import ConfigurationError, JWKSFetchError
 from .jwks import JWKSCache
 from .middleware import Auth0Middleware
-from .settings import Auth0Settings
 
 __all__ = ["main", "main_for_console"]
 
-_FROM_STDIN = "-"
-
-
-async def _no_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover - never called
-    raise RuntimeError("the CLI's middleware serves no requests")
-
-
-@dataclass
-class _Token:
-    text: str
-    header: dict[str, Any]
-    claims: dict[str, Any]
-    signing_input: bytes
-    signature: bytes
-
-
-Check = Callable[["_Explainer", _Token], tuple[bool | None, str]]
-
-
-class _Explainer:
-    def __init__(self, settings: Auth0Settings, out: TextIO) -> None:
-        self.settings = settings
-        self.out = out
-        self.middleware = Auth0Middleware(_no_app, settings=settings)
-
-    async def key_for(self, token: _Token) -> tuple[Any, str]:
-        source = self.middleware.key_sets.get(token.claims.get("iss"))  # type: ignore[arg-type]
-        if source is None:
-            return None, "no trusted issuer to look the key up in"
-        try:
-            return await source.get_signing_key(str(token.header.get("kid"))), ""
-        except AuthenticationError as exc:
-            return None, exc.reason
-
-
-def _structure(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    return True, "a compact JWS: three canonical base64url segments, strict JSON header and payload"
-
-
-def _algorithm(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    alg, allowed = token.header.get("alg"), explainer.settings.algorithms
-    return alg in allowed, f"alg {alg!r}; allowed: {', '.join(allowed)}"
-
-
-def _issuer(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    issuer = token.claims.get("iss")
-    trusted = [t.issuer for t in explainer.settings.trusted_issuers]
-    return issuer in trusted, f"iss {str(issuer)[:100]!r}; trusted: {', '.join(map(repr, trusted))}"
-
-
-def _times(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    now, leeway = time.time(), explainer.settings.leeway
-    exp = token.claims.get("exp")
-    if not is_safe_number(exp):
-        return False, "exp is missing or not a number"
-    if exp <= now - leeway:
-        return False, f"exp passed {now - exp:.0f}s ago"
-    for name in ("nbf", "iat"):
-        value = token.claims.get(name)
-        if value is not None and (not is_safe_number(value) or value > now + leeway):
-            return False, f"{name} is not a number, or lies {float(value) - now:.0f}s ahead"
-    return True, f"expires in {exp - now:.0f}s"
-
-
-def _audience(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    audience = token.claims.get("aud")
-    granted = audience if isinstance(audience, list) else [audience]
-    ok = any(item in explainer.settings.audience for item in granted)
-    return ok, f"aud {json.dumps(audience)[:100]}; this API: {', '.join(explainer.settings.audience)}"
-
-
-def _subject(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    subject = token.claims.get("sub")
-    return isinstance(subject, str) and bool(subject), f"sub {str(subject)[:100]!r}"
-
-
-def _bearer(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    if "cnf" in token.claims:
-        return False, "bound to a key (cnf): send it with the DPoP scheme and a proof, not as Bearer"
-    return True, "not bound to a key (no cnf)"
-
-
-_CHECKS: Sequence[tuple[str, Check]] = (
-    ("structure", _structure),
-    ("algorithm", _algorithm),
-    ("issuer", _issuer),
-    ("times", _times),
-    ("audience", _audience),
-    ("subject", _subject),
-    ("bearer", _bearer),
+_FROM_STDIN: Final = "-"
+#: The quickstart's client: `auth0-asgi token` mints for it unless told otherwise.
+_DEMO_SUBJECT: Final = "demo-client@clients"
+_DEMO_URL: Final = "http://127.0.0.1:8000"
+_DESCRIPTION: Final = (
+    "Commands for people debugging Auth0 access tokens: explain why a token is accepted or refused, "
+    "check the key sets a worker would trust, mint a token from the offline demo."
 )
 
 
-def _decode(text: str, out: TextIO) -> _Token | None:
-    try:
-        header, payload, signature, signing_input = parse_compact(text)
-        claims = json_object(payload, "payload")
-    except AuthenticationError as exc:
-        print(f"  FAIL  structure: {exc.reason}", file=out)
-        return None
-    print(f"header: {json.dumps(header, sort_keys=True)}", file=out)
-    print(f"claims: {json.dumps(claims, sort_keys=True)}", file=out)
-    return _Token(text, header, claims, signing_input, signature)
+async def _unused_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover - never called
+    raise RuntimeError("the CLI's middleware serves no requests")
 
 
-async def _explain(text: str, settings: Auth0Settings, out: TextIO) -> int:
-    explainer = _Explainer(settings, out)
-    try:
-        print(f"checking against {', '.join(t.issuer for t in settings.trusted_issuers)}", file=out)
-        token = _decode(text, out)
-        if token is not None:
-            for name, check in _CHECKS:
-                ok, detail = check(explainer, token)
-                print(f"  {'PASS' if ok else 'FAIL'}  {name}: {detail}", file=out)
-            for prefix, requirement in settings.step_up.items():
-                try:
-                    requirement.enforce(token.claims)
-                    ok, detail = True, "met"
-                except AuthenticationError as exc:
-                    ok, detail = False, exc.reason
-                mark = "PASS" if ok else "FAIL"
-                print(f"  {mark}  step-up under {prefix}: {requirement.describe()}: {detail}", file=out)
-            key, why = await explainer.key_for(token)
-            trusted = token.claims.get("iss") in explainer.middleware.key_sets
-            mark = "PASS" if key is not None else "FAIL" if trusted else "SKIP"
-            print(f"  {mark}  key: kid {str(token.header.get('kid'))[:100]!r} {why}".rstrip(), file=out)
-            if key is not None and token.header.get("alg") in key.algorithms:
-                valid = get_default_algorithms()[token.header["alg"]].verify(
-                    token.signing_input, key.key, token.signature
-                )
-                print(f"  {'PASS' if valid else 'FAIL'}  signature", file=out)
+async def _why_no_keys(source: JWKSCache, settings_algorithms: Sequence[str], out: TextIO) -> None:
+    """Each key of the set, and why it cannot be used (the set is fetched once more to read it)."""
+    async with httpx.AsyncClient() as client:
         try:
-            await explainer.middleware.verifier.authenticate(text)
-        except AuthenticationError as exc:
-            print(f"verdict: refused, {exc.status_code} {exc.error}: {exc.description} ({exc.reason})", file=out)
-            cause = diagnose(text, exc, settings)
-            if cause is not None:
-                print(f"likely cause ({cause.code}): {cause.message}", file=out)
-            return 1
-        print("verdict: accepted", file=out)
-        return 0
-    finally:
-        await explainer.middleware.aclose()
+            document = await fetch_document(client, source.url, time_limit=5, max_body_bytes=DEFAULT_MAX_BODY_BYTES)
+            reasons = unusable_keys(document.body, settings_algorithms)
+        except JWKSFetchError as exc:
+            print(f"        {fetch_failure(exc, source.url)}", file=out)
+            return
+    for reason in reasons or ["the key set's keys array is empty"]:
+        print(f"        {reason}", file=out)
 
 
-async def _check(settings: Auth0Settings, out: TextIO) -> int:
-    middleware = Auth0Middleware(_no_app, settings=settings)
+async def _check(source: TokenSource, out: TextIO) -> int:
+    settings = source.settings
+    middleware = Auth0Middleware(_unused_app, settings=settings, keys=source.keys)
     failed = 0
     try:
+        print(f"checking {source.described}", file=out)
         print(f"audience: {', '.join(settings.audience)}; algorithms: {', '.join(settings.algorithms)}", file=out)
         print(
             f"DPoP: {settings.dpop}; replay store: {'redis' if settings.dpop_replay_url else 'per process'}", file=out
         )
-        for issuer, source in middleware.key_sets.items():
-            assert isinstance(source, JWKSCache)  # no keys= given: each issuer's key cache
-            await source.refresh()
-            keys = source.keys
+        for issuer, key_set in middleware.key_sets.items():
             print(f"issuer {issuer}", file=out)
-            print(f"  key set {source.url}: {len(keys)} usable key(s)", file=out)
+            if not isinstance(key_set, JWKSCache):  # the offline demo's own keys: nothing to fetch
+                kid = getattr(key_set, "kid", "")
+                print(f"  the demo's signing key, read from its key file: kid {kid!r}", file=out)
+                continue
+            await key_set.refresh()
+            keys = key_set.keys
+            print(f"  key set {key_set.url}: {len(keys)} usable key(s)", file=out)
             for kid, key in sorted(keys.items()):
                 print(f"    kid {kid!r}: {', '.join(sorted(key.algorithms))}", file=out)
             if not keys:
                 failed = 1
-                print("  FAIL  no usable key: every token of this issuer would be refused", file=out)
+                failure = key_set.last_failure
+                if failure is not None and failure.code != "no_usable_keys":
+                    print(f"  FAIL  {fetch_failure(failure, key_set.url)}", file=out)
+                else:
+                    print("  FAIL  no usable key, so every token of this issuer would be refused:", file=out)
+                    await _why_no_keys(key_set, settings.algorithms, out)
     finally:
         await middleware.aclose()
     return failed
 
 
-def _token(scope: str, claims_text: str | None, out: TextIO) -> int:
+def _claims(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        claims = json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f'--claims {text[:60]!r}: not JSON ({exc}); give an object, such as \'{{"org_id": "acme"}}\''
+        ) from None
+    if not isinstance(claims, dict):
+        raise ConfigurationError(f'--claims {text[:60]!r}: give a JSON object, such as \'{{"org_id": "acme"}}\'')
+    return claims
+
+
+def _running_demo_kids(url: str) -> list[str] | None:
+    """The kids a demo running at `url` publishes, or None when none answers there."""
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/.well-known/jwks.json", timeout=1.0)
+        keys = response.json().get("keys", []) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    if not isinstance(keys, list):
+        return None
+    return [str(key.get("kid")) for key in keys if isinstance(key, dict)]
+
+
+def _token(scope: str, claims_text: str | None, subject: str, demo_url: str, out: TextIO) -> int:
     from .testing import LocalIssuer, demo_key_path, load_or_create_private_key
 
-    claims = json.loads(claims_text) if claims_text else {}
-    if not isinstance(claims, dict):
-        raise ConfigurationError("--claims: give a JSON object")
-    issuer = LocalIssuer(private_key=load_or_create_private_key(demo_key_path()))
-    print(issuer.token(scope=scope, **claims), file=out)
+    claims = _claims(claims_text)
+    path = demo_key_path()
+    issuer = LocalIssuer(private_key=load_or_create_private_key(path))
+    print(issuer.token(scope=scope, subject=subject, **claims), file=out)
+    # To stderr: `$(auth0-asgi token)` takes the token alone.
+    print(f"auth0-asgi: signed with the offline demo's key {issuer.kid!r} from {path}", file=sys.stderr)
+    published = _running_demo_kids(demo_url)
+    if published is not None and issuer.kid not in published:
+        print(
+            f"auth0-asgi: warning: the demo at {demo_url} publishes other keys ({', '.join(map(repr, published))}), "
+            "so it will refuse this token: it reads another key file (AUTH0_DEMO_KEY_FILE, XDG_CACHE_HOME) "
+            "or uses your tenant",
+            file=sys.stderr,
+        )
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="auth0-asgi", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="auth0-asgi", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    explain = commands.add_parser("explain", help="check a token as a worker would, and say why it is refused")
-    explain.add_argument("token", nargs="?", default="-", help="the access token; '-' or nothing: read stdin")
+    demo_help = "with no tenant configured: the URL of a running offline demo, whose key set to use"
+    explain_parser = commands.add_parser("explain", help="check a token as a worker would, and say why it is refused")
+    explain_parser.add_argument("token", nargs="?", default="-", help="the access token; '-' or nothing: read stdin")
+    explain_parser.add_argument("--demo", metavar="URL", help=demo_help)
     token = commands.add_parser("token", help="mint a token from the offline demo's local issuer")
     token.add_argument("--scope", default="read:messages", help="space-separated scopes (default read:messages)")
     token.add_argument("--claims", help="extra claims as a JSON object")
+    token.add_argument("--subject", default=_DEMO_SUBJECT, help=f"the sub claim (default {_DEMO_SUBJECT})")
+    token.add_argument(
+        "--demo", metavar="URL", default=_DEMO_URL, help=f"the demo to compare keys with (default {_DEMO_URL})"
+    )
     check = commands.add_parser("check", help="fetch each key set once and report what a worker would trust")
+    check.add_argument("--demo", metavar="URL", help=demo_help)
     check.add_argument("--resource", help="instead: check the running protected resource at this URL as a client would")
     check.add_argument("--token", help="with --resource: a valid access token for it ('-': read stdin)")
     check.add_argument("--tool", help="with --resource and --token: an MCP tool the token may not call")
@@ -240,15 +174,17 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     try:
         if arguments.command == "token":
-            return _token(arguments.scope, arguments.claims, stream)
+            return _token(arguments.scope, arguments.claims, arguments.subject, arguments.demo, stream)
         if arguments.command == "check" and arguments.resource:
             given = sys.stdin.read().strip() if arguments.token == _FROM_STDIN else arguments.token
             return anyio.run(lambda: check_resource(arguments.resource, stream, token=given, tool=arguments.tool))
-        settings = Auth0Settings.from_env()
         if arguments.command == "check":
-            return anyio.run(_check, settings, stream)
-        text = sys.stdin.read() if arguments.token == _FROM_STDIN else arguments.token
-        return anyio.run(_explain, text.strip(), settings, stream)
+            return anyio.run(_check, token_source(arguments.demo), stream)
+        text, note = plain_token(sys.stdin.read() if arguments.token == _FROM_STDIN else arguments.token)
+        source = token_source(arguments.demo)
+        if note is not None:
+            print(note, file=stream)
+        return anyio.run(explain, text, source, stream)
     except (ConfigurationError, ValueError) as exc:
         print(f"auth0-asgi: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -63,17 +63,21 @@ def _candidate_algorithms(jwk: Mapping[str, Any], allowed: frozenset[str]) -> fr
     return fitting
 
 
+class _UnusableKey(ValueError):
+    """A key that parses but must not verify (its message says why, in plain words)."""
+
+
 def _load_key(jwk: Mapping[str, Any]) -> RSAPublicKey | EllipticCurvePublicKey:
     loaded = (RSAAlgorithm if jwk["kty"] == "RSA" else ECAlgorithm).from_jwk(dict(jwk))
     if isinstance(loaded, RSAPublicKey):
         if loaded.key_size < _MIN_RSA_BITS:
-            raise ValueError(f"RSA key of {loaded.key_size} bits is too small")
+            raise _UnusableKey(f"an RSA key of {loaded.key_size} bits, under the {_MIN_RSA_BITS} required")
         return loaded
     if isinstance(loaded, EllipticCurvePublicKey):
         return loaded
     # A private JWK means the publisher leaked its key: refuse it rather than quietly
     # deriving the public half.
-    raise ValueError("not a public key")
+    raise _UnusableKey("a private key, published where only public keys belong")
 
 
 def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
@@ -84,12 +88,15 @@ def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
     if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
         return "no usable kid"
     if jwk.get("use", "sig") != "sig":
-        return f"use={jwk.get('use')!r}"
+        return f"use={jwk.get('use')!r}: not a signing key"
     algorithms = _candidate_algorithms(jwk, allowed)
     if not algorithms:
-        return f"kty={jwk.get('kty')!r} crv={jwk.get('crv')!r} alg={jwk.get('alg')!r} fits no allowed algorithm"
+        shown = ", ".join(f"{name}={jwk[name]!r}" for name in ("kty", "crv", "alg") if name in jwk)
+        return f"{shown or 'no kty'}: fits none of the allowed algorithms ({', '.join(sorted(allowed))})"
     try:
         key = _load_key(jwk)
+    except _UnusableKey as exc:
+        return str(exc)
     except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
         return f"unparseable ({type(exc).__name__})"
     return SigningKey(kid=kid, key=key, algorithms=algorithms)
@@ -130,6 +137,31 @@ def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, Sign
             continue
         keys[usable.kid] = usable
     return keys
+
+
+def unusable_keys(body: bytes, allowed_algorithms: Iterable[str]) -> list[str]:
+    """Why each entry of a key set `parse_jwks` would skip is skipped, one line each (for people:
+    the CLI's check says why a key set yields no usable key). Raises as `parse_jwks` does."""
+    document = json_object(body, "the key set", _invalid_document)
+    if not isinstance(document.get("keys"), list):
+        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array", code="invalid_document")
+    allowed = frozenset(allowed_algorithms)
+    reasons: list[str] = []
+    seen: dict[str, int] = {}
+    for index, jwk in enumerate(document["keys"]):
+        usable = _usable_key(jwk, allowed)
+        kid = jwk.get("kid") if isinstance(jwk, dict) else None
+        named = f"key {index + 1}" + (f" (kid {kid!r})" if isinstance(kid, str) else "")
+        if isinstance(usable, str):
+            reasons.append(f"{named}: {usable}")
+        else:
+            seen[usable.kid] = seen.get(usable.kid, 0) + 1
+    reasons += [
+        f"kid {kid!r}: published {count} times, so which key it means is unknown"
+        for kid, count in seen.items()
+        if count > 1
+    ]
+    return reasons
 
 
 # RFC 7638 §3.2: the members of each key type that the thumbprint covers.

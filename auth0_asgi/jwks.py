@@ -114,6 +114,8 @@ class JWKSCache:
         self._refreshed_ahead = 0  # background tasks keeping this cache fresh (refreshing_ahead)
         self.fetch_count = 0
         """How many fetches went to the network: for tests, benchmarks and metrics."""
+        self.last_failure: JWKSFetchError | None = None
+        """Why the last fetch failed, or None once one succeeded: for people (``auth0-asgi check``)."""
 
     @classmethod
     def from_settings(
@@ -271,6 +273,7 @@ class JWKSCache:
         try:
             keys, ttl = await self._fetch()
         except JWKSFetchError as exc:
+            self.last_failure = exc
             self._retry_not_before = self._clock() + self._retry_interval
             held = "serving the cached keys" if self._keys is not None else "no keys held"
             logger.warning(
@@ -285,6 +288,7 @@ class JWKSCache:
                 failed = KeySetFetched(self.url, "failure", exc.code, duration, None, exc.status_code, self._issuer)
                 self._observer.on_event(failed)
         else:
+            self.last_failure = None
             self._keys = keys
             self._held_ttl = ttl
             self._expires_at = self._clock() + ttl

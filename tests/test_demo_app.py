@@ -328,14 +328,7 @@ CLIENT_CREDENTIALS = {
     "client_secret": "demo-secret",
     "audience": DEFAULT_AUDIENCE,
 }
-MOUNTED = """
-from starlette.applications import Starlette
-from starlette.routing import Mount
-
-import demo_app
-
-app = Starlette(routes=[Mount("/svc", app=demo_app.app)])
-"""
+MOUNTED = block("docs/deployment.md", 'Mount("/svc"')  # the page's own example
 
 
 def test_root_path_works_behind_a_proxy_that_strips_it_and_a_mount_works_without_one(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ EXAMPLES: Final = {
     (APP_PAGE, "Starlette("),
     ("docs/testing.md", "from myapp import app"),
     ("docs/deployment.md", "/healthz/ready"),
+    ("docs/deployment.md", 'Mount("/svc"'),  # tests/test_demo_app.py serves it on uvicorn
     ("docs/dpop.md", "DPoPKey()"),
     ("docs/claim-rules.md", "from auth0_asgi.rules import"),
     ("docs/configuration.md", "from_the_environment"),

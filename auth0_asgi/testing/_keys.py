@@ -17,7 +17,18 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.errors import ConfigurationError
 
-__all__ = ["IssuerKey", "PrivateKey", "generate_private_key", "load_or_create_private_key"]
+__all__ = [
+    "DEMO_VARIABLES",
+    "IssuerKey",
+    "PrivateKey",
+    "demo_key_path",
+    "generate_private_key",
+    "load_or_create_private_key",
+]
+
+#: The offline demo's own variables: they shape the demo and never name a tenant, so with no
+#: other AUTH0_* variable set the demo (and the CLI) use the offline issuer.
+DEMO_VARIABLES: Final = frozenset({"AUTH0_DEMO_KEY_FILE", "AUTH0_DEMO_OFFLINE", "AUTH0_DEMO_ALLOW_REMOTE"})
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

@@ -1,0 +1,73 @@
+"""What the CLI checks tokens against: the configured tenant, or else the offline demo's issuer.
+
+The same rule as the demo's: a tenant is configured when AUTH0_DOMAIN is set (environment or
+``.env``); with no AUTH0_* variable at all but the demo's own, the demo runs offline, and the
+CLI then explains its tokens: from its key file (the one the demo signs with), or from the
+key set of a running demo (``--demo URL``). A partial tenant configuration is an error, never
+a silent fall back to the demo.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.config import Config
+
+from .errors import ConfigurationError
+from .settings import Auth0Settings
+from .verifier import SigningKeySource
+
+__all__ = ["TokenSource", "token_source"]
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Settings to check tokens with, the keys (None: fetch the settings' key sets), and a
+    sentence saying which they are, for the first line of the CLI's output."""
+
+    settings: Auth0Settings
+    keys: SigningKeySource | None
+    described: str
+
+
+def _config() -> Config:
+    return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
+
+
+def _demo_settings(jwks_url: str = "") -> Auth0Settings:
+    from .testing import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+
+    domain = DEFAULT_ISSUER.split("://", 1)[1].rstrip("/")
+    return Auth0Settings(domain=domain, audience=(DEFAULT_AUDIENCE,), issuer=DEFAULT_ISSUER, jwks_url=jwks_url)
+
+
+def token_source(demo_url: str | None = None) -> TokenSource:
+    """The tenant's settings, or the offline demo's; ConfigurationError for a partial tenant."""
+    if demo_url:
+        base = demo_url.rstrip("/")
+        settings = _demo_settings(f"{base}/.well-known/jwks.json")
+        return TokenSource(settings, None, f"the offline demo running at {base} (its key set)")
+    config = _config()
+    if config("AUTH0_DOMAIN", default="").strip():
+        settings = Auth0Settings.from_env()
+        return TokenSource(settings, None, f"your tenant ({', '.join(t.issuer for t in settings.trusted_issuers)})")
+    named = {name for name, value in {**config.file_values, **os.environ}.items() if value.strip()}
+    from .testing import DEMO_VARIABLES, LocalIssuer, demo_key_path, load_or_create_private_key
+
+    stray = sorted(name for name in named if name.startswith("AUTH0_") and name not in DEMO_VARIABLES)
+    if stray:
+        raise ConfigurationError(
+            f"AUTH0_DOMAIN is not set, but {', '.join(stray)} {'is' if len(stray) == 1 else 'are'}: set AUTH0_DOMAIN "
+            "and AUTH0_API_AUDIENCE for your tenant, or unset the rest to check the offline demo's tokens"
+        )
+    path = demo_key_path({**os.environ, "AUTH0_DEMO_KEY_FILE": config("AUTH0_DEMO_KEY_FILE", default="")})
+    if not path.is_file():
+        raise ConfigurationError(
+            f"AUTH0_DOMAIN is not set and the offline demo has no key yet ({path}): start it once "
+            "(uvicorn demo_app:app), pass --demo URL of a running one, or set AUTH0_DOMAIN and AUTH0_API_AUDIENCE"
+        )
+    issuer = LocalIssuer(private_key=load_or_create_private_key(path))  # it exists: read, not made
+    described = f"the offline demo's issuer (AUTH0_DOMAIN is not set): its key file {path}"
+    return TokenSource(_demo_settings(), issuer, described)
