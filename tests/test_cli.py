@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from jwt.algorithms import RSAAlgorithm
 from auth0_asgi._cli import main
 from auth0_asgi.testing import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer, load_or_create_private_key, serve_issuer
 
+from ._docs import block
 from .conftest import AUDIENCE, DOMAIN, ISSUER, JWKSServer, TokenMaker, _rsa_private, loopback_socket
 
 
@@ -416,3 +418,30 @@ def test_token_says_which_key_signs_and_warns_when_the_running_demo_has_another(
     with serve_issuer(_demo_issuer(key_file)) as url:  # the demo reading the same file: no warning
         same = run(tmp_path, "token", "--demo", url, AUTH0_DEMO_KEY_FILE=str(key_file))
     assert same.stderr.splitlines() == [f"auth0-asgi: signed with the offline demo's key {kid!r} from {key_file}"]
+
+
+def _as_in_the_docs(output: str, shown: str, cache: Path, kid: str) -> str:
+    """`output` with what differs from machine to machine (key path, kid, iat and exp) as `shown` has it."""
+    shown_kid = re.search(r"""kid["']?:? ["']([\w-]{43})["']""", shown)
+    assert shown_kid is not None
+    output = output.replace(str(cache), "/home/you/.cache").replace(kid, shown_kid.group(1))
+    for claim in ("exp", "iat"):
+        shown_value = re.search(rf'"{claim}": (\d+)', shown)
+        if shown_value is not None:
+            output = re.sub(rf'"{claim}": \d+', f'"{claim}": {shown_value.group(1)}', output)
+    return output
+
+
+def test_the_cli_page_shows_the_offline_demo_output_as_it_is(run: Runner, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    issuer = LocalIssuer(
+        private_key=load_or_create_private_key(cache / "auth0-asgi" / "demo-signing-key.pem"),
+        now=lambda: time.time() - 86400 - 200,  # a day's token, expired 200 s ago
+    )
+    token = issuer.token(scope="read:messages", subject="demo-client@clients")
+    for command, marker in (("explain", '$ auth0-asgi explain "$TOKEN"'), ("check", "$ auth0-asgi check\n")):
+        shown = block("docs/cli.md", marker, language="text")
+        result = run(tmp_path, command, *([token] if command == "explain" else []), XDG_CACHE_HOME=str(cache))
+        assert result.returncode == (1 if command == "explain" else 0), result.stdout + result.stderr
+        produced = _as_in_the_docs(result.stdout, shown, cache, issuer.kid)
+        assert produced.splitlines() == shown.splitlines()[1:], command
