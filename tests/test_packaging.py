@@ -39,6 +39,13 @@ def test_every_dependency_has_a_lower_bound() -> None:
     assert unbounded == []
 
 
+def test_the_demo_extra_serves_websockets() -> None:
+    # Without a websocket implementation uvicorn answers every websocket with a warning and a 404,
+    # so the documented refusal (401 before accept) could not be seen from the demo.
+    demo = PYPROJECT["project"]["optional-dependencies"]["demo"]
+    assert any(re.match(r"(websockets|wsproto)\b", requirement) for requirement in demo)
+
+
 def test_the_core_imports_no_extra() -> None:
     # The extras are optional: `import auth0_asgi` must work, and stay light, without them.
     import subprocess

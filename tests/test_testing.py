@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import stat
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography import x509
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, ConfigurationError, JWKSCache, UnknownSigningKeyError
@@ -471,3 +474,24 @@ def test_trust_issuers_needs_https_issuers_of_a_host(auth0_issuer: LocalIssuer) 
     odd = LocalIssuer(issuer="https://tenant.example.test/path/", private_key=_rsa_private(0))
     with pytest.raises(ConfigurationError, match=re.escape("issuer='https://tenant.example.test/path/'")):
         trust_issuers(auth0_issuer, odd)
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_the_key_set_has_the_shape_auth0_publishes(algorithm: str) -> None:
+    issuer = LocalIssuer(algorithm=algorithm)
+    (jwk,) = issuer.jwks()["keys"]
+    numbers = ["n", "e"] if algorithm == "RS256" else ["crv", "x", "y"]
+    assert list(jwk) == ["kty", "use", *numbers, "kid", "x5t", "x5c", "alg"]  # and no key_ops
+    assert (jwk["use"], jwk["alg"], jwk["kid"]) == ("sig", algorithm, issuer.kid)
+    der = base64.b64decode(jwk["x5c"][0], validate=True)
+    certificate = x509.load_der_x509_certificate(der)
+    assert certificate.issuer == certificate.subject  # self-signed, as a tenant's
+    fitted = jwt.PyJWK({name: value for name, value in jwk.items() if name not in ("x5c", "x5t")})
+    assert certificate.public_key().public_numbers() == fitted.key.public_numbers()  # type: ignore[union-attr]
+    sha1 = hashlib.sha1(der, usedforsecurity=False).digest()
+    assert jwk["x5t"] == base64.urlsafe_b64encode(sha1).rstrip(b"=").decode()
+    # PyJWT's client, as the tutorial's code uses it, takes the key set and verifies a token.
+    with serve_issuer(issuer) as url:
+        signing_key = jwt.PyJWKClient(f"{url}/.well-known/jwks.json").get_signing_key_from_jwt(issuer.token())
+        claims = jwt.decode(issuer.token(), signing_key.key, algorithms=[algorithm], audience=issuer.audience)
+    assert claims["iss"] == issuer.issuer

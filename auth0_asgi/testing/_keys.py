@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
+import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -10,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from auth0_asgi._jwk import jwk_thumbprint
@@ -108,8 +113,45 @@ def load_or_create_private_key(path: str | os.PathLike[str], algorithm: str = "R
 def _public_jwk(private: PrivateKey) -> dict[str, Any]:
     public = private.public_key()
     if isinstance(public, ec.EllipticCurvePublicKey):
-        return ECAlgorithm.to_jwk(public, as_dict=True)
-    return RSAAlgorithm.to_jwk(public, as_dict=True)
+        jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+    else:
+        jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
+    jwk.pop("key_ops", None)  # PyJWT adds it; a tenant's key set has none
+    return jwk
+
+
+def _self_signed(private: PrivateKey) -> bytes:
+    """A self-signed certificate for the key, in DER, as a tenant's key set carries one in x5c."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth0-asgi local issuer")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .sign(private, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _tenant_shaped(jwk: dict[str, Any], kid: str, algorithm: str, certificate: bytes) -> dict[str, Any]:
+    """The JWK as Auth0 publishes one: kty, use, the key's numbers, kid, x5t, x5c, alg."""
+    # x5t is the SHA-1 thumbprint of the certificate (RFC 7517 §4.8), only an identifier here.
+    sha1 = hashlib.sha1(certificate, usedforsecurity=False).digest()
+    x5t = base64.urlsafe_b64encode(sha1).rstrip(b"=").decode("ascii")
+    members = {name: value for name, value in jwk.items() if name != "kty"}
+    return {
+        "kty": jwk["kty"],
+        "use": "sig",
+        **members,
+        "kid": kid,
+        "x5t": x5t,
+        "x5c": [base64.b64encode(certificate).decode("ascii")],
+        "alg": algorithm,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,4 +169,4 @@ class IssuerKey:
         so that every process holding the same key publishes it under the same kid."""
         jwk = _public_jwk(private)
         kid = jwk_thumbprint(jwk)
-        return cls(kid, algorithm, private, {**jwk, "kid": kid, "use": "sig", "alg": algorithm})
+        return cls(kid, algorithm, private, _tenant_shaped(jwk, kid, algorithm, _self_signed(private)))
