@@ -19,10 +19,12 @@ RFC 6750 answers, so they need the middleware on the app.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NamedTuple
 
 from fastapi import Depends, FastAPI, Security
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.authentication import AuthCredentials
 from starlette.middleware import Middleware
@@ -33,6 +35,7 @@ from ._scopes import scope_set
 from .errors import ConfigurationError, InsufficientScopeError
 from .middleware import MIDDLEWARE_SCOPE_KEY, Auth0Middleware
 from .rules import Rule
+from .settings import Auth0Settings
 from .user import Auth0User
 
 __all__ = [
@@ -49,6 +52,16 @@ __all__ = [
 
 # The name of the bearer scheme in the OpenAPI document's `components.securitySchemes`.
 _SCHEME_NAME: Final = "Auth0"
+# And of the DPoP scheme (RFC 9449 §7.1), declared where a middleware accepts DPoP.
+_DPOP_SCHEME_NAME: Final = "Auth0DPoP"
+_DPOP_SCHEME: Final = {
+    "type": "http",
+    "scheme": "DPoP",
+    "description": (
+        "An Auth0 access token bound to the client's key (RFC 9449): Authorization: DPoP <token>, "
+        "with a DPoP proof header signed by that key for each request."
+    ),
+}
 
 #: The security scheme our dependencies declare: FastAPI lists it in the OpenAPI document.
 #: It never refuses anything itself (auto_error=False); verification is the middleware's.
@@ -143,22 +156,59 @@ def require(*rules: Rule) -> Callable[..., Awaitable[Auth0User]]:
             rule.enforce(user)
         return user
 
+    _RULED_DEPENDENCIES.add(ruled_user)  # its routes can answer 403, whatever their scopes
     return ruled_user
 
 
-def _protection_rules(middleware: Iterable[Middleware]) -> list[ProtectionRules]:
-    rules = []
+#: The dependencies `require` made: the OpenAPI description documents their routes' 403.
+_RULED_DEPENDENCIES: Final[weakref.WeakSet[Callable[..., Any]]] = weakref.WeakSet()
+
+
+def _ruled_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of every operation with a `require(...)` dependency, however deep."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        pending, ruled = [route.dependant], False
+        while pending and not ruled:
+            dependant = pending.pop()
+            ruled = dependant.call in _RULED_DEPENDENCIES if dependant.call is not None else False
+            pending.extend(dependant.dependencies)
+        if ruled:
+            found.update((route.path_format, method.lower()) for method in route.methods or ())
+    return found
+
+
+class _Protection(NamedTuple):
+    """One `Auth0Middleware` of the app: what it protects, and its DPoP mode."""
+
+    rules: ProtectionRules
+    dpop: str
+
+
+def _dpop_mode(options: Mapping[str, Any]) -> str:
+    settings = options.get("settings")
+    if settings is None:
+        try:
+            settings = Auth0Settings.from_env()  # what the middleware itself will read
+        except ConfigurationError:
+            return "disabled"  # the middleware cannot start either: declare no more than Bearer
+    return str(settings.dpop)
+
+
+def _protections(middleware: Iterable[Middleware]) -> list[_Protection]:
+    found = []
     for entry in middleware:
         if isinstance(entry.cls, type) and issubclass(entry.cls, Auth0Middleware):
             options: Mapping[str, Any] = entry.kwargs
-            rules.append(
-                ProtectionRules(
-                    options.get("protected_prefixes", ("/",)),
-                    options.get("required_scopes") or {},
-                    options.get("rules"),
-                )
+            rules = ProtectionRules(
+                options.get("protected_prefixes", ("/",)),
+                options.get("required_scopes") or {},
+                options.get("rules"),
             )
-    return rules
+            found.append(_Protection(rules, _dpop_mode(options)))
+    return found
 
 
 _CHALLENGE_HEADER: Final = {
@@ -181,7 +231,7 @@ def _error_response(description: str, headers: Mapping[str, Any] = _CHALLENGE_HE
 
 
 def _describe_operation(
-    operation: dict[str, Any], protected: bool, prefix_scopes: frozenset[str], ruled: bool = False
+    operation: dict[str, Any], protected: bool, prefix_scopes: frozenset[str], ruled: bool = False, dpop: str = ""
 ) -> None:
     security: list[dict[str, list[str]]] = operation.setdefault("security", [])
     ours = [requirement for requirement in security if _SCHEME_NAME in requirement]
@@ -191,6 +241,16 @@ def _describe_operation(
     elif protected:
         for requirement in ours:
             requirement[_SCHEME_NAME] = sorted(prefix_scopes.union(requirement[_SCHEME_NAME]))
+    scoped = any(requirement[_SCHEME_NAME] for requirement in ours)
+    if dpop in ("allowed", "required"):
+        # Each requirement may be met with a DPoP-bound token instead (or, required, only so).
+        for requirement in ours:
+            alternative = {_DPOP_SCHEME_NAME: requirement[_SCHEME_NAME]}
+            if dpop == "required":
+                requirement.clear()
+                requirement.update(alternative)
+            else:
+                security.insert(security.index(requirement) + 1, alternative)
     if not security:
         del operation["security"]
     if not ours:
@@ -199,16 +259,29 @@ def _describe_operation(
     # Every answer the middleware (or our dependencies) can give instead of the operation's own.
     responses.setdefault("400", _error_response("Malformed Authorization header (RFC 6750 invalid_request)"))
     responses.setdefault("401", _error_response("Missing, invalid or expired access token"))
-    if ruled or any(requirement[_SCHEME_NAME] for requirement in ours):
+    if ruled or scoped:
         responses.setdefault("403", _error_response("The access token lacks a required scope or right"))
     responses.setdefault("503", _error_response("The signing keys are temporarily unavailable", _RETRY_HEADER))
 
 
-def _describe(schema: dict[str, Any], rules: list[ProtectionRules]) -> None:
+def _dpop_for(path: str, protections: list[_Protection]) -> str:
+    """The DPoP mode of the middleware protecting `path` (the strictest, if several do); outside
+    every prefix, of the middleware whose verifier our dependencies use there."""
+    modes = {protection.dpop for protection in protections if protection.rules.protects([path])}
+    modes = modes or {protection.dpop for protection in protections}
+    for mode in ("required", "disabled", "allowed"):
+        if mode in modes:
+            return mode
+    return ""
+
+
+def _describe(schema: dict[str, Any], protections: list[_Protection], ruled_operations: set[tuple[str, str]]) -> None:
     components = schema.setdefault("components", {})
-    components.setdefault("securitySchemes", {})[_SCHEME_NAME] = bearer_scheme.model.model_dump(
-        mode="json", by_alias=True, exclude_none=True
-    )
+    schemes = components.setdefault("securitySchemes", {})
+    schemes[_SCHEME_NAME] = bearer_scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if any(protection.dpop in ("allowed", "required") for protection in protections):
+        schemes[_DPOP_SCHEME_NAME] = dict(_DPOP_SCHEME)
+    rules = [protection.rules for protection in protections]
     components.setdefault("schemas", {})[_ERROR_SCHEMA] = {
         "type": "object",
         "title": _ERROR_SCHEMA,
@@ -220,18 +293,22 @@ def _describe(schema: dict[str, Any], rules: list[ProtectionRules]) -> None:
         protected = any(rule.protects([path]) for rule in rules)
         prefix_scopes = frozenset().union(*(rule.required_scopes([path]) for rule in rules))
         ruled = any(rule.required_rules([path]) for rule in rules)
+        dpop = _dpop_for(path, protections)
         for method, operation in item.items():
             if method in _HTTP_METHODS:
-                _describe_operation(operation, protected, prefix_scopes, ruled)
+                by_dependency = (path, method) in ruled_operations
+                _describe_operation(operation, protected, prefix_scopes, ruled or by_dependency, dpop)
 
 
 def document_security(app: FastAPI) -> None:
     """Make `app`'s OpenAPI schema describe its Auth0 protection.
 
-    The schema gains the ``Auth0`` HTTP bearer (JWT) scheme. Each operation under a prefix
-    protected by an `Auth0Middleware` added with `app.add_middleware`, or using our
-    dependencies, is marked as requiring it (with the scopes it needs) and documents the
-    answers it may get instead of its own: 400, 401 and 503, and 403 when scopes are required.
+    The schema gains the ``Auth0`` HTTP bearer (JWT) scheme, and the ``Auth0DPoP`` scheme
+    (RFC 9449) where the middleware accepts DPoP. Each operation under a prefix protected by an
+    `Auth0Middleware` added with `app.add_middleware`, or using our dependencies, is marked as
+    requiring them (with the scopes it needs; DPoP as the alternative, or alone when required)
+    and documents the answers it may get instead of its own: 400, 401 and 503, and 403 when
+    scopes or rules are required (a prefix's rules, or a `require(...)` dependency).
     Other operations are left alone.
     Call it once, after adding the middleware; routes may be added later.
     """
@@ -239,7 +316,7 @@ def document_security(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _describe(build(), _protection_rules(app.user_middleware))
+            _describe(build(), _protections(app.user_middleware), _ruled_operations(app))
         assert app.openapi_schema is not None  # build() stored it
         return app.openapi_schema
 

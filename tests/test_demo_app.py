@@ -222,11 +222,12 @@ def test_the_offline_demo_openapi_marks_only_the_private_routes(tmp_path: Path) 
     with serving_demo(tmp_path) as url:
         schema = httpx.get(f"{url}/openapi.json").json()
     assert schema["components"]["securitySchemes"]["Auth0"]["scheme"] == "bearer"
+    assert schema["components"]["securitySchemes"]["Auth0DPoP"]["scheme"] == "DPoP"  # the demo allows DPoP
     marked = {path: item["get"].get("security") for path, item in schema["paths"].items()}
     assert marked == {
         "/api/public": None,
-        "/api/private": [{"Auth0": []}],
-        "/api/private-scoped": [{"Auth0": ["read:messages"]}],
+        "/api/private": [{"Auth0": []}, {"Auth0DPoP": []}],
+        "/api/private-scoped": [{"Auth0": ["read:messages"]}, {"Auth0DPoP": ["read:messages"]}],
     }
     assert "401" in schema["paths"]["/api/private"]["get"]["responses"]
     assert "403" in schema["paths"]["/api/private-scoped"]["get"]["responses"]

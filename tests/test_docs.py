@@ -204,7 +204,7 @@ def test_the_fastapi_example_runs(make_token: TokenMaker) -> None:
     assert me_anonymous.status_code == 401
     assert messages.status_code == 200
     assert no_messages.status_code == 403
-    assert schema["paths"]["/api/me"]["get"]["security"] == [{"Auth0": []}]
+    assert schema["paths"]["/api/me"]["get"]["security"] == [{"Auth0": []}, {"Auth0DPoP": []}]
     assert allowed.status_code == 200
     assert allowed.json()["caller"] == "client-42@clients"
     assert allowed.json()["claims"]["aud"] == AUDIENCE

@@ -13,7 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 
 from auth0_asgi import Auth0Middleware, Auth0User, ConfigurationError, InvalidTokenError, SigningKey
-from auth0_asgi.fastapi import Claims, CurrentUser, document_security, require_claims, require_scopes, require_user
+from auth0_asgi.fastapi import (
+    Claims,
+    CurrentUser,
+    document_security,
+    require,
+    require_claims,
+    require_scopes,
+    require_user,
+)
+from auth0_asgi.rules import any_scope
 from auth0_asgi.testing import LocalIssuer
 
 pytestmark = pytest.mark.anyio
@@ -243,16 +252,29 @@ async def test_openapi_marks_only_the_protected_operations(auth0_issuer: LocalIs
             "scheme": "bearer",
             "bearerFormat": "JWT",
             "description": "An Auth0 access token issued for this API.",
-        }
+        },
+        "Auth0DPoP": {
+            "type": "http",
+            "scheme": "DPoP",
+            "description": "An Auth0 access token bound to the client's key (RFC 9449): Authorization: DPoP "
+            "<token>, with a DPoP proof header signed by that key for each request.",
+        },
     }
     operations = _operations(schema)
     assert "security" not in operations["/api/public"]
     assert set(operations["/api/public"]["responses"]) == {"200"}
     expected = {
-        "/api/private": ([{"Auth0": []}], {"200", "400", "401", "503"}),
-        "/api/private/messages": ([{"Auth0": ["read:messages", "x:y"]}], {"200", "400", "401", "403", "503"}),
-        "/api/me": ([{"Auth0": []}], {"200", "400", "401", "503"}),
-        "/api/admin": ([{"Auth0": ["read:admin", "write:admin"]}], {"200", "400", "401", "403", "503"}),
+        "/api/private": ([{"Auth0": []}, {"Auth0DPoP": []}], {"200", "400", "401", "503"}),
+        "/api/private/messages": (
+            [{"Auth0": ["read:messages", "x:y"]}, {"Auth0DPoP": ["read:messages", "x:y"]}],
+            {"200", "400", "401", "403", "503"},
+        ),
+        # Outside the prefixes the dependency verifies with the middleware's verifier: DPoP too.
+        "/api/me": ([{"Auth0": []}, {"Auth0DPoP": []}], {"200", "400", "401", "503"}),
+        "/api/admin": (
+            [{"Auth0": ["read:admin", "write:admin"]}, {"Auth0DPoP": ["read:admin", "write:admin"]}],
+            {"200", "400", "401", "403", "503"},
+        ),
     }
     for path, (security, responses) in expected.items():
         assert operations[path]["security"] == security, path
@@ -282,8 +304,8 @@ async def test_openapi_default_prefix_protects_every_operation(auth0_issuer: Loc
 
     document_security(app)
     schema = app.openapi()
-    assert schema["paths"]["/anything"]["get"]["security"] == [{"Auth0": []}]
-    assert schema["paths"]["/other"]["post"]["security"] == [{"Auth0": []}]
+    assert schema["paths"]["/anything"]["get"]["security"] == [{"Auth0": []}, {"Auth0DPoP": []}]
+    assert schema["paths"]["/other"]["post"]["security"] == [{"Auth0": []}, {"Auth0DPoP": []}]
     assert app.openapi() is schema
 
 
@@ -303,3 +325,45 @@ def test_openapi_without_the_middleware_marks_nothing_but_dependency_routes() ->
     assert "security" not in operations["/open"]
     assert operations["/me"]["security"] == [{"Auth0": []}]
     assert "401" in operations["/me"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("dpop", "security", "schemes"),
+    [
+        ("required", [{"Auth0DPoP": ["read:messages"]}], {"Auth0", "Auth0DPoP"}),
+        ("disabled", [{"Auth0": ["read:messages"]}], {"Auth0"}),
+    ],
+)
+def test_openapi_follows_the_dpop_mode(
+    auth0_issuer: LocalIssuer, dpop: str, security: list[dict[str, list[str]]], schemes: set[str]
+) -> None:
+    app = FastAPI()
+    settings = auth0_issuer.settings(dpop=dpop)
+    app.add_middleware(Auth0Middleware, settings=settings, keys=auth0_issuer, required_scopes={"/": ["read:messages"]})
+
+    @app.get("/things")
+    async def things() -> str:
+        return "x"
+
+    document_security(app)
+    schema = app.openapi()
+    assert set(schema["components"]["securitySchemes"]) == schemes
+    assert schema["paths"]["/things"]["get"]["security"] == security
+
+
+def test_a_route_with_only_rules_documents_its_403(auth0_issuer: LocalIssuer) -> None:
+    app = _app(auth0_issuer)
+
+    @app.get("/api/private/reports", dependencies=[Depends(require(any_scope("read:reports", "admin")))])
+    async def reports() -> str:
+        return "r"
+
+    @app.get("/api/private/plain")
+    async def plain() -> str:
+        return "p"
+
+    document_security(app)
+    operations = _operations(app.openapi())
+    assert set(operations["/api/private/reports"]["responses"]) == {"200", "400", "401", "403", "503"}
+    assert operations["/api/private/reports"]["security"] == [{"Auth0": []}, {"Auth0DPoP": []}]
+    assert "403" not in operations["/api/private/plain"]["responses"]
