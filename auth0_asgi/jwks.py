@@ -34,8 +34,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 import anyio
 import httpx
 
-from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
-from ._jwk import SigningKey, parse_jwks
+from ._fetch import DEFAULT_MAX_BODY_BYTES
+from ._jwk import SigningKey
+from ._key_set_fetch import KeySetFetcher
 from ._log import fields
 from .discovery import Discovery
 from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
@@ -86,21 +87,22 @@ class JWKSCache:
         observer: Auth0Observer | None = None,
         issuer: str | None = None,
     ) -> None:
-        self.url = url
+        self._fetcher = KeySetFetcher(
+            url,
+            algorithms=frozenset(algorithms),
+            http_client=http_client,
+            cache_ttl=cache_ttl,
+            cache_control_ttl=cache_control_ttl,
+            discovery=discovery,
+            fetch_timeout=fetch_timeout,
+            max_body_bytes=max_body_bytes,
+        )
         self._observer = guarded(observer)
         self._issuer = issuer
-        self._algorithms = frozenset(algorithms)
-        self._client = http_client
-        self._owns_client = http_client is None
-        self._default_ttl = cache_ttl
         self._held_ttl = cache_ttl  # the TTL the keys held were given (Cache-Control may vary it)
-        self._cache_control_ttl = cache_control_ttl
-        self._discovery = discovery
         self._refresh_cooldown = refresh_cooldown
-        self._fetch_timeout = fetch_timeout
         self._retry_interval = retry_interval
         self._max_stale = max_stale
-        self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._keys: dict[str, SigningKey] | None = None
         self._expires_at = -math.inf
@@ -112,10 +114,18 @@ class JWKSCache:
         # so that a caller holding keys sees a refresh begun a moment ago and does not queue.
         self._refreshing = 0
         self._refreshed_ahead = 0  # background tasks keeping this cache fresh (refreshing_ahead)
-        self.fetch_count = 0
-        """How many fetches went to the network: for tests, benchmarks and metrics."""
         self.last_failure: JWKSFetchError | None = None
         """Why the last fetch failed, or None once one succeeded: for people (``auth0-asgi check``)."""
+
+    @property
+    def url(self) -> str:
+        """The key set's URL (with discovery: the one last discovered)."""
+        return self._fetcher.url
+
+    @property
+    def fetch_count(self) -> int:
+        """How many fetches went to the network: for tests, benchmarks and metrics."""
+        return self._fetcher.fetch_count
 
     @classmethod
     def from_settings(
@@ -223,9 +233,7 @@ class JWKSCache:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this cache created it."""
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self._fetcher.aclose()
 
     def _servable_keys(self) -> dict[str, SigningKey] | None:
         """The keys held, unless they are past their TTL by more than `max_stale`."""
@@ -271,7 +279,7 @@ class JWKSCache:
     async def _fetch_and_store(self) -> None:
         started = time.perf_counter()
         try:
-            keys, ttl = await self._fetch()
+            keys, ttl = await self._fetcher.fetch()
         except JWKSFetchError as exc:
             self.last_failure = exc
             self._retry_not_before = self._clock() + self._retry_interval
@@ -304,30 +312,3 @@ class JWKSCache:
                     KeySetFetched(self.url, "success", "ok", duration, len(keys), 200, self._issuer)
                 )
         self._finished_fetches += 1
-
-    def _http_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient()
-        return self._client
-
-    def _ttl_for(self, max_age: float | None) -> float:
-        # Auth0 answers with a max-age of seconds: followed blindly, every worker would refetch
-        # every few seconds. Honoured only when enabled, and clamped to the configured bounds.
-        if self._cache_control_ttl is None or max_age is None:
-            return self._default_ttl
-        lowest, highest = self._cache_control_ttl
-        return min(max(max_age, lowest), highest)
-
-    async def _fetch(self) -> tuple[dict[str, SigningKey], float]:
-        self.fetch_count += 1
-        if self._discovery is not None:
-            self.url = await self._discovery.jwks_uri(self._http_client())
-        body, max_age = await fetch_document(
-            self._http_client(), self.url, time_limit=self._fetch_timeout, max_body_bytes=self._max_body_bytes
-        )
-        keys = parse_jwks(body, self._algorithms)
-        if not keys:
-            # A set with nothing we can use (only enc keys, other key types, one kid twice) is
-            # a broken answer, not a revocation of every key: keep what we hold.
-            raise JWKSFetchError("the key set has no usable signing key", code="no_usable_keys")
-        return keys, self._ttl_for(max_age)

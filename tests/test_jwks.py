@@ -318,7 +318,7 @@ async def test_an_injected_client_is_used_and_left_open(jwks_server: JWKSServer,
 async def test_an_owned_client_is_closed_by_aclose(jwks_server: JWKSServer, make_cache: Any) -> None:
     cache = make_cache()
     await cache.get_signing_key("rsa-1")
-    client = cache._client
+    client = cache._fetcher.client
     assert client is not None
     await cache.aclose()
     assert client.is_closed

@@ -117,7 +117,7 @@ def test_the_refresher_stops_at_shutdown_and_the_key_clients_close(jwks_server: 
     time.sleep(0.5)  # more than a TTL: a refresher still running would have fetched again
     assert jwks_server.count == stopped_at
     assert isinstance(app.key_set, JWKSCache)
-    assert app.key_set._client is None  # closed by aclose()
+    assert app.key_set._fetcher.client is None  # closed by aclose()
 
 
 def test_other_sources_are_always_ready() -> None:

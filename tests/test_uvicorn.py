@@ -128,7 +128,7 @@ def test_lifespan_passes_through_and_closes_the_key_client(jwks_server: JWKSServ
     with serve_with_uvicorn(app) as base_url:
         response = httpx.get(f"{base_url}/api/private", headers={"Authorization": f"Bearer {make_token()}"})
         assert isinstance(app.key_set, JWKSCache)
-        key_client = app.key_set._client
+        key_client = app.key_set._fetcher.client
         assert key_client is not None
         assert not key_client.is_closed
     assert response.status_code == 200
