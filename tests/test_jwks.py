@@ -513,7 +513,7 @@ def test_cache_control_settings_come_from_the_environment() -> None:
         None,
     )
     assert (settings.jwks_cache_control, settings.jwks_cache_ttl_min, settings.jwks_cache_ttl_max) == (True, 30, 7200)
-    assert JWKSCache.from_settings(settings)._cache_control_ttl == (30.0, 7200.0)
+    assert JWKSCache.from_settings(settings)._fetcher._cache_control_ttl == (30.0, 7200.0)
     bounds = "AUTH0_JWKS_CACHE_TTL_MIN=900 must not exceed AUTH0_JWKS_CACHE_TTL_MAX=60"
     with pytest.raises(ConfigurationError, match=re.escape(bounds)):
         Auth0Settings(domain="x.example.com", audience=("a",), jwks_cache_ttl_min=900, jwks_cache_ttl_max=60)
