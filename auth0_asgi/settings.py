@@ -14,58 +14,15 @@ from starlette.config import Config
 
 from ._domains import TrustedIssuer, resolve_domains
 from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
-from ._fields import ASYMMETRIC_ALGORITHMS, Tunable, boolean, check_algorithms, json_object, split_list
+from ._fields import ASYMMETRIC_ALGORITHMS, check_algorithms
+from ._settings_env import SWITCHES, TUNABLES, read_environment
 from ._step_up import StepUp, parse_step_up
-from ._tool_scopes import check_tool_scopes, parse_tool_scopes
+from ._tool_scopes import check_tool_scopes
 from .errors import ConfigurationError
 from .resource import audience_mismatch, check_resource_url
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
 
-#: The on/off fields, each also read from AUTH0_<FIELD> by `from_env`.
-_SWITCHES: Final = ("prefetch_keys", "jwks_cache_control", "discovery", "cors_preflight")
-
-#: The numeric fields, each also read from AUTH0_<FIELD> by `from_env`.
-_TUNABLES: Final[Mapping[str, Tunable]] = {
-    "leeway": Tunable(float, 0, True),
-    "jwks_cache_ttl": Tunable(float, 0, False),
-    "jwks_refresh_cooldown": Tunable(float, 0, False),
-    "jwks_fetch_timeout": Tunable(float, 0, False),
-    "jwks_retry_interval": Tunable(float, 0, False),
-    "jwks_max_stale": Tunable(float, 0, True),
-    "jwks_cache_ttl_min": Tunable(float, 0, False),
-    "jwks_cache_ttl_max": Tunable(float, 0, False),
-    "max_token_bytes": Tunable(int, 64, True),
-    "max_target_bytes": Tunable(int, 256, True),
-    "token_cache_size": Tunable(int, 0, True),
-    "dpop_max_age": Tunable(float, 0, False),
-    "dpop_leeway": Tunable(float, 0, True),
-    "dpop_replay_capacity": Tunable(int, 1, True),
-    "max_token_age": Tunable(float, 0, True),
-}
-
-#: The list fields, each also read from AUTH0_<FIELD> by `from_env` as comma-separated text.
-_LISTS: Final = (
-    "dpop_algorithms",
-    "dpop_origins",
-    "dpop_trusted_proxies",
-    "allowed_clients",
-    "required_claims",
-    "anonymous_prefixes",
-    "mtls_trusted_proxies",
-)
-#: The resource's text fields, each also read from AUTH0_<FIELD> by `from_env`.
-_RESOURCE_TEXTS: Final = (
-    "resource_url",
-    "resource_name",
-    "resource_documentation",
-    "acr_claim",
-    "amr_claim",
-    "auth_time_claim",
-    "mtls",
-    "mtls_header_format",
-    "mtls_header",
-)
 #: An RFC 9110 field name (a token).
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: The token profiles `token_profile` may name: Auth0's default one, or RFC 9068's.
@@ -259,10 +216,10 @@ class Auth0Settings:
         if not audience:
             raise ConfigurationError(f"AUTH0_API_AUDIENCE={self.audience!r}: name at least one API identifier")
         algorithms = (self.algorithms,) if isinstance(self.algorithms, str) else tuple(self.algorithms)
-        for name, tunable in _TUNABLES.items():
+        for name, tunable in TUNABLES.items():
             value = getattr(self, name)
             tunable.check(name, value, value)
-        for name in _SWITCHES:
+        for name in SWITCHES:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name}={getattr(self, name)!r}: must be True or False")
         if self.discovery and self.jwks_url:
@@ -359,43 +316,4 @@ class Auth0Settings:
         """
         source = os.environ if environ is None else environ
         file = Path(env_file) if env_file is not None and os.path.isfile(env_file) else None
-        config = Config(file, environ=source)
-        domain = config("AUTH0_DOMAIN", default="")
-        if not domain.strip():
-            raise ConfigurationError("AUTH0_DOMAIN is not set: give your tenant domain, such as 'dev-x.us.auth0.com'")
-        audience = config("AUTH0_API_AUDIENCE", default="")
-        if not audience.strip():
-            raise ConfigurationError("AUTH0_API_AUDIENCE is not set: give your API identifier from the Auth0 dashboard")
-        from_environment: dict[str, Any] = {}
-        for name, tunable in _TUNABLES.items():
-            variable = f"AUTH0_{name.upper()}"
-            text = config(variable, default="")
-            if name not in tunables and text.strip():
-                from_environment[name] = tunable.parse(variable, text)
-        for name in _SWITCHES:
-            variable = f"AUTH0_{name.upper()}"
-            text = config(variable, default="").strip()
-            if text and name not in tunables:
-                from_environment[name] = boolean(variable, text)
-        for name in _LISTS:
-            text = config(f"AUTH0_{name.upper()}", default="")
-            if text.strip() and name not in tunables:
-                from_environment[name] = split_list(text)
-        tool_scopes = config("AUTH0_TOOL_SCOPES", default="").strip()
-        if tool_scopes and "tool_scopes" not in tunables:
-            from_environment["tool_scopes"] = parse_tool_scopes(tool_scopes)
-        step_up = config("AUTH0_STEP_UP", default="").strip()
-        if step_up and "step_up" not in tunables:
-            from_environment["step_up"] = json_object("AUTH0_STEP_UP", step_up)
-        for name in ("dpop", "dpop_replay_url", "token_profile", *_RESOURCE_TEXTS):
-            text = config(f"AUTH0_{name.upper()}", default="").strip()
-            if text and name not in tunables:
-                from_environment[name] = text
-        return cls(
-            domain=domain,
-            audience=split_list(audience),
-            issuer=config("AUTH0_ISSUER", default="").strip(),
-            algorithms=split_list(config("AUTH0_ALGORITHMS", default="RS256")),
-            jwks_url=config("AUTH0_JWKS_URL", default="").strip(),
-            **{**from_environment, **tunables},
-        )
+        return cls(**read_environment(Config(file, environ=source), tunables))
