@@ -37,6 +37,7 @@ from auth0_asgi.testing import (
     DEMO_VARIABLES,
     ISSUER_PATHS,
     LocalIssuer,
+    demo_issuer_url,
     demo_key_path,
     issuer_app,
     load_or_create_private_key,
@@ -125,6 +126,14 @@ def _demo_key_file() -> Path:
     return demo_key_path({**os.environ, "AUTH0_DEMO_KEY_FILE": configured})
 
 
+def _demo_issuer_url() -> str:
+    """The offline issuer's iss: the URL the demo is reached at (AUTH0_DEMO_URL, environment or .env)."""
+    try:
+        return demo_issuer_url({"AUTH0_DEMO_URL": _config()("AUTH0_DEMO_URL", default="")})
+    except ConfigurationError as exc:
+        raise SystemExit(f"demo_app: configuration error: {exc}") from None
+
+
 def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:
     request = {
         "grant_type": "client_credentials",
@@ -139,7 +148,7 @@ def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:
         "your tenant.\n"
         f"    Signing key: {key_file} (shared by this demo's workers; delete it for a new key).\n"
         "    Get a token (adjust the address if you passed --host or --port):\n"
-        f"    curl -s -X POST http://127.0.0.1:8000/oauth/token -H 'content-type: application/json' -d '{body}'"
+        f"    curl -s -X POST {issuer.issuer}oauth/token -H 'content-type: application/json' -d '{body}'"
     )
 
 
@@ -173,7 +182,9 @@ def _load() -> FastAPI:
     if _runs_offline():
         key_file = _demo_key_file()
         try:
-            issuer = LocalIssuer(scopes=OFFLINE_SCOPES, private_key=load_or_create_private_key(key_file))
+            issuer = LocalIssuer(
+                issuer=_demo_issuer_url(), scopes=OFFLINE_SCOPES, private_key=load_or_create_private_key(key_file)
+            )
         except (ConfigurationError, OSError) as exc:
             raise SystemExit(f"demo_app: the offline signing key: {exc}") from None
         logger.warning("%s", _offline_banner(issuer, key_file))

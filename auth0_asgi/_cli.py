@@ -27,7 +27,7 @@ from typing import Any, Final, TextIO
 import anyio
 import httpx
 
-from ._cli_source import TokenSource, token_source
+from ._cli_source import TokenSource, demo_url, token_source
 from ._doctor import check_resource
 from ._explain import explain, plain_token
 from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
@@ -42,7 +42,6 @@ __all__ = ["main", "main_for_console"]
 _FROM_STDIN: Final = "-"
 #: The quickstart's client: `auth0-asgi token` mints for it unless told otherwise.
 _DEMO_SUBJECT: Final = "demo-client@clients"
-_DEMO_URL: Final = "http://127.0.0.1:8000"
 _DESCRIPTION: Final = (
     "Commands for people debugging Auth0 access tokens: explain why a token is accepted or refused, "
     "check the key sets a worker would trust, mint a token from the offline demo."
@@ -126,19 +125,21 @@ def _running_demo_kids(url: str) -> list[str] | None:
     return [str(key.get("kid")) for key in keys if isinstance(key, dict)]
 
 
-def _token(scope: str, claims_text: str | None, subject: str, demo_url: str, out: TextIO) -> int:
-    from .testing import LocalIssuer, demo_key_path, load_or_create_private_key
+def _token(scope: str, claims_text: str | None, subject: str, running_demo: str | None, out: TextIO) -> int:
+    from .testing import LocalIssuer, demo_issuer_url, demo_key_path, load_or_create_private_key
 
     claims = _claims(claims_text)
     path = demo_key_path()
-    issuer = LocalIssuer(private_key=load_or_create_private_key(path))
+    issuer_url = demo_issuer_url({"AUTH0_DEMO_URL": running_demo}) if running_demo else demo_url()
+    issuer = LocalIssuer(issuer=issuer_url, private_key=load_or_create_private_key(path))
     print(issuer.token(scope=scope, subject=subject, **claims), file=out)
     # To stderr: `$(auth0-asgi token)` takes the token alone.
     print(f"auth0-asgi: signed with the offline demo's key {issuer.kid!r} from {path}", file=sys.stderr)
-    published = _running_demo_kids(demo_url)
+    at = issuer_url.rstrip("/")
+    published = _running_demo_kids(at)
     if published is not None and issuer.kid not in published:
         print(
-            f"auth0-asgi: warning: the demo at {demo_url} publishes other keys ({', '.join(map(repr, published))}), "
+            f"auth0-asgi: warning: the demo at {at} publishes other keys ({', '.join(map(repr, published))}), "
             "so it will refuse this token: it reads another key file (AUTH0_DEMO_KEY_FILE, XDG_CACHE_HOME) "
             "or uses your tenant",
             file=sys.stderr,
@@ -158,7 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--claims", help="extra claims as a JSON object")
     token.add_argument("--subject", default=_DEMO_SUBJECT, help=f"the sub claim (default {_DEMO_SUBJECT})")
     token.add_argument(
-        "--demo", metavar="URL", default=_DEMO_URL, help=f"the demo to compare keys with (default {_DEMO_URL})"
+        "--demo",
+        metavar="URL",
+        help="the demo the token is for: its iss, and whose keys to compare (default AUTH0_DEMO_URL, else "
+        "http://127.0.0.1:8000)",
     )
     check = commands.add_parser("check", help="fetch each key set once and report what a worker would trust")
     check.add_argument("--demo", metavar="URL", help=demo_help)

@@ -19,7 +19,7 @@ from .errors import ConfigurationError
 from .settings import Auth0Settings
 from .verifier import SigningKeySource
 
-__all__ = ["TokenSource", "token_source"]
+__all__ = ["TokenSource", "demo_url", "token_source"]
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,28 @@ def _config() -> Config:
     return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
 
 
-def _demo_settings(jwks_url: str = "") -> Auth0Settings:
-    from .testing import DEFAULT_AUDIENCE, DEFAULT_ISSUER
+def _demo_settings(issuer: str, jwks_url: str = "") -> Auth0Settings:
+    from .testing import DEFAULT_AUDIENCE
 
-    domain = DEFAULT_ISSUER.split("://", 1)[1].rstrip("/")
-    return Auth0Settings(domain=domain, audience=(DEFAULT_AUDIENCE,), issuer=DEFAULT_ISSUER, jwks_url=jwks_url)
+    domain = issuer.split("://", 1)[1].rstrip("/")
+    return Auth0Settings(domain=domain, audience=(DEFAULT_AUDIENCE,), issuer=issuer, jwks_url=jwks_url)
 
 
-def token_source(demo_url: str | None = None) -> TokenSource:
+def demo_url() -> str:
+    """Where the offline demo runs (and its issuer): AUTH0_DEMO_URL, environment or ``.env``."""
+    from .testing import demo_issuer_url
+
+    return demo_issuer_url({"AUTH0_DEMO_URL": _config()("AUTH0_DEMO_URL", default="")})
+
+
+def token_source(running_demo: str | None = None) -> TokenSource:
     """The tenant's settings, or the offline demo's; ConfigurationError for a partial tenant."""
-    if demo_url:
-        base = demo_url.rstrip("/")
-        settings = _demo_settings(f"{base}/.well-known/jwks.json")
-        return TokenSource(settings, None, f"the offline demo running at {base} (its key set)")
+    if running_demo:
+        from .testing import demo_issuer_url
+
+        identifier = demo_issuer_url({"AUTH0_DEMO_URL": running_demo})
+        settings = _demo_settings(identifier, f"{identifier}.well-known/jwks.json")
+        return TokenSource(settings, None, f"the offline demo running at {identifier.rstrip('/')} (its key set)")
     config = _config()
     if config("AUTH0_DOMAIN", default="").strip():
         settings = Auth0Settings.from_env()
@@ -68,6 +77,6 @@ def token_source(demo_url: str | None = None) -> TokenSource:
             f"AUTH0_DOMAIN is not set and the offline demo has no key yet ({path}): start it once "
             "(uvicorn demo_app:app), pass --demo URL of a running one, or set AUTH0_DOMAIN and AUTH0_API_AUDIENCE"
         )
-    issuer = LocalIssuer(private_key=load_or_create_private_key(path))  # it exists: read, not made
+    issuer = LocalIssuer(issuer=demo_url(), private_key=load_or_create_private_key(path))  # read, not made
     described = f"the offline demo's issuer (AUTH0_DOMAIN is not set): its key file {path}"
-    return TokenSource(_demo_settings(), issuer, described)
+    return TokenSource(_demo_settings(issuer.issuer), issuer, described)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from auth0_asgi._cli import main
-from auth0_asgi.testing import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer, load_or_create_private_key, serve_issuer
+from auth0_asgi.testing import DEFAULT_AUDIENCE, DEFAULT_DEMO_URL, LocalIssuer, load_or_create_private_key, serve_issuer
 
 from ._docs import block
 from .conftest import AUDIENCE, DOMAIN, ISSUER, JWKSServer, TokenMaker, _rsa_private, loopback_socket
@@ -192,7 +192,8 @@ def test_token_mints_with_the_demo_key(run: Runner, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     public = load_or_create_private_key(key_file).public_key()
-    claims = jwt.decode(token, public, algorithms=["RS256"], audience=DEFAULT_AUDIENCE, issuer=DEFAULT_ISSUER)
+    demo_issuer = f"{DEFAULT_DEMO_URL}/"  # the demo's, where the quickstart runs it
+    claims = jwt.decode(token, public, algorithms=["RS256"], audience=DEFAULT_AUDIENCE, issuer=demo_issuer)
     assert (claims["scope"], claims["org_id"]) == ("read:messages write:x", "acme")
     # The demo's own issuer, reading the same file, signs with the same key.
     assert LocalIssuer(private_key=load_or_create_private_key(key_file)).kid == jwt.get_unverified_header(token)["kid"]
@@ -242,7 +243,8 @@ def test_the_console_script_is_installed() -> None:
 
 
 def _demo_issuer(key_file: Path) -> LocalIssuer:
-    return LocalIssuer(private_key=load_or_create_private_key(key_file))  # the demo's file, made if missing
+    # The demo's file (made if missing), and its iss where the quickstart runs it.
+    return LocalIssuer(issuer=f"{DEFAULT_DEMO_URL}/", private_key=load_or_create_private_key(key_file))
 
 
 def test_with_no_tenant_explain_uses_the_offline_demo_and_says_so(run: Runner, tmp_path: Path) -> None:
@@ -256,7 +258,7 @@ def test_with_no_tenant_explain_uses_the_offline_demo_and_says_so(run: Runner, t
     assert _lines(result, "FAIL") == []
     assert _lines(result, "verdict:") == ["verdict: accepted"]
     # A token the demo did not sign is refused, and the output says which key was asked for.
-    stranger = LocalIssuer(private_key=_rsa_private(1)).token()
+    stranger = LocalIssuer(issuer=f"{DEFAULT_DEMO_URL}/", private_key=_rsa_private(1)).token()  # another key
     refused = run(tmp_path, "explain", stranger, AUTH0_DEMO_KEY_FILE=str(key_file))
     assert refused.returncode == 1
     assert _lines(refused, "FAIL  key:")[0].startswith("FAIL  key: kid ")
@@ -265,7 +267,7 @@ def test_with_no_tenant_explain_uses_the_offline_demo_and_says_so(run: Runner, t
 
 def test_explain_and_check_read_a_running_demo_s_key_set(run: Runner, tmp_path: Path) -> None:
     issuer = LocalIssuer(private_key=_rsa_private(2))
-    with serve_issuer(issuer) as url:
+    with serve_issuer(issuer, issuer_url=True) as url:  # its iss is where it runs, as the demo's
         result = run(tmp_path, "explain", "--demo", url, issuer.token())
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.splitlines()[0] == f"checking against the offline demo running at {url} (its key set)"
@@ -437,6 +439,7 @@ def _as_in_the_docs(output: str, shown: str, cache: Path, kid: str) -> str:
 def test_the_cli_page_shows_the_offline_demo_output_as_it_is(run: Runner, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     issuer = LocalIssuer(
+        issuer=f"{DEFAULT_DEMO_URL}/",
         private_key=load_or_create_private_key(cache / "auth0-asgi" / "demo-signing-key.pem"),
         now=lambda: time.time() - 86400 - 200,  # a day's token, expired 200 s ago
     )

@@ -115,6 +115,8 @@ def serving_demo(
     """`uvicorn demo_app:app [options]` (or `target`) in its own process on a free loopback port,
     once `ready` answers; yields its base URL."""
     sock, port = loopback_socket()
+    # Where the demo is reached, as a user running it elsewhere than 127.0.0.1:8000 says.
+    variables.setdefault("AUTH0_DEMO_URL", f"http://127.0.0.1:{port}")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -240,7 +242,7 @@ def _quickstart_block() -> str:
 def test_the_quickstart_runs_verbatim_against_the_offline_demo(tmp_path: Path) -> None:
     script = _quickstart_block()
     expected = [line.removeprefix("# ") for line in script.splitlines() if line.startswith("# ")]
-    with serving_demo(tmp_path) as url:
+    with serving_demo(tmp_path, AUTH0_DEMO_URL="") as url:  # unset, as in the quickstart: iss http://127.0.0.1:8000/
         # The one change: the port this test's uvicorn got instead of uvicorn's default 8000.
         result = subprocess.run(
             [BASH, "-euo", "pipefail", "-c", script.replace("http://127.0.0.1:8000", url)],
@@ -267,7 +269,9 @@ OFFLINE_REQUEST = {
 
 def test_the_workers_of_one_offline_demo_share_its_key_and_it_survives_a_restart(tmp_path: Path) -> None:
     key_file = tmp_path / "keys" / "demo-key.pem"
-    with serving_demo(tmp_path, "--workers", "2", AUTH0_DEMO_KEY_FILE=str(key_file)) as url:
+    # One issuer across the restart (a new port each time): the URL clients use, as a proxy's.
+    fixed = {"AUTH0_DEMO_KEY_FILE": str(key_file), "AUTH0_DEMO_URL": "http://demo.localhost:8000"}
+    with serving_demo(tmp_path, "--workers", "2", **fixed) as url:
         time.sleep(1)  # let the second worker finish starting, so that both take connections
         # A new connection per request: either worker may mint, either may verify.
         tokens = [httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST).json()["access_token"] for _ in range(40)]
@@ -278,7 +282,7 @@ def test_the_workers_of_one_offline_demo_share_its_key_and_it_survives_a_restart
     assert statuses == [200] * len(tokens)
     assert len({jwt.get_unverified_header(token)["kid"] for token in tokens}) == 1
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # a private key: the owner's alone
-    with serving_demo(tmp_path, AUTH0_DEMO_KEY_FILE=str(key_file)) as url:
+    with serving_demo(tmp_path, **fixed) as url:
         again = httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {tokens[0]}"})
     assert again.status_code == 200
 
@@ -357,3 +361,16 @@ def test_root_path_works_behind_a_proxy_that_strips_it_and_a_mount_works_without
         private = httpx.get(f"{url}/svc/api/private", headers={"Authorization": f"Bearer {token}"})
         assert private.status_code == 200
         assert httpx.get(f"{url}/svc/api/private").status_code == 401
+
+
+def test_the_offline_issuer_is_the_url_that_serves_it(tmp_path: Path) -> None:
+    # As a tenant's: discovery's issuer is where it was fetched, and the tokens' iss is the same,
+    # so a client that derives URLs from iss (or checks RFC 8414's issuer rule) works offline.
+    with serving_demo(tmp_path) as url:
+        discovery = httpx.get(f"{url}/.well-known/openid-configuration").json()
+        assert discovery["issuer"] == f"{url}/"
+        issued = httpx.post(discovery["token_endpoint"], json=CLIENT_CREDENTIALS).json()["access_token"]
+        assert jwt.decode(issued, options={"verify_signature": False})["iss"] == f"{url}/"
+        from_iss = httpx.get(f"{url}/.well-known/openid-configuration").json()["jwks_uri"]
+        assert httpx.get(from_iss).status_code == 200
+        assert httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {issued}"}).status_code == 200

@@ -186,6 +186,7 @@ def _demo_last_line(tmp_path: Path, *, prelude: str = "", **variables: str) -> s
         ({"AUTH0_STEP_UP": '{"/nowhere": {"max_age": 1}}'}, "AUTH0_STEP_UP"),
         ({"AUTH0_MTLS_HEADER_FORMAT": "rfc9440"}, "AUTH0_MTLS_TRUSTED_PROXIES"),
         ({"AUTH0_PROTECTED_PREFIXES": "api"}, "AUTH0_PROTECTED_PREFIXES"),
+        ({"AUTH0_DEMO_URL": "ftp://127.0.0.1:8000"}, "AUTH0_DEMO_URL"),
     ],
 )
 def test_the_offline_demo_names_the_variable_too(tmp_path: Path, variables: dict[str, str], named: str) -> None:

@@ -21,11 +21,20 @@ from ._certificates import ClientCertificate, client_certificate, proxy_header
 from ._dpop import DPoPKey
 from ._http import ISSUER_PATHS, issuer_app, serve_issuer
 from ._issuer import DEFAULT_AUDIENCE, DEFAULT_ISSUER, LocalIssuer
-from ._keys import DEMO_VARIABLES, PrivateKey, demo_key_path, generate_private_key, load_or_create_private_key
+from ._keys import (
+    DEFAULT_DEMO_URL,
+    DEMO_VARIABLES,
+    PrivateKey,
+    demo_issuer_url,
+    demo_key_path,
+    generate_private_key,
+    load_or_create_private_key,
+)
 from ._tenant import trust_issuers
 
 __all__ = [
     "DEFAULT_AUDIENCE",
+    "DEFAULT_DEMO_URL",
     "DEFAULT_ISSUER",
     "DEMO_VARIABLES",
     "ISSUER_PATHS",
@@ -34,6 +43,7 @@ __all__ = [
     "LocalIssuer",
     "PrivateKey",
     "client_certificate",
+    "demo_issuer_url",
     "demo_key_path",
     "generate_private_key",
     "issuer_app",

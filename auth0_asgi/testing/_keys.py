@@ -23,9 +23,11 @@ from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.errors import ConfigurationError
 
 __all__ = [
+    "DEFAULT_DEMO_URL",
     "DEMO_VARIABLES",
     "IssuerKey",
     "PrivateKey",
+    "demo_issuer_url",
     "demo_key_path",
     "generate_private_key",
     "load_or_create_private_key",
@@ -33,7 +35,28 @@ __all__ = [
 
 #: The offline demo's own variables: they shape the demo and never name a tenant, so with no
 #: other AUTH0_* variable set the demo (and the CLI) use the offline issuer.
-DEMO_VARIABLES: Final = frozenset({"AUTH0_DEMO_KEY_FILE", "AUTH0_DEMO_OFFLINE", "AUTH0_DEMO_ALLOW_REMOTE"})
+DEMO_VARIABLES: Final = frozenset(
+    {"AUTH0_DEMO_KEY_FILE", "AUTH0_DEMO_OFFLINE", "AUTH0_DEMO_ALLOW_REMOTE", "AUTH0_DEMO_URL"}
+)
+#: Where the quickstart runs the demo (``uvicorn demo_app:app``): its offline issuer's ``iss``.
+DEFAULT_DEMO_URL: Final = "http://127.0.0.1:8000"
+
+
+def demo_issuer_url(environ: Mapping[str, str] | None = None) -> str:
+    """The offline demo's issuer identifier, ``$AUTH0_DEMO_URL/`` (default ``http://127.0.0.1:8000/``).
+
+    The demo serves discovery there and signs tokens with it as ``iss``, as a tenant does, so
+    code that derives URLs from ``iss`` works offline. Run the demo elsewhere (another port, a
+    proxy in front), and set AUTH0_DEMO_URL to the URL clients use. Raises ConfigurationError
+    for anything but a plain http(s) URL.
+    """
+    source = os.environ if environ is None else environ
+    url = source.get("AUTH0_DEMO_URL", "").strip() or DEFAULT_DEMO_URL
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/") or any(c in rest for c in "?#@ "):
+        raise ConfigurationError(f"AUTH0_DEMO_URL={url!r}: give the demo's URL, such as {DEFAULT_DEMO_URL}")
+    return url.rstrip("/") + "/"
+
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
