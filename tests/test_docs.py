@@ -444,7 +444,7 @@ def test_the_token_command_line_gets_the_demo_to_answer(tmp_path: Path) -> None:
         block(page, "auth0-asgi token)", language="bash").strip() for page in ("README.md", "docs/cli.md")
     }  # the same line on both pages
     command = line.replace(".venv/bin/auth0-asgi", str(Path(sys.executable).parent / "auth0-asgi"))
-    with serving_demo(tmp_path) as url:
+    with serving_demo(tmp_path, AUTH0_DEMO_URL="") as url:  # both at their default issuer, as a user has them
         result = subprocess.run(
             [BASH, "-euo", "pipefail", "-c", command.replace("http://127.0.0.1:8000", url)],
             env=demo_environment(tmp_path),
