@@ -228,8 +228,11 @@ async def test_the_require_dependency_answers_as_the_middleware_does(issuer: Loc
     assert billing_ok.status_code == 200
     assert (wrong_org.status_code, wrong_org.json()) == (403, FORBIDDEN)
     assert wrong_org.headers.get_list("www-authenticate") == forbidden(None)
-    assert schema["paths"]["/api/billing"]["get"]["security"] == [{"Auth0": ["read:billing"]}]
-    assert schema["paths"]["/api/reports"]["get"]["security"] == [{"Auth0": []}]
+    billing = schema["paths"]["/api/billing"]["get"]
+    assert billing["security"] == [{"Auth0": ["read:billing"]}, {"Auth0DPoP": ["read:billing"]}]
+    reports = schema["paths"]["/api/reports"]["get"]
+    assert reports["security"] == [{"Auth0": []}, {"Auth0DPoP": []}]
+    assert "403" in reports["responses"]  # a rule names no scope, yet may refuse
 
 
 # --- validity rules ---------------------------------------------------------------------------
