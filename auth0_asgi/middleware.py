@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
-from functools import partial
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import httpx
@@ -14,10 +13,9 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
-from ._credentials import BEARER, DPOP, CredentialFields, Credentials, read_credentials
+from ._credentials import BEARER, DPOP
 from ._denial_log import install_filter
 from ._gate import RequestGate
-from ._htu import Origins
 from ._lifespan import run_lifespan
 from ._log import fields
 from ._paths import own_root_paths
@@ -25,20 +23,16 @@ from ._preflight import Preflights, is_preflight
 from ._protection import ProtectionRules, Requirement
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
+from ._request_auth import NOTHING_MORE, RequestAuthenticator
 from ._tool_scopes import ToolScopes, check_tool_scopes
 from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for, step_up_rules
-from .dpop import ProofChecker
 from .errors import (
     AuthenticationError,
     ConfigurationError,
-    InsufficientScopeError,
-    InsufficientUserAuthenticationError,
-    ReplayedProofError,
     UnsafeRequestError,
 )
 from .events import UNPROTECTED, Auth0Observer, RequestOutcome, guarded
 from .jwks import JWKSCache
-from .mtls import ClientCertificates
 from .replay import InMemoryReplayStore, ReplayStore
 from .resource import ProtectedResource
 from .rules import Rule
@@ -58,20 +52,6 @@ _OUTCOME_SCOPE_KEY: Final = "auth0_asgi.outcome"
 
 _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 _SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disabled": (BEARER,)}
-
-
-_NOTHING_MORE: Final = Requirement(frozenset(), ())
-
-
-def _authorize(user: Auth0User, requirement: Requirement) -> None:
-    """Raise InsufficientScopeError unless `user` satisfies `requirement` (checked every request)."""
-    if user.is_anonymous and not requirement.anonymous:
-        # Nobody signed in: the client must have the user authenticate (RFC 9470).
-        raise InsufficientUserAuthenticationError(reason="an anonymous session's token")
-    if not requirement.scopes <= user.scopes:
-        raise InsufficientScopeError(requirement.scopes)
-    for rule in requirement.rules:
-        rule.enforce(user)
 
 
 class Auth0Middleware:
@@ -212,17 +192,9 @@ class Auth0Middleware:
         metadata_url = self.resource.metadata_url if self.resource is not None else ""
         challenges = Challenges(self.realm, schemes, settings.dpop_algorithms, metadata_url)
         self._refusals = Refusals(settings, challenges, self._observer)
-        self._proofs = ProofChecker(
-            algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
-        )
-        self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
-        self._certificates: ClientCertificates | None = None
-        if settings.mtls != "disabled":
-            self._certificates = ClientCertificates(
-                settings.mtls_header_format, settings.mtls_header, settings.mtls_trusted_proxies
-            )
         self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
         self._owns_replay_store = replay_store is None
+        self._authenticator = RequestAuthenticator(settings, self.verifier, self.replay_store, self._schemes)
         install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -258,7 +230,7 @@ class Auth0Middleware:
             try:
                 if self._tool_scopes is not None:
                     requirement = self._with_tool_scopes(requirement, scope)
-                user = await self._authenticate(scope, requirement, fields)
+                user = await self._authenticator.authenticate(scope, requirement, fields)
             except AuthenticationError as exc:
                 if is_preflight(scope):  # asked only of a refusal: most requests are no preflight
                     self._preflights.refused(scope, exc.code)
@@ -296,7 +268,7 @@ class Auth0Middleware:
         values = ("accepted", "accepted", None, None, scheme, duration, age, claims["iss"], client, user.identity)
         return RequestOutcome._make(values)
 
-    async def authenticate(self, scope: Scope, requirement: Requirement = _NOTHING_MORE) -> Auth0User:
+    async def authenticate(self, scope: Scope, requirement: Requirement = NOTHING_MORE) -> Auth0User:
         """The verified caller of the request in `scope`, whose token satisfies `requirement`.
 
         Raises the AuthenticationError subclass the middleware would answer: for code that
@@ -304,44 +276,10 @@ class Auth0Middleware:
         acceptance becomes that request's outcome (instead of ``unprotected``).
         """
         if self._observer is None:
-            return await self._authenticate(scope, requirement)
+            return await self._authenticator.authenticate(scope, requirement)
         began = time.perf_counter()
-        user = await self._authenticate(scope, requirement)
+        user = await self._authenticator.authenticate(scope, requirement)
         scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - began)
-        return user
-
-    async def _authenticate(
-        self, scope: Scope, requirement: Requirement, fields: CredentialFields | None = None
-    ) -> Auth0User:
-        credentials = read_credentials(scope, self._schemes, fields)
-        # Asked only if the token is bound to a certificate: most are not, and reading one costs.
-        certificate = partial(self._certificates.thumbprint, scope) if self._certificates is not None else None
-        if credentials.proof is None:
-            user = await self.verifier.authenticate(credentials.token, certificate=certificate)
-            _authorize(user, requirement)
-            return user
-        return await self._authenticate_dpop(scope, credentials, requirement, certificate)
-
-    async def _authenticate_dpop(
-        self,
-        scope: Scope,
-        credentials: Credentials,
-        requirement: Requirement,
-        certificate: Callable[[], str | None] | None,
-    ) -> Auth0User:
-        assert credentials.proof is not None
-        # The proof first: garbage is refused without parsing the token or fetching keys.
-        proof = self._proofs.check(
-            credentials.proof,
-            method=scope.get("method", "GET"),  # a websocket handshake is a GET
-            target_matches=lambda htu: self._origins.matches(htu, scope),
-            access_token=credentials.token,
-        )
-        user = await self.verifier.authenticate(credentials.token, proof_key=proof.thumbprint, certificate=certificate)
-        _authorize(user, requirement)
-        # Recorded last, once everything else passed: a refused request spends no jti.
-        if not await self.replay_store.first_use(proof.replay_key, proof.expires_at):
-            raise ReplayedProofError("jti already used")
         return user
 
     async def _call_app_for_sdk(
