@@ -10,31 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
+from ._claim_checks import ClaimChecks
 from ._confirmation import check_confirmation
-from ._delegation import check_act
 from ._frozen import thaw
-from ._jwk import MAX_KID_LENGTH, SigningKey
+from ._jwk import SigningKey
 from ._jws import frozen_json_object, is_safe_number, parse_compact
 from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .errors import (
-    ClientNotAllowedError,
     ConfigurationError,
     DisallowedAlgorithmError,
     ExpiredTokenError,
     ImmatureTokenError,
-    InvalidAudienceError,
     InvalidIssuerError,
     InvalidSignatureError,
-    MalformedTokenError,
-    MissingClaimError,
-    TokenProfileError,
     TokenTooLargeError,
-    TokenTooOldError,
     UnknownSigningKeyError,
 )
 from .events import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS, Auth0Observer, TokenVerified, guarded
@@ -42,10 +36,6 @@ from .settings import Auth0Settings
 from .user import Auth0User
 
 __all__ = ["SigningKeySource", "TokenVerifier"]
-
-_RFC9068: Final = "rfc9068"
-_AT_JWT_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
-_RFC9068_CLAIMS: Final = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
 class SigningKeySource(Protocol):
@@ -98,11 +88,10 @@ class TokenVerifier:
         else:
             self._sources = dict.fromkeys(trusted, keys)
         self._now = now
-        self._audiences = frozenset(settings.audience)
+        self._claims = ClaimChecks(settings, now)
         defaults = get_default_algorithms()
         self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in settings.algorithms}
         self._cache = VerifiedTokenCache(settings.token_cache_size)
-        self._allowed_clients = frozenset(settings.allowed_clients)
 
     @property
     def trusted_issuers(self) -> tuple[str, ...]:
@@ -175,7 +164,7 @@ class TokenVerifier:
             raise ExpiredTokenError()
         if entry.not_before is not None and entry.not_before > now + leeway:
             raise ImmatureTokenError("nbf or iat is in the future")
-        self._check_age(entry.issued_at, now)
+        self._claims.check_age(entry.issued_at, now)
         try:
             key = await self._sources[entry.issuer].get_signing_key(entry.kid)
         except UnknownSigningKeyError:
@@ -190,7 +179,7 @@ class TokenVerifier:
         if len(token) > self.settings.max_token_bytes:
             raise TokenTooLargeError(f"token of {len(token)} bytes")
         header, payload, signature, signing_input = parse_compact(token)
-        algorithm_name, kid = self._read_header(header)
+        algorithm_name, kid = self._claims.read_header(header)
         # The unverified iss only chooses among configured key sets: an iss that is not
         # configured is refused here, before any lookup, so no token can name a key source.
         # Read-only from the start: every request with this token will share these claims.
@@ -203,27 +192,14 @@ class TokenVerifier:
         if algorithm_name not in key.algorithms:
             raise DisallowedAlgorithmError(f"alg {algorithm_name} does not fit key {kid!r}")
         self._check_signature(algorithm_name, key, signing_input, signature)
-        self._check_claims(claims)
-        self._check_validity_rules(header, claims)
+        self._claims.check_claims(claims)
+        self._claims.check_validity_rules(header, claims)
         user = Auth0User(claims) if self._user_factory is None else self._user_factory(claims, token)
         times = [claims[name] for name in ("nbf", "iat") if name in claims]
         not_before = max(times) if times else None
         entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], not_before, claims.get("iat"))
         self._cache.put(token, entry)
         return user
-
-    def _read_header(self, header: Mapping[str, Any]) -> tuple[str, str]:
-        algorithm_name = header.get("alg")
-        if not isinstance(algorithm_name, str) or algorithm_name not in self._algorithms:
-            raise DisallowedAlgorithmError(f"alg {str(algorithm_name)[:32]!r} is not allowed")
-        # RFC 7515 §4.1.11: extensions listed in crit must be understood; we implement none.
-        # RFC 7797: b64=false changes what is signed; refusing it closes that door too.
-        if "crit" in header or header.get("b64", True) is not True:
-            raise MalformedTokenError("critical header extension not supported")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
-            raise MalformedTokenError("kid is missing or not a usable string")
-        return algorithm_name, kid
 
     def _check_signature(self, algorithm_name: str, key: SigningKey, signing_input: bytes, signature: bytes) -> None:
         try:
@@ -233,65 +209,3 @@ class TokenVerifier:
             raise InvalidSignatureError("signature could not be checked") from exc
         if not valid:
             raise InvalidSignatureError()
-
-    def _check_claims(self, claims: Mapping[str, Any]) -> None:
-        now, leeway = self._now(), self.settings.leeway
-        exp = claims.get("exp")
-        if not is_safe_number(exp):
-            raise MalformedTokenError("exp is missing or not a number")
-        # Comparisons only: arithmetic on a huge integer claim could overflow a float.
-        if exp <= now - leeway:
-            raise ExpiredTokenError()
-        for name in ("nbf", "iat"):
-            if name not in claims:
-                continue
-            value = claims[name]
-            if not is_safe_number(value):
-                raise MalformedTokenError(f"{name} is not a number")
-            if value > now + leeway:
-                raise ImmatureTokenError(f"{name} is in the future")
-        # iss was checked before the key lookup: only a configured issuer gets this far.
-        self._check_audience(claims.get("aud"))
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
-            # Auth0 access tokens always name their subject; request.user.identity needs one.
-            raise MalformedTokenError("sub is missing or not a non-empty string")
-        check_act(claims)  # a delegation rule over a chain it cannot read could only guess
-
-    def _check_validity_rules(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
-        # The settings' validity rules: what the claims say never changes, so they are checked
-        # once per token; the age (time moves on) is checked again on every reuse.
-        settings = self.settings
-        if settings.token_profile == _RFC9068:
-            typ = header.get("typ")
-            # RFC 9068 §2.1, RFC 7515 §4.1.9: the media type, compared case-insensitively.
-            if not isinstance(typ, str) or typ.lower() not in _AT_JWT_TYPES:
-                raise TokenProfileError("typ is not at+jwt")
-            if any(claims.get(name) is None for name in _RFC9068_CLAIMS):
-                raise TokenProfileError("an RFC 9068 §2.2 claim is missing")
-        for name in settings.required_claims:
-            if claims.get(name) is None:
-                raise MissingClaimError(f"no {name[:64]!r} claim")
-        if settings.allowed_clients:
-            named = [claims[name] for name in ("azp", "client_id") if name in claims]
-            if not named or not all(isinstance(c, str) and c in self._allowed_clients for c in named):
-                raise ClientNotAllowedError("azp/client_id not allowed")
-        self._check_age(claims.get("iat"), self._now())
-
-    def _check_age(self, issued_at: object, now: float) -> None:
-        if not self.settings.max_token_age:
-            return
-        if not is_safe_number(issued_at):
-            raise TokenTooOldError("no iat to measure the age by")
-        if issued_at < now - self.settings.leeway - self.settings.max_token_age:
-            raise TokenTooOldError(f"older than {self.settings.max_token_age:g}s")
-
-    def _check_audience(self, audience: object) -> None:
-        if isinstance(audience, str):
-            granted = {audience}
-        elif isinstance(audience, list) and audience and all(isinstance(item, str) for item in audience):
-            granted = set(audience)
-        else:
-            raise InvalidAudienceError("aud is missing or not a string or list of strings")
-        if granted.isdisjoint(self._audiences):
-            raise InvalidAudienceError()
