@@ -112,7 +112,7 @@ class OpenTelemetryObserver:
 
     def __init__(self, *, meter_provider: MeterProvider | None = None, spans: bool = True) -> None:
         meter = metrics.get_meter(METER_NAME, __version__, meter_provider=meter_provider)
-        self._spans = spans
+        self._notes = _SpanNotes(spans)
         self._requests = _Counts()
         self._request_counts = self._requests.counts
         self._lookups = {True: 0, False: 0}  # hits and misses: counted on every protected request
@@ -169,11 +169,11 @@ class OpenTelemetryObserver:
             if count is not None:
                 counts[key] = count + 1
             else:
-                self._requests.add(key, lambda: self._request_attributes(event))
+                self._requests.add(key, lambda: _request_attributes(event))
             # The span is looked up only when there is something to note on it: a refusal, or
             # the caller of an accepted request; that lookup is a fifth of this observer's cost.
-            if self._spans and (event.outcome == "refused" or event.subject is not None):
-                self._annotate(event)
+            if self._notes.enabled and (event.outcome == "refused" or event.subject is not None):
+                self._notes.annotate(event)
         elif type(event) is TokenCacheLookup:
             self._lookups[event.hit] += 1
         elif type(event) is TokenVerified:
@@ -191,31 +191,7 @@ class OpenTelemetryObserver:
         elif type(event) is LikelyCause:
             cause = {"auth0_asgi.likely_cause": event.code}
             self._causes.add(event.code, lambda: cause)
-            self._span_event("auth0_asgi.likely_cause", cause)
-
-    def _annotate(self, event: RequestOutcome) -> None:
-        span = trace.get_current_span()
-        if not span.is_recording():
-            return
-        attributes = dict(self._request_attributes(event))
-        if event.subject is not None:
-            attributes["enduser.id"] = event.subject
-        if event.client_id is not None:
-            attributes["auth0_asgi.client_id"] = event.client_id
-        span.set_attributes(attributes)
-        if event.outcome == "refused":
-            span.add_event("auth0_asgi.request.refused", self._request_attributes(event))
-
-    @staticmethod
-    def _request_attributes(event: RequestOutcome) -> dict[str, AttributeValue]:
-        attributes: dict[str, AttributeValue] = {"auth0_asgi.outcome": event.outcome, "auth0_asgi.reason": event.reason}
-        if event.scheme is not None:
-            attributes["auth0_asgi.scheme"] = event.scheme
-        if event.error is not None:
-            attributes["error.type"] = event.error
-        if event.issuer is not None:
-            attributes["auth0_asgi.issuer"] = event.issuer
-        return attributes
+            self._notes.event("auth0_asgi.likely_cause", cause)
 
     def _observe_lookups(self, options: CallbackOptions) -> Iterable[Observation]:
         hits, misses = self._lookups[True], self._lookups[False]
@@ -239,15 +215,50 @@ class OpenTelemetryObserver:
         if event.issuer is not None:
             attributes["auth0_asgi.issuer"] = event.issuer
         self._fetch_duration.record(event.duration, attributes)
-        self._span_event("auth0_asgi.key_set.fetch", attributes)
+        self._notes.event("auth0_asgi.key_set.fetch", attributes)
 
     def _key_set_event(self, counts: _Counts, name: str, url: str, issuer: str | None) -> None:
         attributes = {"url.full": url} if issuer is None else {"url.full": url, "auth0_asgi.issuer": issuer}
         counts.add((url, issuer), lambda: attributes)
-        self._span_event(name, attributes)
+        self._notes.event(name, attributes)
 
-    def _span_event(self, name: str, attributes: _Attributes) -> None:
-        if self._spans:
+
+class _SpanNotes:
+    """What the observer notes on the current span, when it is recording: the request's outcome
+    and caller, and the key-set events."""
+
+    __slots__ = ("enabled",)
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def annotate(self, event: RequestOutcome) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        attributes = _request_attributes(event)
+        if event.subject is not None:
+            attributes["enduser.id"] = event.subject
+        if event.client_id is not None:
+            attributes["auth0_asgi.client_id"] = event.client_id
+        span.set_attributes(attributes)
+        if event.outcome == "refused":
+            span.add_event("auth0_asgi.request.refused", _request_attributes(event))
+
+    def event(self, name: str, attributes: _Attributes) -> None:
+        if self.enabled:
             span = trace.get_current_span()
             if span.is_recording():
                 span.add_event(name, attributes)
+
+
+def _request_attributes(event: RequestOutcome) -> dict[str, AttributeValue]:
+    """The attributes of a request's outcome, each only when it has a value."""
+    attributes: dict[str, AttributeValue] = {"auth0_asgi.outcome": event.outcome, "auth0_asgi.reason": event.reason}
+    if event.scheme is not None:
+        attributes["auth0_asgi.scheme"] = event.scheme
+    if event.error is not None:
+        attributes["error.type"] = event.error
+    if event.issuer is not None:
+        attributes["auth0_asgi.issuer"] = event.issuer
+    return attributes
