@@ -327,12 +327,6 @@ def test_a_bad_protected_prefix_stops_the_demo_with_one_line(tmp_path: Path) -> 
     )
 
 
-CLIENT_CREDENTIALS = {
-    "grant_type": "client_credentials",
-    "client_id": "demo-client",
-    "client_secret": "demo-secret",
-    "audience": DEFAULT_AUDIENCE,
-}
 MOUNTED = block("docs/deployment.md", 'Mount("/svc"')  # the page's own example
 
 
@@ -343,8 +337,8 @@ def test_root_path_works_behind_a_proxy_that_strips_it_and_a_mount_works_without
     with serving_demo(tmp_path, "--root-path", "/svc") as url:
         token_endpoint = httpx.get(f"{url}/.well-known/openid-configuration").json()["token_endpoint"]
         assert token_endpoint == f"{url}/svc/oauth/token"
-        assert httpx.post(token_endpoint, json=CLIENT_CREDENTIALS).status_code == 404  # no proxy: not found
-        forwarded = httpx.post(f"{url}/oauth/token", json=CLIENT_CREDENTIALS)  # what the proxy forwards
+        assert httpx.post(token_endpoint, json=OFFLINE_REQUEST).status_code == 404  # no proxy: not found
+        forwarded = httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST)  # what the proxy forwards
         assert forwarded.status_code == 200
         token = forwarded.json()["access_token"]
         private = httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {token}"})
@@ -354,7 +348,7 @@ def test_root_path_works_behind_a_proxy_that_strips_it_and_a_mount_works_without
     with serving_demo(tmp_path, target="mounted:app", ready="/svc/api/public") as url:
         discovery = httpx.get(f"{url}/svc/.well-known/openid-configuration").json()
         assert discovery["token_endpoint"] == f"{url}/svc/oauth/token"
-        issued = httpx.post(discovery["token_endpoint"], json=CLIENT_CREDENTIALS)
+        issued = httpx.post(discovery["token_endpoint"], json=OFFLINE_REQUEST)
         assert issued.status_code == 200
         token = issued.json()["access_token"]
         assert httpx.get(discovery["jwks_uri"]).status_code == 200
@@ -369,8 +363,33 @@ def test_the_offline_issuer_is_the_url_that_serves_it(tmp_path: Path) -> None:
     with serving_demo(tmp_path) as url:
         discovery = httpx.get(f"{url}/.well-known/openid-configuration").json()
         assert discovery["issuer"] == f"{url}/"
-        issued = httpx.post(discovery["token_endpoint"], json=CLIENT_CREDENTIALS).json()["access_token"]
+        issued = httpx.post(discovery["token_endpoint"], json=OFFLINE_REQUEST).json()["access_token"]
         assert jwt.decode(issued, options={"verify_signature": False})["iss"] == f"{url}/"
         from_iss = httpx.get(f"{url}/.well-known/openid-configuration").json()["jwks_uri"]
         assert httpx.get(from_iss).status_code == 200
         assert httpx.get(f"{url}/api/private", headers={"Authorization": f"Bearer {issued}"}).status_code == 200
+
+
+def test_the_quickstart_explains_an_accepted_and_a_refused_token(tmp_path: Path) -> None:
+    script = block("docs/quickstart.md", "auth0-asgi explain", language="bash")
+    commands = [line for line in script.splitlines() if line and not line.startswith("#")]
+    shown = [line.removeprefix("# ") for line in script.splitlines() if line.startswith("# ")]
+    binaries = str(Path(sys.executable).parent)
+    with serving_demo(tmp_path, AUTH0_DEMO_URL="") as url:  # as the quickstart runs it
+        token = httpx.post(f"{url}/oauth/token", json=OFFLINE_REQUEST).json()["access_token"]
+        outputs = []
+        for command in commands:  # each alone: a refused token's explain exits 1
+            result = subprocess.run(
+                [BASH, "-uo", "pipefail", "-c", command.replace(".venv/bin", binaries)],
+                cwd=tmp_path,
+                env={**demo_environment(tmp_path), "TOKEN": token},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert "Traceback" not in result.stderr
+            outputs.append((result.returncode, result.stdout.splitlines()))
+    assert [status for status, _ in outputs] == [0, 1]
+    assert shown[0] in outputs[0][1]
+    assert shown[1:] == [line for line in outputs[1][1] if "FAIL" in line or line.startswith("verdict:")]
