@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
@@ -41,21 +41,28 @@ class ClientCertificate:
         return thumbprint(self.der)
 
 
-def client_certificate(common_name: str = "local-client") -> ClientCertificate:
-    """A new self-signed P-256 client certificate, valid for a day."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, common_name: str, valid: datetime.timedelta
+) -> x509.Certificate:
+    """A certificate for `key` signed by itself, named `common_name`, valid from a little while ago
+    (clocks differ) for `valid`."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_after(now + valid)
         .sign(key, hashes.SHA256())
     )
+
+
+def client_certificate(common_name: str = "local-client") -> ClientCertificate:
+    """A new self-signed P-256 client certificate, valid for a day."""
+    certificate = self_signed(ec.generate_private_key(ec.SECP256R1()), common_name, datetime.timedelta(days=1))
     return ClientCertificate(certificate.public_bytes(Encoding.DER), certificate.public_bytes(Encoding.PEM))
 
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.errors import ConfigurationError
+
+from ._certificates import self_signed
 
 __all__ = [
     "DEFAULT_DEMO_URL",
@@ -145,18 +145,7 @@ def _public_jwk(private: PrivateKey) -> dict[str, Any]:
 
 def _self_signed(private: PrivateKey) -> bytes:
     """A self-signed certificate for the key, in DER, as a tenant's key set carries one in x5c."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth0-asgi local issuer")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .sign(private, hashes.SHA256())
-    )
+    certificate = self_signed(private, "auth0-asgi local issuer", datetime.timedelta(days=3650))
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
