@@ -167,9 +167,10 @@ class JWKSCache:
         """
         fetched_before = self._finished_fetches
         # Over-stale keys are dropped first: they are not held, so this lookup must fetch.
-        if self._servable_keys() is None or (self._clock() >= self._expires_at and not self._refreshed_ahead):
-            await self._refresh()
         keys = self._servable_keys()
+        if keys is None or (self._clock() >= self._expires_at and not self._refreshed_ahead):
+            await self._refresh()
+            keys = self._servable_keys()
         if keys is None:
             raise SigningKeysUnavailableError(self._seconds_until_retry())
         if self._observer is not None and self._clock() >= self._expires_at:
