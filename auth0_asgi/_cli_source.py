@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.config import Config
 
@@ -39,7 +40,7 @@ def _config() -> Config:
 def _demo_settings(issuer: str, jwks_url: str = "") -> Auth0Settings:
     from .testing import DEFAULT_AUDIENCE
 
-    domain = issuer.split("://", 1)[1].rstrip("/")
+    domain = urlsplit(issuer).netloc  # the host alone: the issuer may carry a path
     return Auth0Settings(domain=domain, audience=(DEFAULT_AUDIENCE,), issuer=issuer, jwks_url=jwks_url)
 
 

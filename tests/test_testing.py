@@ -495,3 +495,13 @@ def test_the_key_set_has_the_shape_auth0_publishes(algorithm: str) -> None:
         signing_key = jwt.PyJWKClient(f"{url}/.well-known/jwks.json").get_signing_key_from_jwt(issuer.token())
         claims = jwt.decode(issuer.token(), signing_key.key, algorithms=[algorithm], audience=issuer.audience)
     assert claims["iss"] == issuer.issuer
+
+
+async def test_an_issuer_with_a_path_verifies_its_own_tokens() -> None:
+    # A demo behind a proxy under /svc names that URL as its issuer (AUTH0_DEMO_URL).
+    issuer = LocalIssuer(issuer="https://host.example/svc/", private_key=_rsa_private(0))
+    assert issuer.settings().issuer == "https://host.example/svc/"
+    app = Auth0Middleware(Starlette(routes=demo_routes()), settings=issuer.settings(), keys=issuer)
+    async with asgi_client(app) as client:
+        answer = await client.get("/api/private", headers={"Authorization": f"Bearer {issuer.token()}"})
+    assert answer.status_code == 200, answer.text

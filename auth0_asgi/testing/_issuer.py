@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -126,7 +127,8 @@ class LocalIssuer(MistakenTokens, TokenKinds):
         While served, `jwks_url` points at the loopback server; in process it is a URL that is
         never fetched, since the middleware takes its keys from the issuer itself.
         """
-        domain = self.issuer.split("://", 1)[-1].rstrip("/")
+        # The host alone: an issuer may carry a path (a demo behind a proxy, under a prefix).
+        domain = urlsplit(self.issuer).netloc or self.issuer.split("://", 1)[-1].rstrip("/")
         return Auth0Settings(
             domain=domain,
             audience=(self.audience,),
