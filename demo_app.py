@@ -147,7 +147,7 @@ def _offline_banner(issuer: LocalIssuer, key_file: Path) -> str:
         "Auth0, for loopback clients only. Set AUTH0_DOMAIN and AUTH0_API_AUDIENCE (environment or .env) to use "
         "your tenant.\n"
         f"    Signing key: {key_file} (shared by this demo's workers; delete it for a new key).\n"
-        "    Get a token (adjust the address if you passed --host or --port):\n"
+        "    Get a token (with --host or --port, set AUTH0_DEMO_URL to the URL clients use):\n"
         f"    curl -s -X POST {issuer.issuer}oauth/token -H 'content-type: application/json' -d '{body}'"
     )
 
