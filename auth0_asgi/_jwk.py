@@ -6,9 +6,10 @@ import base64
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -106,6 +107,35 @@ def _invalid_document(reason: str) -> JWKSFetchError:
     return JWKSFetchError(reason, code="invalid_document")
 
 
+class _SortedKeySet(NamedTuple):
+    """A key set's entries sorted: the usable keys by kid, the skipped entries (index, JWK, why),
+    and each repeat of a kid (every one after the first), whose kid is then dropped whole."""
+
+    keys: dict[str, SigningKey]
+    skipped: list[tuple[int, object, str]]
+    repeated: list[str]
+
+
+def _sort_key_set(body: bytes, allowed_algorithms: Iterable[str]) -> _SortedKeySet:
+    document = json_object(body, "the key set", _invalid_document)
+    if not isinstance(document.get("keys"), list):
+        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array", code="invalid_document")
+    allowed = frozenset(allowed_algorithms)
+    sorted_set = _SortedKeySet({}, [], [])
+    dropped: set[str] = set()  # the kids of `repeated`, for a lookup in constant time
+    for index, jwk in enumerate(document["keys"]):
+        usable = _usable_key(jwk, allowed)
+        if isinstance(usable, str):
+            sorted_set.skipped.append((index, jwk, usable))
+        elif usable.kid in sorted_set.keys or usable.kid in dropped:
+            dropped.add(usable.kid)
+            sorted_set.repeated.append(usable.kid)
+            sorted_set.keys.pop(usable.kid, None)
+        else:
+            sorted_set.keys[usable.kid] = usable
+    return sorted_set
+
+
 def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, SigningKey]:
     """Parse a JWKS document into usable keys by kid.
 
@@ -115,52 +145,28 @@ def parse_jwks(body: bytes, allowed_algorithms: Iterable[str]) -> dict[str, Sign
     document itself is not a strict JSON object (as tokens are read: no duplicate names, no
     non-finite numbers, no lone surrogates) with a `keys` array.
     """
-    document = json_object(body, "the key set", _invalid_document)
-    if not isinstance(document.get("keys"), list):
-        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array", code="invalid_document")
-    allowed = frozenset(allowed_algorithms)
-    keys: dict[str, SigningKey] = {}
-    duplicated: set[str] = set()
-    for index, jwk in enumerate(document["keys"]):
-        usable = _usable_key(jwk, allowed)
-        if isinstance(usable, str):
-            logger.debug("skipping JWKS entry %d: %s", index, usable, extra=fields("key_skipped", "unusable_key"))
-            continue
-        if usable.kid in keys or usable.kid in duplicated:
-            duplicated.add(usable.kid)
-            keys.pop(usable.kid, None)
-            logger.warning(
-                "the key set publishes kid %r more than once; ignoring it",
-                usable.kid,
-                extra=fields("key_skipped", "duplicate_kid"),
-            )
-            continue
-        keys[usable.kid] = usable
-    return keys
+    sorted_set = _sort_key_set(body, allowed_algorithms)
+    for index, _, reason in sorted_set.skipped:
+        logger.debug("skipping JWKS entry %d: %s", index, reason, extra=fields("key_skipped", "unusable_key"))
+    for kid in sorted_set.repeated:
+        logger.warning(
+            "the key set publishes kid %r more than once; ignoring it",
+            kid,
+            extra=fields("key_skipped", "duplicate_kid"),
+        )
+    return sorted_set.keys
 
 
 def unusable_keys(body: bytes, allowed_algorithms: Iterable[str]) -> list[str]:
     """Why each entry of a key set `parse_jwks` would skip is skipped, one line each (for people:
     the CLI's check says why a key set yields no usable key). Raises as `parse_jwks` does."""
-    document = json_object(body, "the key set", _invalid_document)
-    if not isinstance(document.get("keys"), list):
-        raise JWKSFetchError("the key set is not a JSON object with a 'keys' array", code="invalid_document")
-    allowed = frozenset(allowed_algorithms)
-    reasons: list[str] = []
-    seen: dict[str, int] = {}
-    for index, jwk in enumerate(document["keys"]):
-        usable = _usable_key(jwk, allowed)
+    sorted_set = _sort_key_set(body, allowed_algorithms)
+    reasons = []
+    for index, jwk, reason in sorted_set.skipped:
         kid = jwk.get("kid") if isinstance(jwk, dict) else None
-        named = f"key {index + 1}" + (f" (kid {kid!r})" if isinstance(kid, str) else "")
-        if isinstance(usable, str):
-            reasons.append(f"{named}: {usable}")
-        else:
-            seen[usable.kid] = seen.get(usable.kid, 0) + 1
-    reasons += [
-        f"kid {kid!r}: published {count} times, so which key it means is unknown"
-        for kid, count in seen.items()
-        if count > 1
-    ]
+        reasons.append(f"key {index + 1}" + (f" (kid {kid!r})" if isinstance(kid, str) else "") + f": {reason}")
+    for kid, repeats in Counter(sorted_set.repeated).items():
+        reasons.append(f"kid {kid!r}: published {repeats + 1} times, so which key it means is unknown")
     return reasons
 
 
