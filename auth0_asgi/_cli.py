@@ -29,7 +29,7 @@ import httpx
 
 from ._cli_source import TokenSource, demo_url, token_source
 from ._doctor import check_resource
-from ._explain import explain, plain_token
+from ._explain import accepting_app, explain, plain_token
 from ._fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
 from ._jwk import unusable_keys
 from ._plain import fetch_failure
@@ -48,10 +48,6 @@ _DESCRIPTION: Final = (
 )
 
 
-async def _unused_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover - never called
-    raise RuntimeError("the CLI's middleware serves no requests")
-
-
 async def _why_no_keys(source: JWKSCache, settings_algorithms: Sequence[str], out: TextIO) -> None:
     """Each key of the set, and why it cannot be used (the set is fetched once more to read it)."""
     async with httpx.AsyncClient() as client:
@@ -67,7 +63,7 @@ async def _why_no_keys(source: JWKSCache, settings_algorithms: Sequence[str], ou
 
 async def _check(source: TokenSource, out: TextIO) -> int:
     settings = source.settings
-    middleware = Auth0Middleware(_unused_app, settings=settings, keys=source.keys)
+    middleware = Auth0Middleware(accepting_app, settings=settings, keys=source.keys)
     failed = 0
     try:
         print(f"checking {source.described}", file=out)

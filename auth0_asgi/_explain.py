@@ -24,12 +24,12 @@ from .errors import AuthenticationError, ConfigurationError, SigningKeysUnavaila
 from .jwks import JWKSCache
 from .middleware import Auth0Middleware
 
-__all__ = ["explain", "plain_token"]
+__all__ = ["accepting_app", "explain", "plain_token"]
 
 _SHOWN: Final = 100  # characters of a claim shown: a hostile token may hold megabytes
 
 
-async def _no_app(scope: Any, receive: Any, send: Any) -> None:
+async def accepting_app(scope: Any, receive: Any, send: Any) -> None:
     """The app behind the CLI's middleware: a request that reaches it was let through."""
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b""})
@@ -75,7 +75,7 @@ class _Explainer:
     def __init__(self, source: TokenSource, now: Callable[[], float]) -> None:
         self.settings = source.settings
         self.now = now
-        self.middleware = Auth0Middleware(_no_app, settings=source.settings, keys=source.keys)
+        self.middleware = Auth0Middleware(accepting_app, settings=source.settings, keys=source.keys)
 
     async def key_for(self, token: _Token) -> tuple[Any, str]:
         kid = token.header.get("kid")

@@ -12,17 +12,15 @@ from .errors import JWKSFetchError
 
 __all__ = ["duration", "fetch_failure"]
 
-_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
 
 
 def duration(seconds: float) -> str:
     """``3 minutes``, ``1 hour``, ``2 days``: the largest whole unit (``0 seconds`` at least)."""
     seconds = abs(seconds)
-    for name, size in _UNITS:
-        if seconds >= size or size == 1:
-            count = int(seconds // size)
-            return f"{count} {name}{'' if count == 1 else 's'}"
-    raise AssertionError("unreachable")  # pragma: no cover - the last unit always matches
+    name, size = next(((name, size) for name, size in _UNITS if seconds >= size), ("second", 1))
+    count = int(seconds // size)
+    return f"{count} {name}{'' if count == 1 else 's'}"
 
 
 _TRANSPORT = {
