@@ -27,6 +27,7 @@ from jwt.exceptions import PyJWTError
 
 from ._jwk import jwk_thumbprint
 from ._jws import decode_segment, is_safe_number, json_object, split_compact
+from ._signature import SignatureCheck, signature_check
 from .errors import ConfigurationError, InvalidDPoPProofError, KeyBindingError
 
 __all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_hash", "check_binding"]
@@ -120,7 +121,9 @@ class ProofChecker:
             raise ConfigurationError(f"AUTH0_DPOP_ALGORITHMS={','.join(names)!r}: allowed: {allowed}")
         defaults = get_default_algorithms()
         self.algorithms = names
+        # PyJWT's algorithms load the proofs' keys; the signatures are checked by our own.
         self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in names}
+        self._signature_checks: Mapping[str, SignatureCheck] = {name: signature_check(name) for name in names}
         self.max_age = max_age
         self.leeway = leeway
         self._now = now
@@ -148,9 +151,7 @@ class ProofChecker:
         key, thumbprint = header.key()
         signing_input = proof[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
         try:
-            valid = header.algorithm.verify(
-                signing_input, key, decode_segment(signature_segment, InvalidDPoPProofError)
-            )
+            valid = header.check_signature(signing_input, key, decode_segment(signature_segment, InvalidDPoPProofError))
         except (PyJWTError, ValueError, TypeError) as exc:  # pragma: no cover - key and alg already agree
             raise InvalidDPoPProofError("signature could not be checked") from exc
         if not valid:
@@ -175,7 +176,7 @@ class ProofChecker:
             raise InvalidDPoPProofError("jwk holds a private key")
         if not _fits(jwk, algorithm_name):
             raise InvalidDPoPProofError("jwk does not fit alg")
-        checked = _ProofHeader(self._algorithms[algorithm_name], jwk)
+        checked = _ProofHeader(self._algorithms[algorithm_name], self._signature_checks[algorithm_name], jwk)
         self._headers.put(segment, checked)
         return checked
 
@@ -220,10 +221,11 @@ def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
 class _ProofHeader:
     """A proof header that passed every check, and the key it names, loaded when first needed."""
 
-    __slots__ = ("_key", "algorithm", "jwk")
+    __slots__ = ("_key", "algorithm", "check_signature", "jwk")
 
-    def __init__(self, algorithm: Algorithm, jwk: Mapping[str, Any]) -> None:
+    def __init__(self, algorithm: Algorithm, check_signature: SignatureCheck, jwk: Mapping[str, Any]) -> None:
         self.algorithm = algorithm
+        self.check_signature = check_signature
         self.jwk = jwk
         self._key: tuple[Any, str] | None = None
 

@@ -2,8 +2,8 @@
 
 The compact JWS is parsed strictly by hand (RFC 7515 §7.1, RFC 8725): canonical
 base64url segments, UTF-8 JSON objects without duplicate names, numeric time claims.
-PyJWT supplies the algorithm implementations; its exceptions are translated to ours here
-and nowhere else.
+`cryptography` checks the signatures (`auth0_asgi._signature`); whatever it raises is
+translated to ours here and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from ._claim_checks import ClaimChecks
@@ -20,6 +19,7 @@ from ._confirmation import check_confirmation
 from ._frozen import thaw
 from ._jwk import SigningKey
 from ._jws import frozen_json_object, is_safe_number, parse_compact
+from ._signature import SignatureCheck, signature_check
 from ._token_cache import VerifiedToken, VerifiedTokenCache
 from .errors import (
     ConfigurationError,
@@ -89,8 +89,9 @@ class TokenVerifier:
             self._sources = dict.fromkeys(trusted, keys)
         self._now = now
         self._claims = ClaimChecks(settings, now)
-        defaults = get_default_algorithms()
-        self._algorithms: Mapping[str, Algorithm] = {name: defaults[name] for name in settings.algorithms}
+        self._signature_checks: Mapping[str, SignatureCheck] = {
+            name: signature_check(name) for name in settings.algorithms
+        }
         self._cache = VerifiedTokenCache(settings.token_cache_size)
 
     @property
@@ -203,7 +204,7 @@ class TokenVerifier:
 
     def _check_signature(self, algorithm_name: str, key: SigningKey, signing_input: bytes, signature: bytes) -> None:
         try:
-            valid = self._algorithms[algorithm_name].verify(signing_input, key.key, signature)
+            valid = self._signature_checks[algorithm_name](signing_input, key.key, signature)
         except (PyJWTError, ValueError, TypeError) as exc:  # pragma: no cover - key and alg already agree
             # Defence in depth: whatever a library raises on hostile bytes is a refusal, not a 500.
             raise InvalidSignatureError("signature could not be checked") from exc
