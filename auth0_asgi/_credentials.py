@@ -60,6 +60,42 @@ def _scheme_and_token(value: bytes) -> tuple[str | None, bytes]:
     return scheme, parts[1].strip() if len(parts) > 1 else b""
 
 
+#: Authorization values already read, to their scheme and token: a client sends the same value
+#: for the token's lifetime, and the checks below depend on the bytes alone, so one lookup
+#: replaces them (and the token's text comes back with its hash computed, for the token cache).
+#: Only values that passed are kept: anything refused is read, and refused, every time. Bounded,
+#: and only values of a real token's length kept, so a flood of distinct ones costs no memory.
+_READ: dict[bytes, tuple[str, str]] = {}
+_MAX_READ: Final = 1024
+_MAX_READ_LENGTH: Final = 4096
+
+
+def _read_authorization(value: bytes, schemes: frozenset[str]) -> tuple[str, str]:
+    """The scheme and token of one Authorization value presented with one of `schemes`."""
+    read = _READ.get(value)
+    if read is not None:
+        if read[0] not in schemes:
+            raise MissingTokenError()
+        return read
+    scheme, token = _scheme_and_token(value)
+    if scheme is None or scheme not in schemes:
+        raise MissingTokenError()
+    if not token:
+        raise InvalidRequestError("empty token")
+    if len(token.split(None, 1)) > 1:
+        raise InvalidRequestError("whitespace inside the token")
+    if not token.isascii():
+        # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
+        # proof's ath hashes it or anything else reads it.
+        raise MalformedTokenError("the token is not ASCII")
+    read = scheme, token.decode("latin-1")
+    if len(value) <= _MAX_READ_LENGTH:
+        if len(_READ) >= _MAX_READ:
+            _READ.clear()
+        _READ[value] = read
+    return read
+
+
 def authorization_scheme(scope: Scope) -> str | None:
     """The scheme of the request's only Authorization field, if it is one we know; else None."""
     authorization = credential_fields(scope).authorization
@@ -83,24 +119,14 @@ def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFi
         raise InvalidRequestError("several Authorization headers")
     if not authorization:
         raise MissingTokenError()
-    scheme, token = _scheme_and_token(authorization[0])
-    if scheme is None or scheme not in schemes:
-        raise MissingTokenError()
-    if not token:
-        raise InvalidRequestError("empty token")
-    if len(token.split(None, 1)) > 1:
-        raise InvalidRequestError("whitespace inside the token")
-    if not token.isascii():
-        # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
-        # proof's ath hashes it or anything else reads it.
-        raise MalformedTokenError("the token is not ASCII")
+    scheme, token = _read_authorization(authorization[0], schemes)
     if scheme == BEARER:
         if proofs and DPOP in schemes:
             # A proof beside a bearer token means the client meant DPoP: ambiguous, so refused.
             raise InvalidRequestError("a DPoP proof with a Bearer token")
-        return Credentials(BEARER, token.decode("latin-1"), None)
+        return Credentials(BEARER, token, None)
     if not proofs:
         raise InvalidRequestError("the DPoP scheme without a DPoP proof")
     if len(proofs) > 1:
         raise InvalidDPoPProofError("several DPoP headers")  # RFC 9449 §4.3 check 1
-    return Credentials(DPOP, token.decode("latin-1"), proofs[0].decode("latin-1"))
+    return Credentials(DPOP, token, proofs[0].decode("latin-1"))

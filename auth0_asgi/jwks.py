@@ -192,6 +192,15 @@ class JWKSCache:
             raise UnknownSigningKeyError("unknown kid after refresh")
         return key
 
+    def fresh_key(self, kid: str) -> SigningKey | None:
+        """The key published under `kid` while the keys held are within their TTL; else None,
+        and `get_signing_key` decides (stale keys, none held, an unknown kid). No waiting: a
+        verified token's reuse asks this first, and a coroutine would cost more than the lookup."""
+        keys = self._keys
+        if keys is None or self._clock() >= self._expires_at:
+            return None
+        return keys.get(kid)
+
     @property
     def keys(self) -> Mapping[str, SigningKey]:
         """The usable keys held now, by kid; empty before the first successful fetch."""

@@ -32,6 +32,7 @@ from .errors import (
     UnknownSigningKeyError,
 )
 from .events import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS, Auth0Observer, TokenVerified, guarded
+from .jwks import JWKSCache
 from .settings import Auth0Settings
 from .user import Auth0User
 
@@ -87,6 +88,10 @@ class TokenVerifier:
             self._sources: dict[str, SigningKeySource] = dict(keys)
         else:
             self._sources = dict.fromkeys(trusted, keys)
+        # A JWKSCache answers a reuse's lookup of a fresh key without a coroutine.
+        self._fresh_keys = {
+            issuer: source.fresh_key for issuer, source in self._sources.items() if isinstance(source, JWKSCache)
+        }
         self._now = now
         self._claims = ClaimChecks(settings, now)
         self._signature_checks: Mapping[str, SignatureCheck] = {
@@ -135,10 +140,30 @@ class TokenVerifier:
           CertificateBindingError is raised; `settings.mtls` ``required`` refuses unbound
           tokens with it too.
         """
-        user = await self._authentic_user(token)
+        # A reuse whose key is fresh in its cache needs no await: the common case, without the
+        # coroutines the general path costs.
+        user = self._held_user(token)
+        if user is None:
+            user = await self._authentic_user(token)
         # Signature first, then the binding: an unsigned cnf proves nothing.
         check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
         return user
+
+    def _held_user(self, token: str) -> Auth0User | None:
+        """The user of a token verified before, when its reuse passes now and its key is fresh
+        in a `JWKSCache`; None when `_authentic_user` must decide (not cached, the key to be
+        looked up, or another key under its kid). Raises as a reuse does."""
+        entry = self._cache.get(token)
+        if entry is None:
+            return None
+        self._check_times(token, entry)
+        fresh_key = self._fresh_keys.get(entry.issuer)
+        key = fresh_key(entry.kid) if fresh_key is not None else None
+        if key is None or (key is not entry.key and key != entry.key):
+            return None
+        if self._observer is not None:
+            self._observer.on_event(TOKEN_CACHE_HIT)
+        return entry.user
 
     async def _authentic_user(self, token: str) -> Auth0User:
         entry = self._cache.get(token)
@@ -158,7 +183,8 @@ class TokenVerifier:
         self._observer.on_event(TokenVerified(time.perf_counter() - started, age))
         return user
 
-    async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User | None:
+    def _check_times(self, token: str, entry: VerifiedToken) -> None:
+        """What time changes about a verified token: `exp`, `nbf` and `iat`, and its age."""
         now, leeway = self._now(), self.settings.leeway
         if entry.expires_at <= now - leeway:
             self._cache.discard(token)
@@ -166,6 +192,9 @@ class TokenVerifier:
         if entry.not_before is not None and entry.not_before > now + leeway:
             raise ImmatureTokenError("nbf or iat is in the future")
         self._claims.check_age(entry.issued_at, now)
+
+    async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User | None:
+        self._check_times(token, entry)
         try:
             key = await self._sources[entry.issuer].get_signing_key(entry.kid)
         except UnknownSigningKeyError:

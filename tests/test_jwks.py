@@ -86,6 +86,19 @@ async def test_ttl_expiry_refreshes(jwks_server: JWKSServer, make_cache: Any, cl
     assert jwks_server.count == 2
 
 
+async def test_fresh_key_answers_only_within_the_ttl_and_never_fetches(
+    jwks_server: JWKSServer, make_cache: Any, clock: FakeClock
+) -> None:
+    cache = make_cache(cache_ttl=600)
+    assert cache.fresh_key("rsa-1") is None  # nothing held yet: get_signing_key fetches
+    key = await cache.get_signing_key("rsa-1")
+    assert cache.fresh_key("rsa-1") is key
+    assert cache.fresh_key("never-published") is None  # get_signing_key decides on a refresh
+    clock.advance(600)
+    assert cache.fresh_key("rsa-1") is None  # stale: get_signing_key refreshes or serves it
+    assert jwks_server.count == 1
+
+
 async def test_while_refreshed_ahead_a_lookup_holding_its_key_never_fetches(
     jwks_server: JWKSServer, make_cache: Any, clock: FakeClock, second_rsa_key: SigningPair, rsa_key: SigningPair
 ) -> None:
