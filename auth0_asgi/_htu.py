@@ -21,7 +21,7 @@ from urllib.parse import quote, quote_from_bytes
 
 from starlette.types import Scope
 
-from ._gate import is_host_and_port
+from ._gate import MAX_HOST_BYTES, is_host_and_port
 from ._proxies import AMBIGUOUS, TrustedProxies
 
 __all__ = ["Origins", "normalise_origin", "normalise_url", "split_origin"]
@@ -123,6 +123,34 @@ def normalise_origin(origin: str) -> str | None:
     return split[0]
 
 
+def _checked_origin(scheme: str, host: str) -> str | None:
+    # Validated alone and never joined to the path: "h#" or "h/api" must not change the path.
+    if not is_host_and_port(host.encode("latin-1")):
+        return None
+    return normalise_origin(f"{scheme}://{host}")
+
+
+def _request_path(raw: bytes | None, path: str, root_path: str) -> str | None:
+    """The normal form of the path the request was sent to: `raw` (its raw path and maybe a
+    query), else `path`, under `root_path`."""
+    # The request side is what the client sent: bytes a URI cannot hold are percent-encoded,
+    # so they compare equal to a proof that encoded them.
+    if raw is not None:
+        path = quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE)
+    else:
+        path = quote(path, safe=_PATH_SAFE.replace("%", ""))
+    if root_path and not path.startswith(root_path):
+        path = root_path + path  # servers that leave root_path out of the path
+    return _normal_path(path)
+
+
+# Both depend on their arguments alone, and a client sends proof after proof to the same host
+# and path: remembered, bounded (only short values: the host is at most MAX_HOST_BYTES).
+_MAX_SCHEME_LENGTH: Final = 16
+_origin_memo: Final = functools.lru_cache(maxsize=256)(_checked_origin)
+_request_path_memo: Final = functools.lru_cache(maxsize=1024)(_request_path)
+
+
 class Origins:
     """Where requests are taken to have been sent, for comparing with `htu`.
 
@@ -151,27 +179,23 @@ class Origins:
         if host is None:
             server = scope.get("server")
             host = f"{server[0]}:{server[1]}" if server and server[1] is not None else (server or ("",))[0]
-        # Validated alone and never joined to the path: "h#" or "h/api" must not change the path.
-        if not is_host_and_port(host.encode("latin-1")):
-            return None
-        return normalise_origin(f"{scheme}://{host}")
+        if len(host) > MAX_HOST_BYTES:
+            return None  # no host[:port] is this long
+        # A scheme from a trusted proxy's header may be anything: only short ones are kept.
+        return _origin_memo(scheme, host) if len(scheme) <= _MAX_SCHEME_LENGTH else _checked_origin(scheme, host)
 
     def matches(self, htu: str, scope: Scope) -> bool:
         """Whether `htu` names the request in `scope` (query and fragment ignored)."""
         claimed = split_origin(htu)
         if claimed is None:
             return False
-        root_path = scope.get("root_path", "")
-        # The request side is what the client sent: bytes a URI cannot hold are percent-encoded,
-        # so they compare equal to a proof that encoded them.
-        raw = scope.get("raw_path")
-        if raw is not None:
-            path = quote_from_bytes(raw.split(b"?", 1)[0], safe=_PATH_SAFE)
+        raw: bytes | None = scope.get("raw_path")
+        root_path: str = scope.get("root_path", "")
+        if raw is not None and len(raw) + len(root_path) <= _MEMO_MAX_LENGTH:
+            request_path = _request_path_memo(raw, "", root_path)
         else:
-            path = quote(scope["path"], safe=_PATH_SAFE.replace("%", ""))
-        if root_path and not path.startswith(root_path):
-            path = root_path + path  # servers that leave root_path out of the path
-        if claimed[1] != _normal_path(path):
+            request_path = _request_path(raw, scope["path"], root_path)
+        if claimed[1] != request_path:
             return False
         if self._origins:
             return claimed[0] in self._origins

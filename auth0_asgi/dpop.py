@@ -128,6 +128,8 @@ class ProofChecker:
         self.leeway = leeway
         self._now = now
         self._headers = _HeaderCache()
+        # Each token's ath, by its text: a client sends one token with proof after proof.
+        self._hashes: dict[str, bytes] = {}
 
     def check(
         self, proof: str, *, method: str, target_matches: Callable[[str], bool], access_token: str | None
@@ -201,10 +203,26 @@ class ProofChecker:
             raise InvalidDPoPProofError("iat is in the future")
         if access_token is not None:
             ath = claims.get("ath")
-            expected = access_token_hash(access_token).encode("ascii")
+            expected = self._hashes.get(access_token)
+            if expected is None:
+                expected = access_token_hash(access_token).encode("ascii")
+                _remember(self._hashes, access_token, expected)
             if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "surrogateescape"), expected):
                 raise InvalidDPoPProofError("ath is not the hash of the access token")
         return jti, iat + self.max_age
+
+
+#: How many token hashes are kept, and how long a token may be to be kept.
+_MAX_HASHES: Final = 1024
+_MAX_HASHED_TOKEN: Final = 4096
+
+
+def _remember(hashes: dict[str, bytes], token: str, expected: bytes) -> None:
+    # Bounded: a flood of distinct tokens (not yet verified here) only empties it now and then.
+    if len(token) <= _MAX_HASHED_TOKEN:
+        if len(hashes) >= _MAX_HASHES:
+            hashes.clear()
+        hashes[token] = expected
 
 
 def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:

@@ -8,8 +8,9 @@ import pytest
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._htu import Origins, normalise_origin, normalise_url
+from auth0_asgi._htu import Origins, _request_path_memo, normalise_origin, normalise_url
 from auth0_asgi.dpop import ProofChecker
+from auth0_asgi.errors import InvalidDPoPProofError
 from auth0_asgi.testing import DPoPKey, LocalIssuer
 
 
@@ -230,3 +231,46 @@ def test_the_header_memo_is_bounded_and_forgets_the_least_recently_used() -> Non
         checker.check(proof, method="GET", target_matches=lambda htu: True, access_token=None)
     kept = {entry.key()[1] for entry in checker._headers._entries.values()}
     assert kept == {keys[0].thumbprint, keys[2].thumbprint}
+
+
+def test_the_token_hash_memo_is_bounded_and_never_confuses_two_tokens() -> None:
+    key = DPoPKey()
+    checker = ProofChecker()
+
+    def check(proof_for: str, presented: str) -> None:
+        proof = key.proof("GET", "http://a.example/x", access_token=proof_for)
+        checker.check(proof, method="GET", target_matches=lambda htu: True, access_token=presented)
+
+    check("token-a", "token-a")
+    check("token-a", "token-a")  # from memory now
+    with pytest.raises(InvalidDPoPProofError, match="ath is not the hash"):
+        check("token-a", "token-b")  # token-a's hash is remembered; token-b's is its own
+    with pytest.raises(InvalidDPoPProofError, match="ath is not the hash"):
+        check("token-b", "token-a")
+    for n in range(1100):
+        check(f"t{n}", f"t{n}")
+        assert len(checker._hashes) <= 1024
+    check("x" * 5000, "x" * 5000)  # longer than any real token: hashed, never kept
+    assert "x" * 5000 not in checker._hashes
+
+
+def test_the_request_side_of_htu_is_remembered_only_for_short_paths() -> None:
+    origins = Origins()
+    long_path = "/" + "a" * 3000
+
+    def scope(path: str) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "headers": [(b"host", b"a.example")],
+        }
+
+    _request_path_memo.cache_clear()
+    before = 0
+    assert origins.matches("http://a.example" + long_path, scope(long_path))
+    assert _request_path_memo.cache_info().currsize == before
+    assert origins.matches("http://a.example/short", scope("/short"))
+    assert not origins.matches("http://a.example/short", scope("/other"))
+    assert _request_path_memo.cache_info().currsize == before + 2
