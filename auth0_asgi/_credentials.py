@@ -52,12 +52,9 @@ def credential_fields(scope: Scope) -> CredentialFields:
     return CredentialFields(authorization, proofs)
 
 
-def _scheme_and_token(value: bytes) -> tuple[str | None, bytes]:
-    # Split as bytes: ASCII whitespace is what separates HTTP fields, and it is cheaper than
-    # decoding first.
+def _scheme(value: bytes) -> str | None:
     parts = value.split(None, 1)
-    scheme = _SCHEMES.get(parts[0].lower()) if parts else None
-    return scheme, parts[1].strip() if len(parts) > 1 else b""
+    return _SCHEMES.get(parts[0].lower()) if parts else None
 
 
 #: Authorization values already read, to their scheme and token: a client sends the same value
@@ -77,13 +74,17 @@ def _read_authorization(value: bytes, schemes: frozenset[str]) -> tuple[str, str
         if read[0] not in schemes:
             raise MissingTokenError()
         return read
-    scheme, token = _scheme_and_token(value)
+    # One split as bytes (ASCII whitespace separates HTTP fields, and it is cheaper than
+    # decoding first): the scheme, the token, and anything after whitespace inside it.
+    parts = value.split(None, 2)
+    scheme = _SCHEMES.get(parts[0].lower()) if parts else None
     if scheme is None or scheme not in schemes:
         raise MissingTokenError()
-    if not token:
+    if len(parts) == 1:
         raise InvalidRequestError("empty token")
-    if len(token.split(None, 1)) > 1:
+    if len(parts) > 2:
         raise InvalidRequestError("whitespace inside the token")
+    token = parts[1]
     if not token.isascii():
         # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
         # proof's ath hashes it or anything else reads it.
@@ -99,7 +100,7 @@ def _read_authorization(value: bytes, schemes: frozenset[str]) -> tuple[str, str
 def authorization_scheme(scope: Scope) -> str | None:
     """The scheme of the request's only Authorization field, if it is one we know; else None."""
     authorization = credential_fields(scope).authorization
-    return _scheme_and_token(authorization[0])[0] if len(authorization) == 1 else None
+    return _scheme(authorization[0]) if len(authorization) == 1 else None
 
 
 def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFields | None = None) -> Credentials:
