@@ -57,23 +57,8 @@ def _scheme(value: bytes) -> str | None:
     return _SCHEMES.get(parts[0].lower()) if parts else None
 
 
-#: Authorization values already read, to their scheme and token: a client sends the same value
-#: for the token's lifetime, and the checks below depend on the bytes alone, so one lookup
-#: replaces them (and the token's text comes back with its hash computed, for the token cache).
-#: Only values that passed are kept: anything refused is read, and refused, every time. Bounded,
-#: and only values of a real token's length kept, so a flood of distinct ones costs no memory.
-_READ: dict[bytes, tuple[str, str]] = {}
-_MAX_READ: Final = 1024
-_MAX_READ_LENGTH: Final = 4096
-
-
 def _read_authorization(value: bytes, schemes: frozenset[str]) -> tuple[str, str]:
     """The scheme and token of one Authorization value presented with one of `schemes`."""
-    read = _READ.get(value)
-    if read is not None:
-        if read[0] not in schemes:
-            raise MissingTokenError()
-        return read
     # One split as bytes (ASCII whitespace separates HTTP fields, and it is cheaper than
     # decoding first): the scheme, the token, and anything after whitespace inside it.
     parts = value.split(None, 2)
@@ -89,12 +74,7 @@ def _read_authorization(value: bytes, schemes: frozenset[str]) -> tuple[str, str
         # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
         # proof's ath hashes it or anything else reads it.
         raise MalformedTokenError("the token is not ASCII")
-    read = scheme, token.decode("latin-1")
-    if len(value) <= _MAX_READ_LENGTH:
-        if len(_READ) >= _MAX_READ:
-            _READ.clear()
-        _READ[value] = read
-    return read
+    return scheme, token.decode("latin-1")
 
 
 def authorization_scheme(scope: Scope) -> str | None:
