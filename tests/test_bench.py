@@ -43,6 +43,8 @@ def test_overhead_benchmark_smoke() -> None:
     ):
         assert expected in rows, output
     assert "memory per 10k requests" in output
+    for row in ("ours, reused token ", "ours, new token per request ", "ours, DPoP, reused token "):
+        assert any(line.startswith("  " + row) and " F  (aim: <= " in line for line in output.splitlines()), output
 
 
 def test_end_to_end_benchmark_smoke() -> None:
