@@ -57,26 +57,6 @@ def _scheme(value: bytes) -> str | None:
     return _SCHEMES.get(parts[0].lower()) if parts else None
 
 
-def _read_authorization(value: bytes, schemes: frozenset[str]) -> tuple[str, str]:
-    """The scheme and token of one Authorization value presented with one of `schemes`."""
-    # One split as bytes (ASCII whitespace separates HTTP fields, and it is cheaper than
-    # decoding first): the scheme, the token, and anything after whitespace inside it.
-    parts = value.split(None, 2)
-    scheme = _SCHEMES.get(parts[0].lower()) if parts else None
-    if scheme is None or scheme not in schemes:
-        raise MissingTokenError()
-    if len(parts) == 1:
-        raise InvalidRequestError("empty token")
-    if len(parts) > 2:
-        raise InvalidRequestError("whitespace inside the token")
-    token = parts[1]
-    if not token.isascii():
-        # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
-        # proof's ath hashes it or anything else reads it.
-        raise MalformedTokenError("the token is not ASCII")
-    return scheme, token.decode("latin-1")
-
-
 def authorization_scheme(scope: Scope) -> str | None:
     """The scheme of the request's only Authorization field, if it is one we know; else None."""
     authorization = credential_fields(scope).authorization
@@ -100,7 +80,21 @@ def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFi
         raise InvalidRequestError("several Authorization headers")
     if not authorization:
         raise MissingTokenError()
-    scheme, token = _read_authorization(authorization[0], schemes)
+    # One split as bytes (ASCII whitespace separates HTTP fields, and it is cheaper than
+    # decoding first): the scheme, the token, and anything after whitespace inside it.
+    parts = authorization[0].split(None, 2)
+    scheme = _SCHEMES.get(parts[0].lower()) if parts else None
+    if scheme is None or scheme not in schemes:
+        raise MissingTokenError()
+    if len(parts) == 1:
+        raise InvalidRequestError("empty token")
+    if len(parts) > 2:
+        raise InvalidRequestError("whitespace inside the token")
+    if not parts[1].isascii():
+        # RFC 6750 §2.1 b64token, RFC 9449 §7.1: ASCII only. Refused here, before a DPoP
+        # proof's ath hashes it or anything else reads it.
+        raise MalformedTokenError("the token is not ASCII")
+    token = parts[1].decode("latin-1")
     if scheme == BEARER:
         if proofs and DPOP in schemes:
             # A proof beside a bearer token means the client meant DPoP: ambiguous, so refused.

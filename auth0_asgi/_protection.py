@@ -21,7 +21,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .rules import Rule
 
-__all__ = ["ProtectionRules", "Requirement"]
+__all__ = ["NOTHING_MORE", "ProtectionRules", "Requirement"]
 
 # What a prefix may not hold: it is compared with decoded paths, which never hold a "%" escape,
 # "?", "#" or a control, and a router never matches whitespace it was not given.
@@ -38,7 +38,8 @@ class Requirement(NamedTuple):
     anonymous: bool = False
 
 
-_NOTHING_MORE: Final = Requirement(frozenset(), ())
+#: A requirement beyond a valid token: none (the one object, so a request's can be compared by identity).
+NOTHING_MORE: Final = Requirement(frozenset(), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class ProtectionRules:
         # unsure, refuse.
         ends = {end for path in paths for end in final_readings(path, self._depth)} if self._anonymous else set()
         anonymous = bool(ends) and all(any(r.matches(end) for r in self._anonymous) for end in ends)
-        return Requirement(scopes, rules, anonymous) if scopes or rules or anonymous else _NOTHING_MORE
+        return Requirement(scopes, rules, anonymous) if scopes or rules or anonymous else NOTHING_MORE
 
     def required_rules(self, paths: Iterable[str]) -> tuple[Rule, ...]:
         """The rules of every rule prefix that any reading of `paths` lies within, outermost first."""

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Final
 
 from starlette.types import Scope
 
 from ._credentials import CredentialFields, Credentials, read_credentials
 from ._htu import Origins
-from ._protection import Requirement
+from ._protection import NOTHING_MORE, Requirement
 from .dpop import ProofChecker
 from .errors import InsufficientScopeError, InsufficientUserAuthenticationError, ReplayedProofError
 from .mtls import ClientCertificates
@@ -27,9 +26,6 @@ from .user import Auth0User
 from .verifier import TokenVerifier
 
 __all__ = ["NOTHING_MORE", "RequestAuthenticator", "authorize"]
-
-#: A requirement beyond a valid token: none.
-NOTHING_MORE: Final = Requirement(frozenset(), ())
 
 
 def authorize(user: Auth0User, requirement: Requirement) -> None:
@@ -75,7 +71,8 @@ class RequestAuthenticator:
         certificate = partial(self._certificates.thumbprint, scope) if self._certificates is not None else None
         if credentials.proof is None:
             user = await self._verifier.authenticate(credentials.token, certificate=certificate)
-            authorize(user, requirement)
+            if requirement is not NOTHING_MORE or user.is_anonymous:  # else nothing to check
+                authorize(user, requirement)
             return user
         return await self._authenticate_dpop(scope, credentials, requirement, certificate)
 

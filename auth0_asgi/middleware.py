@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Final
 
 import httpx
@@ -299,10 +299,12 @@ class Auth0Middleware:
     async def _run_app(self, scope: Scope, receive: Receive, send: Send, outcome: RequestOutcome | None) -> None:
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        def tracking_send(message: Message) -> Awaitable[None]:
+            # Not a coroutine function: it hands back the server's own awaitable, so each
+            # message costs one call more, not a coroutine more.
             nonlocal started
             started = True
-            await send(message)
+            return send(message)
 
         refused = False
         try:

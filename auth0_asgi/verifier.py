@@ -92,6 +92,7 @@ class TokenVerifier:
         self._fresh_keys = {
             issuer: source.fresh_key for issuer, source in self._sources.items() if isinstance(source, JWKSCache)
         }
+        self._mtls_required = settings.mtls == "required"
         self._now = now
         self._claims = ClaimChecks(settings, now)
         self._signature_checks: Mapping[str, SignatureCheck] = {
@@ -145,8 +146,10 @@ class TokenVerifier:
         user = self._held_user(token)
         if user is None:
             user = await self._authentic_user(token)
-        # Signature first, then the binding: an unsigned cnf proves nothing.
-        check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
+        # Signature first, then the binding: an unsigned cnf proves nothing. An unbound token
+        # presented as a bearer token, where certificates are not required, has none to check.
+        if proof_key is not None or "cnf" in user.claims or self._mtls_required:
+            check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
         return user
 
     def _held_user(self, token: str) -> Auth0User | None:
@@ -191,7 +194,8 @@ class TokenVerifier:
             raise ExpiredTokenError()
         if entry.not_before is not None and entry.not_before > now + leeway:
             raise ImmatureTokenError("nbf or iat is in the future")
-        self._claims.check_age(entry.issued_at, now)
+        if self.settings.max_token_age:
+            self._claims.check_age(entry.issued_at, now)
 
     async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User | None:
         self._check_times(token, entry)
