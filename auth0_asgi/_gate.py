@@ -97,8 +97,11 @@ class RequestGate:
             # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
             elif name == b"x-forwarded-host" and not _all_hosts(value):
                 raise UnsafeHostError("X-Forwarded-Host holds a value that is not host[:port]")
-        return CredentialFields(authorization, proofs)
+        # tuple's constructor: a NamedTuple's own is a Python function, and this runs per request.
+        return _new_tuple(CredentialFields, (authorization, proofs))
 
+
+_new_tuple: Final = tuple.__new__
 
 #: How many checked values each memo keeps, and how long one may be to be kept.
 _MAX_REMEMBERED: Final = 1024
