@@ -222,16 +222,20 @@ class TokenVerifier:
         source = self._sources.get(issuer) if isinstance(issuer, str) else None
         if source is None:
             raise InvalidIssuerError()
-        key = await source.get_signing_key(kid)
+        fresh_key = self._fresh_keys.get(claims["iss"])  # a str: a configured issuer
+        key = fresh_key(kid) if fresh_key is not None else None
+        if key is None:
+            key = await source.get_signing_key(kid)
         if algorithm_name not in key.algorithms:
             raise DisallowedAlgorithmError(f"alg {algorithm_name} does not fit key {kid!r}")
         self._check_signature(algorithm_name, key, signing_input, signature)
         self._claims.check_claims(claims)
         self._claims.check_validity_rules(header, claims)
         user = Auth0User(claims) if self._user_factory is None else self._user_factory(claims, token)
-        times = [claims[name] for name in ("nbf", "iat") if name in claims]
-        not_before = max(times) if times else None
-        entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], not_before, claims.get("iat"))
+        # check_claims passed: each of nbf and iat is absent or a number.
+        nbf, iat = claims.get("nbf"), claims.get("iat")
+        not_before = iat if nbf is None else nbf if iat is None else max(nbf, iat)
+        entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], not_before, iat)
         self._cache.put(token, entry)
         return user
 
