@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from auth0_asgi import _jws
+from auth0_asgi._frozen import FrozenDict
 from auth0_asgi._jws import json_object, parse_compact
 from auth0_asgi.errors import MalformedTokenError
 
@@ -43,3 +48,40 @@ def test_json_objects_refuse_duplicates_at_any_depth() -> None:
     with pytest.raises(ProofError, match="payload is not strict UTF-8 JSON"):
         json_object(b'{"a": {"b": 1, "b": 2}}', "payload", ProofError)
     assert json_object(b'{"a": {"b": 1}}', "payload") == {"a": {"b": 1}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1}',
+        '{"a":1} ',
+        ' {"a":1}',
+        '\n{"a":1}\t',
+        '{"a":1}x',
+        '{"a":1}{}',
+        "",
+        " ",
+        "1",
+        '"s"',
+        '{"a":',
+        "nul",
+        '{"a":NaN}',
+        '{"a":1,"a":2}',
+        '{"a":1e999}',
+        "\x00",
+        "{}",
+        "[1,[2]]",
+        "1 2",
+    ],
+)
+def test_the_direct_scan_decodes_and_refuses_as_the_decoder_does(text: str) -> None:
+    def outcome(decode: Callable[[str], Any]) -> tuple[str, Any]:
+        try:
+            return "value", decode(text)
+        except ValueError as exc:
+            return type(exc).__name__, str(exc).split(":")[0]  # the reason; positions may differ
+
+    direct = outcome(lambda t: _jws._decode(_jws._FROZEN_JSON, _jws._FROZEN_SCAN, t))
+    assert direct == outcome(_jws._FROZEN_JSON.decode)
+    if direct[0] == "value" and isinstance(direct[1], dict):
+        assert type(direct[1]) is FrozenDict
