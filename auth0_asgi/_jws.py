@@ -191,9 +191,13 @@ def split_compact(token: str, error: Callable[[str], Exception] = MalformedToken
     it is three segments of the base64url alphabet."""
     segments = token.split(".", 3)  # a fourth part means too many: no need to split them all
     # An empty signature is left for the algorithm check to refuse (alg "none").
-    if len(segments) != 3 or not segments[0] or not segments[1]:
-        raise error("not three base64url segments")
-    if not token.isascii() or token.encode("ascii").translate(None, _COMPACT_ALPHABET):
+    if (
+        len(segments) != 3
+        or not segments[0]
+        or not segments[1]
+        or not token.isascii()
+        or token.encode("ascii").translate(None, _COMPACT_ALPHABET)
+    ):
         raise error("not three base64url segments")
     header_segment, payload_segment, signature_segment = segments
     return header_segment, payload_segment, signature_segment

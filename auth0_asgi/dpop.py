@@ -12,6 +12,7 @@ the replay store (`auth0_asgi.replay`) only once all of that passed.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import time
@@ -128,8 +129,6 @@ class ProofChecker:
         self.leeway = leeway
         self._now = now
         self._headers = _HeaderCache()
-        # Each token's ath, by its text: a client sends one token with proof after proof.
-        self._hashes: dict[str, bytes] = {}
 
     def check(
         self, proof: str, *, method: str, target_matches: Callable[[str], bool], access_token: str | None
@@ -203,26 +202,21 @@ class ProofChecker:
             raise InvalidDPoPProofError("iat is in the future")
         if access_token is not None:
             ath = claims.get("ath")
-            expected = self._hashes.get(access_token)
-            if expected is None:
-                expected = access_token_hash(access_token).encode("ascii")
-                _remember(self._hashes, access_token, expected)
+            # A client sends one token with proof after proof: its hash is remembered (bounded,
+            # and only a real token's length kept, so distinct hostile tokens cost no memory).
+            fits = len(access_token) <= _MAX_HASHED_TOKEN
+            expected = _expected_ath(access_token) if fits else _ath_bytes(access_token)
             if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "surrogateescape"), expected):
                 raise InvalidDPoPProofError("ath is not the hash of the access token")
         return jti, iat + self.max_age
 
 
-#: How many token hashes are kept, and how long a token may be to be kept.
-_MAX_HASHES: Final = 1024
+def _ath_bytes(access_token: str) -> bytes:
+    return access_token_hash(access_token).encode("ascii")
+
+
 _MAX_HASHED_TOKEN: Final = 4096
-
-
-def _remember(hashes: dict[str, bytes], token: str, expected: bytes) -> None:
-    # Bounded: a flood of distinct tokens (not yet verified here) only empties it now and then.
-    if len(token) <= _MAX_HASHED_TOKEN:
-        if len(hashes) >= _MAX_HASHES:
-            hashes.clear()
-        hashes[token] = expected
+_expected_ath: Final = functools.lru_cache(maxsize=1024)(_ath_bytes)
 
 
 def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
