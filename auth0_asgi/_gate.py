@@ -20,15 +20,21 @@ everything. Every check is a bounded, linear scan.
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 from urllib.parse import unquote
 
 from starlette.types import Scope
 
 from ._credentials import CredentialFields
+from ._memo import BoundedMemo
 from .errors import TargetTooLongError, UnsafeHostError, UnsafePathError
 
 __all__ = ["MAX_HOST_BYTES", "RequestGate", "is_host_and_port"]
+
+#: How many checked values each memo keeps, and how long one may be to be kept (a path at four
+#: bytes a character: 2 MiB a memo at most).
+_REMEMBERED: Final = 1024
+_REMEMBERED_LENGTH: Final = 512
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # RFC 3986 §3.2.2 host (an IP literal in brackets, or a reg-name without percent-encoding:
@@ -53,15 +59,14 @@ def _has_control(path: str) -> bool:
 class RequestGate:
     """Refuses what no request may carry; `max_target_bytes` bounds path plus query."""
 
-    __slots__ = ("_safe_hosts", "_safe_paths", "max_target_bytes")
+    __slots__ = ("_host_is_safe", "_path_is_unsafe", "max_target_bytes")
 
     def __init__(self, max_target_bytes: int) -> None:
         self.max_target_bytes = max_target_bytes
-        # What passed already: real traffic repeats a few paths and one or two Host values, so a
-        # set lookup replaces the scans. Bounded, and only short values are kept, so a flood of
-        # distinct ones costs memory for nothing and only empties the sets now and then.
-        self._safe_paths: set[str] = set()
-        self._safe_hosts: set[bytes] = set()
+        # Real traffic repeats a few paths and one or two Host values, so a lookup replaces the
+        # scans; a flood of distinct ones only empties the memos now and then.
+        self._path_is_unsafe = BoundedMemo(_has_control, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH)
+        self._host_is_safe = BoundedMemo(is_host_and_port, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH)
 
     def check(self, scope: Scope) -> CredentialFields:
         """Raise an UnsafeRequestError subclass when the request in `scope` must be refused.
@@ -74,10 +79,8 @@ class RequestGate:
         length = (len(raw_path) if raw_path is not None else len(path)) + len(scope.get("query_string", b""))
         if length > self.max_target_bytes:
             raise TargetTooLongError(f"a target of {length} bytes")
-        if path not in self._safe_paths:
-            if _has_control(path):
-                raise UnsafePathError("a control character in the path")
-            _remember(self._safe_paths, path)
+        if self._path_is_unsafe[path]:
+            raise UnsafePathError("a control character in the path")
         hosts = 0
         authorization: list[bytes] = []
         proofs: list[bytes] = []
@@ -88,10 +91,8 @@ class RequestGate:
                 hosts += 1
                 if hosts > 1:
                     raise UnsafeHostError("Host is repeated")
-                if value not in self._safe_hosts:
-                    if not is_host_and_port(value):
-                        raise UnsafeHostError("Host is not host[:port]")
-                    _remember(self._safe_hosts, value)
+                if not self._host_is_safe[value]:
+                    raise UnsafeHostError("Host is not host[:port]")
             elif name == b"dpop":
                 proofs.append(value)
             # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
@@ -102,17 +103,6 @@ class RequestGate:
 
 
 _new_tuple: Final = tuple.__new__
-
-#: How many checked values each memo keeps, and how long one may be to be kept.
-_MAX_REMEMBERED: Final = 1024
-_MAX_REMEMBERED_LENGTH: Final = 512
-
-
-def _remember(memo: set[Any], value: str | bytes) -> None:
-    if len(value) <= _MAX_REMEMBERED_LENGTH:
-        if len(memo) >= _MAX_REMEMBERED:
-            memo.clear()
-        memo.add(value)
 
 
 def _all_hosts(value: bytes) -> bool:

@@ -13,7 +13,6 @@ configured proxy addresses.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from typing import Final
@@ -22,6 +21,7 @@ from urllib.parse import quote, quote_from_bytes
 from starlette.types import Scope
 
 from ._gate import MAX_HOST_BYTES, is_host_and_port
+from ._memo import BoundedMemo, total_length
 from ._proxies import AMBIGUOUS, TrustedProxies
 
 __all__ = ["Origins", "normalise_origin", "normalise_url", "split_origin"]
@@ -84,7 +84,7 @@ def split_origin(url: str) -> tuple[str, str] | None:
     Memoised: a client names the same few URLs in proof after proof, and the result depends on
     the text alone; long URLs are not kept, so hostile ones cannot fill memory.
     """
-    return _split_origin_memo(url) if len(url) <= _MEMO_MAX_LENGTH else _split_origin(url)
+    return _split_origins[url]
 
 
 def _split_origin(url: str) -> tuple[str, str] | None:
@@ -105,8 +105,9 @@ def _split_origin(url: str) -> tuple[str, str] | None:
     return None if path is None else (origin, path)
 
 
-_MEMO_MAX_LENGTH: Final = 2048
-_split_origin_memo: Final = functools.lru_cache(maxsize=1024)(_split_origin)
+#: The longest URL or path remembered: real ones are far shorter; hostile ones are computed.
+_REMEMBERED_LENGTH: Final = 1024
+_split_origins: Final = BoundedMemo(_split_origin, max_entries=256, max_length=_REMEMBERED_LENGTH)
 
 
 def normalise_url(url: str) -> str | None:
@@ -145,10 +146,18 @@ def _request_path(raw: bytes | None, path: str, root_path: str) -> str | None:
 
 
 # Both depend on their arguments alone, and a client sends proof after proof to the same host
-# and path: remembered, bounded (only short values: the host is at most MAX_HOST_BYTES).
-_MAX_SCHEME_LENGTH: Final = 16
-_origin_memo: Final = functools.lru_cache(maxsize=256)(_checked_origin)
-_request_path_memo: Final = functools.lru_cache(maxsize=1024)(_request_path)
+# and path: remembered, bounded (a scheme from a trusted proxy's header may be anything, and the
+# host is at most MAX_HOST_BYTES).
+def _checked_origin_of(scheme_and_host: tuple[str, str]) -> str | None:
+    return _checked_origin(*scheme_and_host)
+
+
+def _request_path_of(raw_and_root_path: tuple[bytes, str]) -> str | None:
+    return _request_path(raw_and_root_path[0], "", raw_and_root_path[1])
+
+
+_origins: Final = BoundedMemo(_checked_origin_of, max_entries=256, max_length=16 + MAX_HOST_BYTES, size=total_length)
+_request_paths: Final = BoundedMemo(_request_path_of, max_entries=512, max_length=_REMEMBERED_LENGTH, size=total_length)
 
 
 class Origins:
@@ -181,20 +190,19 @@ class Origins:
             host = f"{server[0]}:{server[1]}" if server and server[1] is not None else (server or ("",))[0]
         if len(host) > MAX_HOST_BYTES:
             return None  # no host[:port] is this long
-        # A scheme from a trusted proxy's header may be anything: only short ones are kept.
-        return _origin_memo(scheme, host) if len(scheme) <= _MAX_SCHEME_LENGTH else _checked_origin(scheme, host)
+        return _origins[scheme, host]
 
     def matches(self, htu: str, scope: Scope) -> bool:
         """Whether `htu` names the request in `scope` (query and fragment ignored)."""
-        claimed = split_origin(htu)
+        claimed = _split_origins[htu]
         if claimed is None:
             return False
         raw: bytes | None = scope.get("raw_path")
         root_path: str = scope.get("root_path", "")
-        if raw is not None and len(raw) + len(root_path) <= _MEMO_MAX_LENGTH:
-            request_path = _request_path_memo(raw, "", root_path)
+        if raw is not None:
+            request_path = _request_paths[raw, root_path]
         else:
-            request_path = _request_path(raw, scope["path"], root_path)
+            request_path = _request_path(None, scope["path"], root_path)
         if claimed[1] != request_path:
             return False
         if self._origins:

@@ -17,6 +17,7 @@ from json.scanner import make_scanner
 from typing import Any, Final, NamedTuple, TypeGuard, cast
 
 from ._frozen import FrozenDict, frozen_object
+from ._memo import BoundedMemo
 from .errors import MalformedTokenError
 
 __all__ = [
@@ -203,13 +204,19 @@ def split_compact(token: str, error: Callable[[str], Exception] = MalformedToken
     return header_segment, payload_segment, signature_segment
 
 
+class _UnreadableHeader(Exception):
+    """A header segment the memo's compute refused, with the reason for the caller's own error."""
+
+
+def _parse_header(segment: str) -> FrozenDict:
+    return frozen_json_object(decode_segment(segment, _UnreadableHeader), "header", _UnreadableHeader)
+
+
 #: Token headers already parsed, by their encoded segment: an issuer signs every token with the
 #: same few headers, so a new token's header is almost never new. Frozen, so no caller can
-#: change what the next one is given; bounded, and only short segments kept, so a flood of
-#: distinct headers costs nothing but the parse it would have cost anyway.
-_PARSED_HEADERS: dict[str, FrozenDict] = {}
-_MAX_PARSED_HEADERS: Final = 256
-_MAX_REMEMBERED_HEADER: Final = 512
+#: change what the next one is given; only short segments kept, so a flood of distinct headers
+#: costs nothing but the parse it would have cost anyway.
+_PARSED_HEADERS: Final = BoundedMemo(_parse_header, max_entries=256, max_length=512)
 
 
 def parse_compact(token: str, error: Callable[[str], Exception] = MalformedTokenError) -> CompactJWS:
@@ -218,13 +225,10 @@ def parse_compact(token: str, error: Callable[[str], Exception] = MalformedToken
     The header is read-only (it may be shared with other tokens that have the same one).
     """
     header_segment, payload_segment, signature_segment = split_compact(token, error)
-    header = _PARSED_HEADERS.get(header_segment)
-    if header is None:
-        header = frozen_json_object(decode_segment(header_segment, error), "header", error)
-        if len(header_segment) <= _MAX_REMEMBERED_HEADER:
-            if len(_PARSED_HEADERS) >= _MAX_PARSED_HEADERS:
-                _PARSED_HEADERS.clear()
-            _PARSED_HEADERS[header_segment] = header
+    try:
+        header = _PARSED_HEADERS[header_segment]
+    except _UnreadableHeader as exc:
+        raise error(str(exc)) from exc.__cause__
     return CompactJWS(
         header,
         decode_segment(payload_segment, error),

@@ -155,20 +155,19 @@ def own_root_paths(app: object) -> tuple[str, ...]:
     return tuple(found)
 
 
-def candidate_paths(scope: Scope, root_paths: Iterable[str] = ()) -> frozenset[str]:
+def candidate_paths(path: str, root_path: str = "", root_paths: Iterable[str] = ()) -> frozenset[str]:
     """Every path string a request may be routed on.
 
-    The full path, the path the router sees below the scope's `root_path` and below each of
+    The full `path`, the path the router sees below the scope's `root_path` and below each of
     `root_paths` (set by the wrapped app itself), the full path a path outside a root path is
     equivalent to, the path inside an absolute-form target (RFC 9112 §3.2.2, passed through
     verbatim by servers), and each of them percent-decoded once more, for an app or proxy that
     decodes twice (``%252e`` reaching it as ``%2e``).
     """
-    path: str = scope["path"]
     candidates = {path}
-    for root_path in (scope.get("root_path", ""), *root_paths):
-        if root_path:
-            candidates.add(_below_and_above(path, root_path))
+    for root in (root_path, *root_paths):
+        if root:
+            candidates.add(_below_and_above(path, root))
     absolute_form = _ABSOLUTE_FORM.search(path)
     if absolute_form is not None:
         # Also behind a root_path uvicorn prepends: "/base" + "http://host/api/private".

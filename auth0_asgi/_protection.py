@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from starlette.types import Scope
 
+from ._memo import BoundedMemo, total_length
 from ._paths import SEPARATORS, Segments, candidate_paths, final_readings, readings, segments
 from ._scopes import scope_set
 from .errors import ConfigurationError
@@ -68,8 +69,10 @@ def _prefix_segments(prefix: object, where: str = "protected prefix") -> Segment
 
 
 #: Decisions remembered per rule set: real apps see few distinct paths, and a flood of
-#: made-up ones only empties the memo now and then.
-_MAX_REMEMBERED_PATHS: Final = 4096
+#: made-up ones only empties the memo now and then. Longer paths are decided each time (a path
+#: at four bytes a character: 2 MiB at most).
+_REMEMBERED_PATHS: Final = 1024
+_REMEMBERED_LENGTH: Final = 512
 
 
 class ProtectionRules:
@@ -117,7 +120,9 @@ class ProtectionRules:
         )
         every = (*self._protected, *self._scoped, *self._ruled, *self._anonymous)
         self._depth = max(len(rule.segments) for rule in every)
-        self._decisions: dict[tuple[str, str], Requirement | None] = {}
+        self._decisions = BoundedMemo(
+            self._decide, max_entries=_REMEMBERED_PATHS, max_length=_REMEMBERED_LENGTH, size=total_length
+        )
 
     def _inside(self, prefix: str, where: str) -> Segments:
         prefix_segments = _prefix_segments(prefix, where)
@@ -129,17 +134,11 @@ class ProtectionRules:
 
     def decide(self, scope: Scope) -> Requirement | None:
         """None when the request in `scope` is not protected, else what it requires."""
-        key = (scope["path"], scope.get("root_path", ""))
-        try:
-            return self._decisions[key]
-        except KeyError:
-            pass
-        paths = candidate_paths(scope, self._root_paths)
-        decision = self._requirement(paths) if self.protects(paths) else None
-        if len(self._decisions) >= _MAX_REMEMBERED_PATHS:
-            self._decisions.clear()
-        self._decisions[key] = decision
-        return decision
+        return self._decisions[scope["path"], scope.get("root_path", "")]
+
+    def _decide(self, path_and_root_path: tuple[str, str]) -> Requirement | None:
+        paths = candidate_paths(*path_and_root_path, self._root_paths)
+        return self._requirement(paths) if self.protects(paths) else None
 
     def _readings(self, paths: Iterable[str]) -> set[Segments]:
         found: set[Segments] = {()}

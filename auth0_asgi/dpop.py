@@ -12,11 +12,9 @@ the replay store (`auth0_asgi.replay`) only once all of that passed.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,6 +26,7 @@ from jwt.exceptions import PyJWTError
 
 from ._jwk import jwk_thumbprint
 from ._jws import decode_segment, is_safe_number, json_object, split_compact
+from ._memo import BoundedMemo
 from ._signature import SignatureCheck, signature_check
 from .errors import ConfigurationError, InvalidDPoPProofError, KeyBindingError
 
@@ -53,7 +52,7 @@ _OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MIN_RSA_BITS: Final = 2048
 # A header with an RSA-4096 jwk is about 900 characters encoded.
-_MAX_CACHED_HEADER: Final = 2048
+_REMEMBERED_HEADER_LENGTH: Final = 2048
 
 
 def access_token_hash(access_token: str) -> str:
@@ -128,7 +127,12 @@ class ProofChecker:
         self.max_age = max_age
         self.leeway = leeway
         self._now = now
-        self._headers = _HeaderCache()
+        # A client signs every proof with the same header (typ, alg, its jwk), so the header's
+        # decoding, its checks, loading its key (and validating the point) and hashing the
+        # thumbprint are done once per client rather than per proof. The checks depend on the
+        # header text alone, so reusing them is exact; the signature is still verified on every
+        # proof. A header that fails raises, and is not remembered.
+        self._headers = BoundedMemo(self._read_header, max_entries=256, max_length=_REMEMBERED_HEADER_LENGTH)
 
     def check(
         self, proof: str, *, method: str, target_matches: Callable[[str], bool], access_token: str | None
@@ -142,9 +146,7 @@ class ProofChecker:
             raise InvalidDPoPProofError(f"proof of {len(proof)} bytes")
         proof = proof.strip(" \t")
         header_segment, payload_segment, signature_segment = split_compact(proof, InvalidDPoPProofError)
-        header = self._headers.get(header_segment)
-        if header is None:
-            header = self._read_header(header_segment)
+        header = self._headers[header_segment]
         claims = json_object(
             decode_segment(payload_segment, InvalidDPoPProofError), "proof payload", InvalidDPoPProofError
         )
@@ -177,9 +179,7 @@ class ProofChecker:
             raise InvalidDPoPProofError("jwk holds a private key")
         if not _fits(jwk, algorithm_name):
             raise InvalidDPoPProofError("jwk does not fit alg")
-        checked = _ProofHeader(self._algorithms[algorithm_name], self._signature_checks[algorithm_name], jwk)
-        self._headers.put(segment, checked)
-        return checked
+        return _ProofHeader(self._algorithms[algorithm_name], self._signature_checks[algorithm_name], jwk)
 
     def _check_claims(
         self, claims: Mapping[str, Any], method: str, target_matches: Callable[[str], bool], access_token: str | None
@@ -202,10 +202,7 @@ class ProofChecker:
             raise InvalidDPoPProofError("iat is in the future")
         if access_token is not None:
             ath = claims.get("ath")
-            # A client sends one token with proof after proof: its hash is remembered (bounded,
-            # and only a real token's length kept, so distinct hostile tokens cost no memory).
-            fits = len(access_token) <= _MAX_HASHED_TOKEN
-            expected = _expected_ath(access_token) if fits else _ath_bytes(access_token)
+            expected = _expected_ath[access_token]
             if not isinstance(ath, str) or not hmac.compare_digest(ath.encode("utf-8", "surrogateescape"), expected):
                 raise InvalidDPoPProofError("ath is not the hash of the access token")
         return jti, iat + self.max_age
@@ -215,8 +212,9 @@ def _ath_bytes(access_token: str) -> bytes:
     return access_token_hash(access_token).encode("ascii")
 
 
-_MAX_HASHED_TOKEN: Final = 4096
-_expected_ath: Final = functools.lru_cache(maxsize=1024)(_ath_bytes)
+# A client sends one token with proof after proof: its hash is remembered (only a real token's
+# length kept, so distinct hostile tokens cost no memory).
+_expected_ath: Final = BoundedMemo(_ath_bytes, max_entries=256, max_length=4096)
 
 
 def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
@@ -246,36 +244,6 @@ class _ProofHeader:
         if self._key is None:
             self._key = (_public_key(self.jwk, self.algorithm), jwk_thumbprint(self.jwk))
         return self._key
-
-
-class _HeaderCache:
-    """Checked proof headers by their exact encoded text: a bounded LRU.
-
-    A client signs every proof with the same header (typ, alg, its jwk), so the header's decoding,
-    its checks, loading its key (and validating the point) and hashing the thumbprint are done
-    once per client rather than per proof. The checks depend on the header bytes alone, so
-    reusing them is exact; the signature is still verified on every proof. Made-up headers only
-    evict each other.
-    """
-
-    __slots__ = ("_entries", "max_entries")
-
-    def __init__(self, max_entries: int = 1024) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, _ProofHeader] = OrderedDict()
-
-    def get(self, segment: str) -> _ProofHeader | None:
-        entry = self._entries.get(segment)
-        if entry is not None:
-            self._entries.move_to_end(segment)
-        return entry
-
-    def put(self, segment: str, header: _ProofHeader) -> None:
-        if len(segment) > _MAX_CACHED_HEADER:
-            return  # real headers are far shorter; hostile long ones are not kept
-        self._entries[segment] = header
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
 
 
 def _public_key(jwk: Mapping[str, Any], algorithm: Algorithm) -> Any:
