@@ -375,6 +375,45 @@ def serve_with_uvicorn(app: ASGIApp, *, bound: tuple[socket.socket, int] | None 
         sock.close()
 
 
+@contextlib.contextmanager
+def serve_with_hypercorn(app: ASGIApp, **config: Any) -> Iterator[str]:
+    """Run `app` under real Hypercorn (asyncio) on a free loopback port; yields its base URL.
+    `config` sets attributes of its `Config`."""
+    import asyncio
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    sock, port = loopback_socket()
+    hypercorn_config = Config()
+    hypercorn_config.bind = [f"fd://{os.dup(sock.fileno())}"]  # Hypercorn owns (and closes) its copy
+    sock.close()
+    for name, value in config.items():
+        setattr(hypercorn_config, name, value)
+    running: dict[str, Any] = {}
+
+    async def main() -> None:
+        running["loop"], running["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        await serve(app, hypercorn_config, shutdown_trigger=running["stop"].wait)  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("hypercorn did not start") from None
+            time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running["loop"].call_soon_threadsafe(running["stop"].set)
+        thread.join(timeout=10)
+
+
 # --- a real Redis server --------------------------------------------------------------------
 
 

@@ -459,7 +459,8 @@ async def test_a_replay_store_passed_in_is_left_open_for_its_owner(issuer: Local
 
 
 def _through(url: str, key: DPoPKey, token: str, htu: str, headers: list[tuple[str, str]]) -> httpx.Response:
-    return httpx.get(url, headers=[*_dpop_headers(key, token, htu).items(), *headers])
+    pairs = [*_dpop_headers(key, token, htu).items(), *headers]
+    return httpx.get(url, headers=[(name.encode(), value.encode("latin-1")) for name, value in pairs])
 
 
 @pytest.mark.parametrize(
@@ -510,6 +511,21 @@ def _through(url: str, key: DPoPKey, token: str, htu: str, headers: list[tuple[s
             "https://127.0.0.1/api/private",
             401,
             id="a-spoofed-peer-changes-no-origin",
+        ),
+        # uvicorn parses the item ("127.0.0.1" with a port, or after a non-breaking space): so must we.
+        pytest.param(
+            {"forwarded_allow_ips": "*"},
+            [("X-Forwarded-For", "127.0.0.1:1"), ("X-Forwarded-Host", "evil.example")],
+            "http://evil.example/api/private",
+            401,
+            id="a-spoofed-peer-with-a-port-is-not-trusted",
+        ),
+        pytest.param(
+            {"forwarded_allow_ips": "*"},
+            [("X-Forwarded-For", "127.0.0.1\xa0"), ("X-Forwarded-Host", "evil.example")],
+            "http://evil.example/api/private",
+            401,
+            id="a-spoofed-peer-with-unicode-whitespace-is-not-trusted",
         ),
     ],
 )
