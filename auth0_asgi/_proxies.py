@@ -1,12 +1,20 @@
-"""The one trusted-proxy rule: which forwarding headers say where a request was sent.
+"""The one peer-trust rule: whether the peer is a trusted proxy, and what its forwarding headers say.
 
-A forwarding header is only as trustworthy as whoever wrote its last value. So:
+DPoP origins, client-certificate headers and the offline issuer's loopback check all ask it;
+none judges a peer another way. The rule works on IP addresses (`ipaddress`), never on strings,
+because the servers it guards parse addresses too:
 
-- The peer (the TCP client the server saw) must be one of the configured proxies. A peer the
-  server itself rewrote from ``X-Forwarded-For`` (uvicorn's ``--proxy-headers``, on by default
-  for 127.0.0.1) is a client's address, not the proxy's: when the peer is named in
-  ``X-Forwarded-For`` it is taken as rewritten and nothing is trusted. Run the server without
-  its own proxy handling (``uvicorn --no-proxy-headers``, gunicorn ``--forwarded-allow-ips=""``)
+- The peer (the TCP client the server reports) must parse as an IP literal and lie within a
+  configured proxy network. A peer that is not an IP literal (a Unix socket path, a name) is
+  never trusted, and never remembered.
+- A peer the server may have rewritten from a forwarding header is a client's claim, not the
+  proxy's address (uvicorn's ``--proxy-headers``, on by default for 127.0.0.1, Hypercorn's
+  ``ProxyFixMiddleware``, ...). Each item of ``X-Forwarded-For``, ``Forwarded: for=`` and
+  ``X-Real-IP`` is parsed the way those servers parse it (any Unicode whitespace, ``:port``,
+  ``[v6]:port``, quotes, IPv4-mapped IPv6, zone ids) and compared as an address: when one is
+  the peer, or when one cannot be parsed at all (the server may read it differently from us),
+  or when there are more than `MAX_FORWARDED_ITEMS`, the peer is taken as rewritten and nothing
+  is trusted. Run the server without its own proxy handling (``uvicorn --no-proxy-headers``)
   when these headers are to be read here, or better, configure the public origins.
 - Only the nearest proxy's value counts: the last item of each header, across all its lines
   (RFC 9110 §5.3: lines of one field combine in order; a proxy appends).
@@ -19,11 +27,27 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeAlias
 
 from starlette.types import Scope
 
-__all__ = ["AMBIGUOUS", "Forwarded", "TrustedProxies", "names_peer"]
+from ._memo import BoundedMemo
+
+__all__ = [
+    "AMBIGUOUS",
+    "FORWARDING_HEADERS",
+    "LOOPBACK",
+    "MAX_FORWARDED_ITEMS",
+    "Forwarded",
+    "IPAddress",
+    "TrustedProxies",
+    "forwarded_address",
+    "is_direct_loopback",
+    "peer_address",
+    "rewritten",
+]
+
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class Forwarded(NamedTuple):
@@ -35,25 +59,80 @@ class Forwarded(NamedTuple):
 
 #: Both header families present: no origin can be trusted.
 AMBIGUOUS: Final = Forwarded("", "")
+#: The headers a server may take the peer's address from.
+FORWARDING_HEADERS: Final = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+#: More forwarding items than any real chain of proxies writes: the request is trusted with nothing.
+MAX_FORWARDED_ITEMS: Final = 32
 _X_FORWARDED: Final = (b"x-forwarded-proto", b"x-forwarded-host")
-_REMEMBERED_PEERS: Final = 1024
+# The longest textual address a server can report: "[" v6 with an IPv4 tail and a zone "]:65535".
+_MAX_ADDRESS_LENGTH: Final = 96
+_REMEMBERED: Final = 1024
 
 
-def _last_items(scope: Scope) -> dict[bytes, str]:
-    """The last list item of each forwarding header, across all its lines."""
-    last: dict[bytes, str] = {}
-    for name, value in scope["headers"]:
-        if name in (b"forwarded", b"x-forwarded-for", *_X_FORWARDED):
-            last[name] = value.decode("latin-1").rsplit(",", 1)[-1].strip(" \t")
-    return last
+def _parse(text: str) -> IPAddress | None:
+    """`text` as an IP literal, IPv4-mapped IPv6 as IPv4 and without its zone; None if it is not one."""
+    host = text.partition("%")[0]  # a zone names an interface, not another host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
-def names_peer(forwarded_for: Iterable[bytes], peer: str) -> bool:
-    """Whether any ``X-Forwarded-For`` line names `peer`: then the server rewrote the peer from
-    it (uvicorn's ``--proxy-headers``), and the peer is a client's claim, not a proxy."""
-    for value in forwarded_for:
-        items = (item.strip(" \t").strip("[]") for item in value.decode("latin-1").split(","))
-        if peer in items:
+def _parse_item(item: str) -> IPAddress | None:
+    """One forwarding item, as the servers read it: whitespace, quotes, brackets and port removed."""
+    host = item.strip().strip('"').strip()
+    if host.startswith("["):
+        end = host.find("]")
+        rest = host[end + 1 :]
+        if end < 0 or (rest and not (rest[0] == ":" and rest[1:].isdigit())):
+            return None
+        host = host[1:end]
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+        if not port.isdigit():
+            return None
+    return _parse(host)
+
+
+#: Parsing an address costs a microsecond, and a fleet sees few proxies and repeat clients.
+#: Only what parses is kept, and only the length an address can have.
+peer_address: Final = BoundedMemo(_parse, max_entries=_REMEMBERED, max_length=_MAX_ADDRESS_LENGTH, remember_none=False)
+forwarded_address: Final = BoundedMemo(
+    _parse_item, max_entries=_REMEMBERED, max_length=_MAX_ADDRESS_LENGTH, remember_none=False
+)
+
+
+def _for_values(forwarded: str) -> list[str]:
+    """The ``for=`` value of each element of an RFC 7239 ``Forwarded`` line."""
+    found = []
+    for element in forwarded.split(","):
+        for pair in element.split(";"):
+            name, _, value = pair.partition("=")
+            if name.strip().lower() == "for":
+                found.append(value)
+    return found
+
+
+def rewritten(lines: Iterable[tuple[bytes, bytes]], peer: IPAddress) -> bool:
+    """Whether the forwarding header `lines` (name, value) may have given the server `peer`.
+
+    True when an item names `peer`, when an item is not an address (a server may read it as one:
+    fail closed) or when there are more than `MAX_FORWARDED_ITEMS`.
+    """
+    items: list[str] = []
+    for name, value in lines:
+        text = value.decode("latin-1")
+        items.extend(_for_values(text) if name == b"forwarded" else text.split(","))
+        if len(items) > MAX_FORWARDED_ITEMS:
+            return True
+    for item in items:
+        # The memo's bound on what it keeps is not a bound on what may be looked up: an item
+        # longer than any address is no address.
+        address = forwarded_address[item] if len(item) <= _MAX_ADDRESS_LENGTH else None
+        if address is None or address == peer:
             return True
     return False
 
@@ -66,52 +145,52 @@ def _forwarded_pairs(element: str) -> dict[str, str]:
     return pairs
 
 
-class TrustedProxies:
-    """The proxies (addresses or networks) whose forwarding headers are read; none by default."""
+def _peer_host(scope: Scope) -> object:
+    client = scope.get("client")
+    return client[0] if client else None
 
-    __slots__ = ("_networks", "_peers")
+
+class TrustedProxies:
+    """The proxies (addresses or networks) whose forwarding headers are read; none by default.
+
+    Raises ValueError for an entry that is not an address or network.
+    """
+
+    __slots__ = ("_networks",)
 
     def __init__(self, proxies: Iterable[str] = ()) -> None:
         self._networks = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
-        # Peer address to whether it is in a configured network: parsing an address costs a
-        # microsecond, and a fleet sees few proxies. Bounded: a flood of peers only empties it.
-        self._peers: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._networks)
 
+    def proxy_address(self, host: object) -> IPAddress | None:
+        """The peer `host` (``scope["client"][0]``) as an address when it is one of the proxies,
+        else None. Warning: a peer the server rewrote is still not to be trusted (`rewritten`;
+        `trusts_peer` does both)."""
+        if not isinstance(host, str) or len(host) > _MAX_ADDRESS_LENGTH:
+            return None
+        address = peer_address[host]
+        if address is None or not any(address in network for network in self._networks):
+            return None
+        return address
+
     def trusts_peer(self, scope: Scope) -> bool:
         """Whether the request in `scope` came straight from a configured proxy."""
-        client = scope.get("client")
-        if not client or not self.is_proxy(client[0]):
+        address = self.proxy_address(_peer_host(scope))
+        if address is None:
             return False
-        forwarded_for = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
-        return not names_peer(forwarded_for, str(client[0]))
-
-    def is_proxy(self, address: object) -> bool:
-        """Whether the peer `address` is one of the configured proxies. Warning: a peer named in
-        ``X-Forwarded-For`` is still not to be trusted (`names_peer`; `trusts_peer` does both)."""
-        known = self._peers.get(address) if isinstance(address, str) else None
-        if known is None:
-            known = self._in_networks(address)
-            if isinstance(address, str):
-                if len(self._peers) >= _REMEMBERED_PEERS:
-                    self._peers.clear()
-                self._peers[address] = known
-        return known
-
-    def _in_networks(self, address: object) -> bool:
-        try:
-            peer = ipaddress.ip_address(address)  # type: ignore[arg-type]  # whatever the server put there
-        except ValueError:
-            return False
-        return any(peer in network for network in self._networks)
+        lines = [(name, value) for name, value in scope["headers"] if name in FORWARDING_HEADERS]
+        return not (lines and rewritten(lines, address))
 
     def forwarded(self, scope: Scope) -> Forwarded | None:
         """What the nearest proxy says, `AMBIGUOUS`, or None when the peer is not trusted."""
         if not self.trusts_peer(scope):
             return None
-        last = _last_items(scope)
+        last: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name == b"forwarded" or name in _X_FORWARDED:
+                last[name] = value.decode("latin-1").rsplit(",", 1)[-1].strip(" \t")
         has_x_forwarded = any(name in last for name in _X_FORWARDED)
         if b"forwarded" in last:
             if has_x_forwarded:
@@ -119,3 +198,16 @@ class TrustedProxies:
             pairs = _forwarded_pairs(last[b"forwarded"])
             return Forwarded(pairs.get("proto"), pairs.get("host"))
         return Forwarded(last.get(b"x-forwarded-proto"), last.get(b"x-forwarded-host"))
+
+
+#: The loopback networks, for code that serves loopback clients only (the offline issuer).
+LOOPBACK: Final = TrustedProxies(("127.0.0.0/8", "::1/128"))
+
+
+def is_direct_loopback(scope: Scope) -> bool:
+    """Whether the request in `scope` came from this machine, and through no proxy: its peer is a
+    loopback address and it carries no forwarding header at all (a server may have rewritten the
+    peer from one, and a proxy on this machine forwards others' requests)."""
+    if LOOPBACK.proxy_address(_peer_host(scope)) is None:
+        return False
+    return not any(name in FORWARDING_HEADERS for name, _ in scope["headers"])

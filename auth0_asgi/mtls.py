@@ -40,7 +40,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import Scope
 
-from ._proxies import TrustedProxies, names_peer
+from ._memo import BoundedMemo
+from ._proxies import FORWARDING_HEADERS, TrustedProxies, rewritten
 from .errors import ConfigurationError
 
 __all__ = ["HEADER_FORMATS", "ClientCertificates", "thumbprint"]
@@ -51,8 +52,10 @@ _SF_BINARY: Final = re.compile(r":([A-Za-z0-9+/]{1,16384}={0,2}):")
 _HEX_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 #: Header values longer than this are not read (a certificate chain of a few kB fits easily).
 _MAX_HEADER: Final = 32 * 1024
-#: Distinct header values whose thumbprints are remembered (parsing a certificate costs tens of µs).
-_REMEMBERED: Final = 1024
+#: Distinct header values whose thumbprints are remembered (parsing a certificate costs tens of
+#: µs), and the longest kept: one certificate, URL-encoded PEM or an Envoy element, is 2-5 kB.
+_REMEMBERED: Final = 256
+_REMEMBERED_LENGTH: Final = 8 * 1024
 _DER: Final = Encoding.DER
 
 
@@ -170,7 +173,7 @@ class ClientCertificates:
     Raises ConfigurationError for an unknown format, or a header format without proxies.
     """
 
-    __slots__ = ("_header", "_memo", "_parse", "_proxies")
+    __slots__ = ("_header", "_parse", "_proxies", "_thumbprints")
 
     def __init__(self, header_format: str = "", header: str = "", trusted_proxies: Iterable[str] = ()) -> None:
         self._proxies = TrustedProxies(trusted_proxies)
@@ -187,7 +190,10 @@ class ClientCertificates:
         if self._parse is not None and missing:
             raise ConfigurationError(f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: set {' and '.join(missing)} too")
         self._header = name.encode("latin-1")
-        self._memo: dict[bytes, str | None] = {}
+        # A proxy sends the same few clients' certificates again and again.
+        self._thumbprints = BoundedMemo(
+            self._thumbprint_of_header, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH
+        )
 
     def thumbprint(self, scope: Scope) -> str | None:
         """The request's client certificate thumbprint, or None when it has none we can trust."""
@@ -199,29 +205,25 @@ class ClientCertificates:
                 der = _der_of_pem(str(next(iter(chain))).encode("latin-1"))
                 return thumbprint(der) if der is not None else None
         client = scope.get("client")
-        if self._parse is None or not client or not self._proxies.is_proxy(client[0]):
+        proxy = self._proxies.proxy_address(client[0]) if self._parse is not None and client else None
+        if proxy is None:
             return None
-        # One pass for both: the certificate header, and the X-Forwarded-For lines that show
-        # whether the server rewrote the peer (then it is no proxy: `_proxies`).
+        # One pass for both: the certificate header, and the forwarding lines that show whether
+        # the server rewrote the peer (then it is no proxy: `_proxies`).
         values: list[bytes] = []
-        forwarded_for: list[bytes] = []
+        forwarding: list[tuple[bytes, bytes]] = []
         for name, value in scope["headers"]:
             if name == self._header:
                 values.append(value)
-            elif name == b"x-forwarded-for":
-                forwarded_for.append(value)
+            elif name in FORWARDING_HEADERS:
+                forwarding.append((name, value))
         if len(values) != 1 or len(values[0]) > _MAX_HEADER:
             return None  # none, or repeated: two readers could pick different ones
-        if forwarded_for and names_peer(forwarded_for, str(client[0])):
+        if forwarding and rewritten(forwarding, proxy):
             return None
-        raw = values[0]
-        try:
-            return self._memo[raw]
-        except KeyError:
-            pass
+        return self._thumbprints[values[0]]
+
+    def _thumbprint_of_header(self, raw: bytes) -> str | None:
+        assert self._parse is not None  # only called once a format is known
         found = self._parse(raw.decode("latin-1"))
-        result = thumbprint(found) if isinstance(found, bytes) else found
-        if len(self._memo) >= _REMEMBERED:
-            self._memo.clear()
-        self._memo[raw] = result
-        return result
+        return thumbprint(found) if isinstance(found, bytes) else found

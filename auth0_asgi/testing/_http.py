@@ -7,7 +7,6 @@ beside the routes it protects) and a threaded loopback server for end-to-end tes
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import threading
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from auth0_asgi._paths import route_path, segments
+from auth0_asgi._proxies import is_direct_loopback
 from auth0_asgi.dpop import DPOP_ALGORITHMS
 
 from ._answer import Answer, oauth_error
@@ -105,14 +105,6 @@ def _encode(answer: Answer) -> tuple[int, list[tuple[str, str]], bytes]:
     return answer.status, headers, json.dumps(answer.body, separators=(",", ":")).encode()
 
 
-def _is_loopback(scope: Scope) -> bool:
-    client = scope.get("client")
-    try:
-        return client is not None and ipaddress.ip_address(client[0]).is_loopback
-    except ValueError:
-        return False
-
-
 class _IssuerApp:
     # A class, not a closure: Starlette's Route treats a plain function as a request handler.
     def __init__(self, issuer: LocalIssuer, allow_remote: bool) -> None:
@@ -133,7 +125,7 @@ class _IssuerApp:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         base_url = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}{scope.get('root_path', '')}"
         wants_token = "/" + "/".join(segments(route_path(scope))) in _MINTING_PATHS
-        if wants_token and not self.allow_remote and not _is_loopback(scope):
+        if wants_token and not self.allow_remote and not is_direct_loopback(scope):
             answer = _remote_refused()
         elif len(body) > _MAX_BODY_BYTES:
             answer = _too_large()
