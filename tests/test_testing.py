@@ -30,7 +30,7 @@ from auth0_asgi.testing import (
     trust_issuers,
 )
 
-from .conftest import _rsa_private, asgi_client, demo_routes
+from .conftest import _rsa_private, asgi_client, demo_routes, serve_with_uvicorn
 
 pytestmark = pytest.mark.anyio
 
@@ -363,6 +363,33 @@ async def test_the_asgi_token_endpoint_answers_loopback_clients_only_unless_told
             "error_description": "the offline token endpoint answers loopback clients only",
         }
     assert jwks.status_code == 200  # public keys are public
+
+
+@pytest.mark.parametrize(
+    ("uvicorn_options", "headers", "status"),
+    [
+        pytest.param({"proxy_headers": False}, [], 200, id="direct"),
+        # uvicorn trusting everyone ('*', usual in containers) takes the peer from the header:
+        # a client anywhere could name 127.0.0.1. Any forwarding header means "through a proxy".
+        pytest.param({"forwarded_allow_ips": "*"}, [("X-Forwarded-For", "127.0.0.1")], 403, id="xff-names-loopback"),
+        pytest.param({"proxy_headers": False}, [("X-Forwarded-For", "203.0.113.9")], 403, id="xff-through-a-proxy"),
+        pytest.param({"proxy_headers": False}, [("Forwarded", "for=127.0.0.1")], 403, id="forwarded"),
+        pytest.param({"proxy_headers": False}, [("X-Real-IP", "127.0.0.1")], 403, id="x-real-ip"),
+    ],
+)
+def test_the_token_endpoint_serves_only_direct_loopback_clients_through_real_uvicorn(
+    auth0_issuer: LocalIssuer, uvicorn_options: dict[str, Any], headers: list[tuple[str, str]], status: int
+) -> None:
+    with serve_with_uvicorn(issuer_app(auth0_issuer), **uvicorn_options) as url:
+        token = httpx.post(f"{url}/oauth/token", json=TOKEN_REQUEST, headers=headers)
+    assert token.status_code == status, token.text
+    if status == 403:
+        assert token.json() == {
+            "error": "access_denied",
+            "error_description": "the offline token endpoint answers loopback clients only",
+        }
+    else:
+        assert token.json()["token_type"] == "Bearer"
 
 
 async def test_the_asgi_endpoints_ignore_other_scope_types(auth0_issuer: LocalIssuer) -> None:
