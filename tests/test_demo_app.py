@@ -70,6 +70,8 @@ def test_demo_without_an_audience_names_it(tmp_path: Path) -> None:
         ),
         pytest.param({"AUTH0_API_AUDIENCE": "https://api"}, "AUTH0_API_AUDIENCE is", id="audience-alone"),
         pytest.param({"AUTH0_PROTECTED_PREFIXES": "/api"}, "AUTH0_PROTECTED_PREFIXES is", id="prefixes-alone"),
+        # docker compose passes AUTH0_API_AUDIENCE= when the host lacks it: present, so configured.
+        pytest.param({"AUTH0_API_AUDIENCE": ""}, "AUTH0_API_AUDIENCE (empty) is", id="an-empty-audience"),
     ],
 )
 def test_a_partial_configuration_never_falls_back_to_offline_mode(
@@ -79,6 +81,17 @@ def test_a_partial_configuration_never_falls_back_to_offline_mode(
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"demo_app: configuration error: AUTH0_DOMAIN is not set, but {named}: set AUTH0_DOMAIN and "
+        "AUTH0_API_AUDIENCE for your tenant, or AUTH0_DEMO_OFFLINE=true for the offline issuer"
+    )
+    assert "OFFLINE MODE" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_domain_never_falls_back_to_offline_mode(tmp_path: Path, value: str) -> None:
+    result = _import_demo(tmp_path, AUTH0_DOMAIN=value)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "demo_app: configuration error: AUTH0_DOMAIN is set but empty: set AUTH0_DOMAIN and "
         "AUTH0_API_AUDIENCE for your tenant, or AUTH0_DEMO_OFFLINE=true for the offline issuer"
     )
     assert "OFFLINE MODE" not in result.stderr
