@@ -34,13 +34,13 @@ from starlette.routing import Route
 from auth0_asgi import Auth0Middleware, Auth0Settings, Auth0User, ConfigurationError
 from auth0_asgi.fastapi import Claims, document_security, require_scopes
 from auth0_asgi.testing import (
-    DEMO_VARIABLES,
     ISSUER_PATHS,
     LocalIssuer,
     demo_issuer_url,
     demo_key_path,
     issuer_app,
     load_or_create_private_key,
+    tenant_without_domain,
 )
 
 logger = logging.getLogger("demo_app")
@@ -101,22 +101,17 @@ def _runs_offline() -> bool:
     Fails closed: only no AUTH0_* variable at all, or AUTH0_DEMO_OFFLINE=true, means offline.
     """
     config = _config()
-    named = {name for name, value in {**config.file_values, **os.environ}.items() if value.strip()}
-    named = {name for name in named if name.startswith("AUTH0_")}
     domain = bool(config("AUTH0_DOMAIN", default="").strip())
     if _switch("AUTH0_DEMO_OFFLINE"):
         if domain:
             raise SystemExit("demo_app: configuration error: AUTH0_DEMO_OFFLINE and AUTH0_DOMAIN: set one of them")
         return True
-    if domain:
-        return False
-    stray = sorted(named - DEMO_VARIABLES)
-    if not stray:
-        return True
+    half_configured = tenant_without_domain({**config.file_values, **os.environ})
+    if not half_configured:
+        return not domain
     raise SystemExit(
-        f"demo_app: configuration error: AUTH0_DOMAIN is not set, but {', '.join(stray)} "
-        f"{'is' if len(stray) == 1 else 'are'}: set AUTH0_DOMAIN and AUTH0_API_AUDIENCE for your tenant, "
-        "or AUTH0_DEMO_OFFLINE=true for the offline issuer"
+        f"demo_app: configuration error: {half_configured}: set AUTH0_DOMAIN and AUTH0_API_AUDIENCE for your "
+        "tenant, or AUTH0_DEMO_OFFLINE=true for the offline issuer"
     )
 
 

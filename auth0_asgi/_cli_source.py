@@ -63,14 +63,13 @@ def token_source(running_demo: str | None = None) -> TokenSource:
     if config("AUTH0_DOMAIN", default="").strip():
         settings = Auth0Settings.from_env()
         return TokenSource(settings, None, f"your tenant ({', '.join(t.issuer for t in settings.trusted_issuers)})")
-    named = {name for name, value in {**config.file_values, **os.environ}.items() if value.strip()}
-    from .testing import DEMO_VARIABLES, LocalIssuer, demo_key_path, load_or_create_private_key
+    from .testing import LocalIssuer, demo_key_path, load_or_create_private_key, tenant_without_domain
 
-    stray = sorted(name for name in named if name.startswith("AUTH0_") and name not in DEMO_VARIABLES)
-    if stray:
+    half_configured = tenant_without_domain({**config.file_values, **os.environ})
+    if half_configured:
         raise ConfigurationError(
-            f"AUTH0_DOMAIN is not set, but {', '.join(stray)} {'is' if len(stray) == 1 else 'are'}: set AUTH0_DOMAIN "
-            "and AUTH0_API_AUDIENCE for your tenant, or unset the rest to check the offline demo's tokens"
+            f"{half_configured}: set AUTH0_DOMAIN and AUTH0_API_AUDIENCE for your tenant, or unset the rest to check "
+            "the offline demo's tokens"
         )
     path = demo_key_path({**os.environ, "AUTH0_DEMO_KEY_FILE": config("AUTH0_DEMO_KEY_FILE", default="")})
     if not path.is_file():

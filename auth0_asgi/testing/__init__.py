@@ -29,6 +29,7 @@ from ._keys import (
     demo_key_path,
     generate_private_key,
     load_or_create_private_key,
+    tenant_without_domain,
 )
 from ._tenant import trust_issuers
 
@@ -50,5 +51,6 @@ __all__ = [
     "load_or_create_private_key",
     "proxy_header",
     "serve_issuer",
+    "tenant_without_domain",
     "trust_issuers",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "demo_key_path",
     "generate_private_key",
     "load_or_create_private_key",
+    "tenant_without_domain",
 ]
 
 #: The offline demo's own variables: they shape the demo and never name a tenant, so with no
@@ -38,6 +39,27 @@ __all__ = [
 DEMO_VARIABLES: Final = frozenset(
     {"AUTH0_DEMO_KEY_FILE", "AUTH0_DEMO_OFFLINE", "AUTH0_DEMO_ALLOW_REMOTE", "AUTH0_DEMO_URL"}
 )
+
+
+def tenant_without_domain(values: Mapping[str, str]) -> str:
+    """What in `values` (the environment over ``.env``) names a tenant while AUTH0_DOMAIN does not:
+    ``""`` when nothing does, so that the offline demo may run; else the sentence to refuse with.
+
+    A variable present but empty counts as set (docker compose passes ``AUTH0_DOMAIN=`` when the
+    host lacks it): a tenant half-configured must never fall back to the offline issuer.
+    """
+    domain = values.get("AUTH0_DOMAIN")
+    if domain is not None and domain.strip():
+        return ""
+    named = sorted(name for name in values if name.startswith("AUTH0_") and name not in DEMO_VARIABLES)
+    if domain is not None:
+        return "AUTH0_DOMAIN is set but empty"
+    if not named:
+        return ""
+    described = ", ".join(f"{name} (empty)" if not values[name].strip() else name for name in named)
+    return f"AUTH0_DOMAIN is not set, but {described} {'is' if len(named) == 1 else 'are'}"
+
+
 #: Where the quickstart runs the demo (``uvicorn demo_app:app``): its offline issuer's ``iss``.
 DEFAULT_DEMO_URL: Final = "http://127.0.0.1:8000"
 
