@@ -5,6 +5,7 @@ through the FastAPI dependency; and that the verified-token cache never skips a 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Annotated, Any, Final
@@ -18,8 +19,23 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0User, ConfigurationError
+from auth0_asgi._frozen import frozen_object
+from auth0_asgi.errors import InsufficientScopeError
 from auth0_asgi.fastapi import document_security, require
-from auth0_asgi.rules import Rule, all_scopes, any_scope, claim_equals, claim_includes, claims_satisfy
+from auth0_asgi.rules import (
+    Rule,
+    acting_for_user,
+    actor_in,
+    all_scopes,
+    any_scope,
+    claim_equals,
+    claim_includes,
+    claims_satisfy,
+    delegation_within,
+    machine_tokens_only,
+    never_delegated,
+    user_tokens_only,
+)
 from auth0_asgi.testing import LocalIssuer
 
 from .conftest import _rsa_private, asgi_client
@@ -319,3 +335,63 @@ async def test_a_predicate_cannot_change_the_cached_claims(issuer: LocalIssuer) 
         after = await client.get("/api/all/x", headers=_bearer(token))
     assert meddled.status_code == 403  # the predicate raised (TypeError): a refusal
     assert after.status_code == 403  # and the cached token still grants only read:x
+
+
+# --- every rule reads frozen claims as it reads plain ones ---------------------------------------
+
+# (rule, claims, passes): each checked on the claims as a verified token carries them (frozen
+# objects and arrays, shared by every request with the token) and as plain JSON values.
+EVERY_RULE: Final[list[Any]] = [
+    pytest.param(claim_equals("roles", ["admin"]), {"roles": ["admin"]}, True, id="equals-array"),
+    pytest.param(claim_equals("roles", ("admin",)), {"roles": ["admin"]}, True, id="equals-array-as-tuple"),
+    pytest.param(claim_equals("roles", ["admin"]), {"roles": ["admin", "x"]}, False, id="equals-array-longer"),
+    pytest.param(claim_equals("roles", ["admin"]), {"roles": "admin"}, False, id="equals-array-not-string"),
+    pytest.param(
+        claim_equals("org", {"id": "acme", "tier": [1]}), {"org": {"id": "acme", "tier": [1]}}, True, id="equals-object"
+    ),
+    pytest.param(claim_equals("org", {"id": "acme"}), {"org": {"id": "acme", "x": 1}}, False, id="equals-object-more"),
+    pytest.param(
+        claim_equals("org", {"flag": True}), {"org": {"flag": 1}}, False, id="equals-nested-boolean-not-number"
+    ),
+    pytest.param(claim_equals("tier", 2), {"tier": 2.0}, True, id="equals-one-json-number"),
+    pytest.param(claim_equals("tier", 2), {"tier": True}, False, id="equals-number-not-boolean"),
+    pytest.param(claim_equals("x", None), {"x": None}, True, id="equals-null"),
+    pytest.param(claim_equals("x", None), {}, False, id="equals-null-not-absent"),
+    pytest.param(claim_includes("roles", "admin"), {"roles": ["admin"]}, True, id="includes"),
+    pytest.param(all_scopes("a"), {"scope": "a"}, True, id="all-scopes"),
+    pytest.param(any_scope("a"), {"permissions": ["a"]}, True, id="any-scope"),
+    pytest.param(claims_satisfy(lambda c: c["roles"] == ["admin"]), {"roles": ["admin"]}, True, id="predicate"),
+    pytest.param(machine_tokens_only(), {"sub": "c@clients", "gty": "client-credentials"}, True, id="machine"),
+    # A user whose id merely ends in "@clients" is no machine: Auth0 marks machines with gty.
+    pytest.param(machine_tokens_only(), {"sub": "auth0|eve@clients"}, False, id="machine-by-subject-alone"),
+    pytest.param(user_tokens_only(), {"sub": "auth0|eve@clients"}, True, id="user-ending-in-clients"),
+    pytest.param(user_tokens_only(), {"sub": "c@clients", "gty": "client-credentials"}, False, id="user-not-machine"),
+    pytest.param(never_delegated(), {"sub": "u"}, True, id="never-delegated"),
+    pytest.param(actor_in("agent"), {"sub": "u", "act": {"sub": "agent"}}, True, id="actor-in"),
+    pytest.param(delegation_within("agent"), {"sub": "u", "act": {"sub": "agent"}}, True, id="delegation-within"),
+    pytest.param(acting_for_user(), {"sub": "auth0|u", "act": {"sub": "agent"}}, True, id="acting-for-user"),
+]
+
+
+@pytest.mark.parametrize(("rule", "claims", "passes"), EVERY_RULE)
+@pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "plain"])
+def test_every_rule_compares_json_kinds_on_frozen_and_plain_claims(
+    rule: Rule, claims: dict[str, Any], passes: bool, frozen: bool
+) -> None:
+    shaped = json.loads(json.dumps(claims), object_pairs_hook=frozen_object) if frozen else claims
+    if frozen:
+        assert all(type(v) is not list for v in shaped.values())  # the arrays really are frozen
+    user = Auth0User(shaped)
+    if passes:
+        rule.enforce(user)
+    else:
+        with pytest.raises(InsufficientScopeError):
+            rule.enforce(user)
+
+
+async def test_claim_equals_with_an_array_accepts_a_real_verified_token(issuer: LocalIssuer) -> None:
+    async with asgi_client(_app(issuer, rules={"/api/admin": [claim_equals("roles", ["admin"])]})) as client:
+        admin = await client.get("/api/admin/x", headers=_bearer(issuer.token(roles=["admin"])))
+        other = await client.get("/api/admin/x", headers=_bearer(issuer.token(roles=["user"])))
+    assert (admin.status_code, admin.json()) == (200, {"sub": "local-client@clients"})
+    assert (other.status_code, other.json()) == (403, FORBIDDEN)
