@@ -7,7 +7,7 @@ cache served the token or not. Per prefix: ``Auth0Middleware(app, rules={"/api/a
 
 - `all_scopes(*scopes)`: every scope (in `scope` or Auth0's `permissions`).
 - `any_scope(*scopes)`: at least one of them.
-- `claim_equals(name, value)`: the claim is exactly `value` (same JSON type).
+- `claim_equals(name, value)`: the claim is exactly `value` (same JSON kind at every depth).
 - `claim_includes(name, *values)`: the claim, a space-separated string or a list, holds every value.
 - `claims_satisfy(predicate, name=...)`: your own test over the verified claims.
 - `step_up(acr_values=..., max_age=..., mfa=...)`: RFC 9470, the user's authentication behind the
@@ -122,15 +122,43 @@ def _check_name(name: object, where: str) -> str:
     return name
 
 
+def _json_kind(value: object) -> str | None:
+    """The JSON kind of `value`, whatever Python class carries it (verified claims are frozen
+    subclasses of dict and list); None for what JSON cannot hold."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):  # before int: True is an int to Python, never a number to JSON
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return None
+
+
+def _json_equal(claimed: Any, value: Any) -> bool:
+    kind = _json_kind(claimed)
+    if kind is None or kind != _json_kind(value):
+        return False
+    if kind == "array":
+        return len(claimed) == len(value) and all(map(_json_equal, claimed, value))
+    if kind == "object":
+        return claimed.keys() == value.keys() and all(_json_equal(claimed[key], value[key]) for key in claimed)
+    return bool(claimed == value)
+
+
 def claim_equals(name: str, value: Any) -> Rule:
-    """The claim `name` is exactly `value`: equal and of the same JSON type (``1`` is not ``True``)."""
+    """The claim `name` is exactly `value` as JSON: equal, and of the same JSON kind at every depth
+    (``1`` is not ``True``, ``"1"`` is not ``1``; ``2`` and ``2.0`` are one number; a list or tuple
+    is an array, a dict an object)."""
     _check_name(name, "claim_equals")
-
-    def test(user: Auth0User) -> bool:
-        claimed = user.claims.get(name, _MISSING)
-        return type(claimed) is type(value) and claimed == value
-
-    return Rule(f"claim_equals({name}={value!r})", test)
+    if _json_kind(value) is None:
+        raise ConfigurationError(f"claim_equals({name!r}): {type(value).__name__} is not a JSON value")
+    return Rule(f"claim_equals({name}={value!r})", lambda user: _json_equal(user.claims.get(name, _MISSING), value))
 
 
 def _members(claimed: object) -> frozenset[object]:
@@ -205,7 +233,7 @@ def never_delegated() -> Rule:
 
 def acting_for_user() -> Rule:
     """Only a delegated token acting for a user: it has an actor, and its subject is a user (not a
-    client-credentials ``...@clients`` subject)."""
+    client-credentials token)."""
     return Rule("acting_for_user", lambda user: bool(user.delegation_chain) and not user.is_machine)
 
 
@@ -229,8 +257,7 @@ def _subjects(subjects: tuple[str, ...], where: str) -> frozenset[str]:
 
 
 def machine_tokens_only() -> Rule:
-    """Only machine-to-machine tokens: Auth0's client-credentials grant (`gty`
-    ``client-credentials``, or a subject ending ``@clients``)."""
+    """Only machine-to-machine tokens: Auth0's client-credentials grant (`gty` ``client-credentials``)."""
     return Rule("machine_tokens_only", lambda user: user.is_machine)
 
 

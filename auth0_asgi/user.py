@@ -98,8 +98,8 @@ class Auth0User(BaseUser):
     @property
     def is_machine(self) -> bool:
         """Whether the token is machine-to-machine: Auth0's client-credentials grant (`gty`
-        ``client-credentials``, or a subject ending ``@clients``)."""
-        return self.claims.get("gty") == "client-credentials" or self.identity.endswith("@clients")
+        ``client-credentials``). A subject ending ``@clients`` is not enough: a user id may end so."""
+        return self.claims.get("gty") == "client-credentials"
 
     @property
     def proof_key_thumbprint(self) -> str | None:

@@ -90,7 +90,7 @@ def _token(issuer: LocalIssuer, kind: str) -> str:
         "machine": issuer.token(),
         "user": issuer.user_token(),
         "delegated-user": issuer.delegated_token("agent"),
-        "delegated-machine": issuer.delegated_token("agent", subject="svc@clients"),
+        "delegated-machine": issuer.delegated_token("agent", subject="svc@clients", gty="client-credentials"),
         "agent-chain": issuer.delegated_token("other-agent", "agent"),
     }[kind]
 
