@@ -145,10 +145,30 @@ def protect(app: ASGIApp) -> Auth0Middleware:
     )
 
 
-APPS: Final = {
+def _wrapped_in_a_function(app: ASGIApp) -> ASGIApp:
+    async def wrapper(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    return wrapper
+
+
+def _protected_from_outside(inner: ASGIApp) -> Starlette:
+    outer = Starlette(routes=[Mount("/", app=inner)])
+    outer.add_middleware(
+        Auth0Middleware, settings=ISSUER.settings(), keys=ISSUER, protected_prefixes=PROTECTED, required_scopes=SCOPED
+    )
+    return outer
+
+
+APPS: Final[dict[str, ASGIApp]] = {
     "starlette": protect(starlette_app()),
     "fastapi": protect(fastapi_app()),
     "fastapi-inner-root-path": protect(fastapi_app(root_path="/r")),
+    # The inner root path hidden behind what holds the app (issue 29): each must be found.
+    "root-path-in-a-mount": protect(Starlette(routes=[Mount("/", app=fastapi_app(root_path="/r"))])),
+    "root-path-in-a-router": protect(Router(routes=[Mount("/", app=fastapi_app(root_path="/r"))])),
+    "root-path-behind-a-function": protect(_wrapped_in_a_function(fastapi_app(root_path="/r"))),
+    "root-path-below-add-middleware": _protected_from_outside(fastapi_app(root_path="/r")),
 }
 TOKENS: Final = {"none": None, "without-admin": ISSUER.token(scope="read:messages")}
 
@@ -322,6 +342,7 @@ async def _check(target: str, root_path: str, host: str, kind: str) -> None:
 @example(target="/v1/api/private%0A", root_path="/base", host="testserver", kind="http")
 @example(target="/api/private%0A", root_path="", host="api.example.com", kind="http")
 @example(target="/private", root_path="", host="testserver", kind="http")  # under FastAPI(root_path="/r")
+@example(target="/r/api/private", root_path="", host="testserver", kind="http")
 async def test_no_route_under_a_protected_prefix_runs_without_what_it_needs(
     target: str, root_path: str, host: str, kind: str
 ) -> None:

@@ -5,20 +5,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Final
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from auth0_asgi import JWKSCache
+from auth0_asgi import Auth0Middleware, JWKSCache
 
 from .conftest import AUDIENCE, JWKSServer, TokenMaker, demo_routes, make_settings, protect, serve_with_uvicorn
 
@@ -70,6 +72,95 @@ def test_uvicorn_root_path_opens_no_bypass(jwks_server: JWKSServer, make_token: 
         token = {"Authorization": f"Bearer {make_token()}"}
         assert client.get("/api/private", headers=token).status_code == 200
     assert len(reached) == 1
+
+
+def _inner_fastapi(reached: list[str]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastAPI deprecates its own root_path; it still routes by it
+        inner = FastAPI(root_path="/api")
+
+    @inner.get("/private")
+    async def private() -> dict[str, str]:
+        reached.append("private")
+        return {"message": "reached"}
+
+    return inner
+
+
+def _wrapped_in_a_function(app: Any) -> Any:
+    async def wrapper(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    return wrapper
+
+
+def _add_middleware_outside(inner: Any, jwks_server: JWKSServer) -> Any:
+    outer = Starlette(routes=[Mount("/", app=inner)])
+    outer.add_middleware(Auth0Middleware, settings=make_settings(jwks_server), protected_prefixes=["/api/private"])
+    return outer
+
+
+# Each shape hides FastAPI(root_path="/api") from a middleware outside it (issue 29): its route
+# "/private" answers "/private" too, which the prefix "/api/private" does not name.
+ROOT_PATH_SHAPES: Final[dict[str, Callable[[Any, JWKSServer], Any]]] = {
+    "mount": lambda inner, keys: protect(
+        keys, Starlette(routes=[Mount("/", app=inner)]), protected_prefixes=["/api/private"]
+    ),
+    "router": lambda inner, keys: protect(
+        keys, Router(routes=[Mount("/", app=inner)]), protected_prefixes=["/api/private"]
+    ),
+    "function": lambda inner, keys: protect(keys, _wrapped_in_a_function(inner), protected_prefixes=["/api/private"]),
+    "add-middleware-on-an-outer-app": lambda inner, keys: _add_middleware_outside(inner, keys),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ROOT_PATH_SHAPES))
+def test_a_root_path_an_inner_app_sets_is_found_whatever_holds_it(
+    jwks_server: JWKSServer, make_token: TokenMaker, shape: str
+) -> None:
+    reached: list[str] = []
+    app = ROOT_PATH_SHAPES[shape](_inner_fastapi(reached), jwks_server)
+    with serve_with_uvicorn(app) as base_url, httpx.Client(base_url=base_url) as client:
+        named = client.get("/api/private")
+        unnamed = client.get("/private")
+        allowed = client.get("/private", headers={"Authorization": f"Bearer {make_token()}"})
+    assert named.status_code == 401
+    expected = (401, named.json(), named.headers.get_list("www-authenticate"))
+    assert (unnamed.status_code, unnamed.json(), unnamed.headers.get_list("www-authenticate")) == expected
+    assert (allowed.status_code, allowed.json()) == (200, {"message": "reached"})
+    assert reached == ["private"]
+
+
+class _Opaque:
+    """A wrapper that keeps its app where no walk can see it."""
+
+    def __init__(self, app: Any) -> None:
+        self._apps = {"inner": app}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._apps["inner"](scope, receive, send)
+
+
+def test_a_wrapper_that_cannot_be_walked_is_named_at_start_up(
+    jwks_server: JWKSServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="auth0_asgi"):
+        protect(jwks_server, _Opaque(_inner_fastapi([])), protected_prefixes=["/api/private"])
+    assert [record.getMessage() for record in caplog.records] == [
+        "Auth0Middleware cannot see inside tests.test_uvicorn._Opaque: if it holds an app with its own root_path "
+        "(FastAPI(root_path=...)), name it, Auth0Middleware(..., root_paths=['/api']), or set the root path on the "
+        "server (uvicorn --root-path); root_paths=[] says there is none"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="auth0_asgi"):
+        named = protect(
+            jwks_server, _Opaque(_inner_fastapi([])), protected_prefixes=["/api/private"], root_paths=["/api"]
+        )
+        protect(
+            jwks_server, Starlette(routes=[Mount("/", app=_inner_fastapi([]))]), protected_prefixes=["/api/private"]
+        )
+    assert caplog.records == []  # named, or nothing hidden: nothing to say
+    assert named._rules.decide({"path": "/private", "root_path": ""}) is not None
 
 
 @contextlib.asynccontextmanager
