@@ -16,15 +16,19 @@ is no dot segment), so no one reading covers the others.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
+import types
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import unquote
 
 from starlette.types import Scope
 
 __all__ = [
     "SEPARATORS",
+    "RootPaths",
     "Segments",
     "candidate_paths",
     "final_readings",
@@ -136,23 +140,92 @@ def _below_and_above(path: str, root_path: str) -> str:
     return root_path.rstrip("/") + path
 
 
-#: How far `.app` attributes are followed when looking for a wrapped app's own root path.
-_MAX_WRAPPED_DEPTH: Final = 32
+#: How many objects the walk of an app graph visits at the most: a real app has tens to hundreds.
+_MAX_WALKED: Final = 5000
+# Where apps keep the app they wrap, or their routing: Starlette and FastAPI, their middleware,
+# and the names wrappers commonly use.
+_WRAPPED: Final = ("app", "_app", "application", "asgi_app", "middleware_stack", "router")
+# Libraries whose classes we know: a leaf of theirs (StaticFiles, a Response class) hides no app.
+_KNOWN_LIBRARIES: Final = ("starlette.", "fastapi.", "auth0_asgi.")
 
 
-def own_root_paths(app: object) -> tuple[str, ...]:
-    """The root paths a wrapped app (or an app it wraps, through `.app`) sets for itself, such
-    as ``FastAPI(root_path="/api")``: a middleware outside it never sees them in the scope."""
+class RootPaths(NamedTuple):
+    """What a walk of an app graph found: each root path an app in it sets for itself, and the
+    objects it could not see into (each described), which might hide more."""
+
+    found: tuple[str, ...]
+    unseen: tuple[str, ...]
+
+
+def _children(node: object) -> tuple[list[object], list[object], bool]:
+    """What `node` may pass requests to: apps it holds where apps are held, other callables it
+    refers to (a function's closure and globals, a partial's arguments), which may be apps, and
+    whether it is opaque (of unknown make, and holding nothing callable to look into)."""
+    if isinstance(node, functools.partial):
+        return [], [node.func, *node.args, *node.keywords.values()], False
+    if inspect.ismethod(node):
+        return [], [node.__self__], False
+    if inspect.isfunction(node):
+        found: list[object] = [cell.cell_contents for cell in node.__closure__ or () if _has_contents(cell)]
+        found += [node.__globals__[name] for name in node.__code__.co_names if name in node.__globals__]
+        return [], [*found, getattr(node, "__wrapped__", None)], False
+    apps = [child for name in _WRAPPED if (child := _attribute(node, name)) is not None]
+    routes = _attribute(node, "routes")
+    if isinstance(routes, list | tuple):
+        # A Route's app is its endpoint; a Mount's or Host's is an app (with routes or its own).
+        apps += [getattr(route, "app", None) for route in routes if not hasattr(route, "endpoint")]
+    if apps or type(node).__module__.startswith(_KNOWN_LIBRARIES):
+        return apps, [], False
+    # A callable of its own that keeps its app under another name: look at what it holds.
+    held = _attribute(node, "__dict__")
+    referred = [value for value in held.values() if callable(value)] if isinstance(held, dict) else []
+    return [], referred, not referred
+
+
+def _attribute(node: object, name: str) -> object:
+    try:
+        return getattr(node, name, None)
+    except Exception:  # a property of someone else's that raises: nothing to follow there
+        return None
+
+
+def _has_contents(cell: types.CellType) -> bool:
+    try:
+        _ = cell.cell_contents  # an empty cell (a name not yet bound) raises
+    except ValueError:
+        return False
+    return True
+
+
+def own_root_paths(app: object) -> RootPaths:
+    """Every root path an app within `app` sets for itself, such as ``FastAPI(root_path="/api")``
+    reached through middleware, a ``Mount``, a ``Router`` or a wrapping function: a middleware
+    outside it never sees them in the scope, yet the inner app routes by them.
+
+    Walks the graph once, at start-up: ``.app`` and like attributes, a Starlette app's router and
+    built middleware stack, each ``Mount``'s and ``Host``'s app, a function's closure, globals
+    and ``__wrapped__``, a partial's arguments. A callable object of unknown make holding nothing
+    callable is `unseen`: it may hide an app with a root path of its own.
+    """
     found: list[str] = []
-    current: object = app
-    for _ in range(_MAX_WRAPPED_DEPTH):
-        root_path = getattr(current, "root_path", None)
-        if isinstance(root_path, str) and root_path:
+    unseen: list[str] = []
+    seen: set[int] = set()
+    # (object, whether it is where an app is held): only there does an opaque object matter.
+    pending: list[tuple[object, bool]] = [(app, True)]
+    while pending and len(seen) < _MAX_WALKED:
+        node, holds_an_app = pending.pop()
+        if id(node) in seen or isinstance(node, type | types.ModuleType) or not callable(node):
+            continue
+        seen.add(id(node))
+        root_path = _attribute(node, "root_path")
+        if isinstance(root_path, str) and root_path and root_path not in found:
             found.append(root_path)
-        current = getattr(current, "app", None)
-        if current is None:
-            break
-    return tuple(found)
+        apps, referred, opaque = _children(node)
+        if holds_an_app and opaque:
+            unseen.append(f"{type(node).__module__}.{type(node).__qualname__}")
+        pending += [(child, False) for child in referred]
+        pending += [(child, True) for child in apps]
+    return RootPaths(tuple(found), tuple(unseen))
 
 
 def candidate_paths(path: str, root_path: str = "", root_paths: Iterable[str] = ()) -> frozenset[str]:

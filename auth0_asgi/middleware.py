@@ -54,6 +54,23 @@ _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 _SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disabled": (BEARER,)}
 
 
+def _root_paths(app: ASGIApp, named: Iterable[str] | None) -> tuple[str, ...]:
+    """The root paths of the apps inside `app`, found by walking it, plus those `named`."""
+    walked = own_root_paths(app)
+    if named is not None:
+        return (*walked.found, *named)
+    if walked.unseen:
+        # A root path behind it would be a bypass: /private served for /api/private, no token.
+        logger.warning(
+            "Auth0Middleware cannot see inside %s: if it holds an app with its own root_path (FastAPI(root_path=...)), "
+            "name it, Auth0Middleware(..., root_paths=['/api']), or set the root path on the server "
+            "(uvicorn --root-path); root_paths=[] says there is none",
+            ", ".join(sorted(set(walked.unseen))),
+            extra=fields("startup", "app_not_walked", unseen=list(walked.unseen)),
+        )
+    return walked.found
+
+
 class Auth0Middleware:
     """Protects path prefixes of an ASGI app with Auth0 access tokens.
 
@@ -102,6 +119,11 @@ class Auth0Middleware:
     - `anonymous_prefixes`: prefixes where Auth0 anonymous sessions' tokens (subject ``anon@...``)
       are accepted; default `settings.anonymous_prefixes` (AUTH0_ANONYMOUS_PREFIXES), none:
       elsewhere they get 401 `insufficient_user_authentication` (the user must sign in).
+    - `root_paths`: root paths apps inside this one set for themselves (``FastAPI(root_path=...)``),
+      so that a path below one is read as the app reads it; default None: found by walking the
+      app graph at start-up (middleware, routers, mounts, hosts, wrapping functions), with a
+      WARNING naming any object it cannot see into. Given, they are used as well as those found,
+      and nothing is warned about: give ``[]`` when nothing you wrap sets one.
     - `mcp_sdk`: make accepted requests' users the MCP SDK's own (`auth0_asgi.mcp.MCPUser`,
       so that its `get_access_token()` works); default None: when the `mcp` package is
       installed and `settings.resource_url` is set. True requires the SDK, False never.
@@ -147,6 +169,7 @@ class Auth0Middleware:
         tool_scopes: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
         mcp_sdk: bool | None = None,
         anonymous_prefixes: Iterable[str] | None = None,
+        root_paths: Iterable[str] | None = None,
     ) -> None:
         self.app = app
         self._observer = guarded(observer)
@@ -174,7 +197,7 @@ class Auth0Middleware:
             protected_prefixes,
             required_scopes or {},
             rules,
-            root_paths=own_root_paths(app),
+            root_paths=_root_paths(app, root_paths),
             anonymous_prefixes=settings.anonymous_prefixes if anonymous_prefixes is None else anonymous_prefixes,
             step_up=step_up_rules(settings.step_up),
             # A refusal names the variable a setting came from.
