@@ -24,7 +24,6 @@ from typing import Final
 
 import pytest
 
-from auth0_asgi.dpop import access_token_hash
 from auth0_asgi.testing import DPoPKey
 
 from .conftest import loopback_socket
