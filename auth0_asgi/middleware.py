@@ -66,7 +66,7 @@ def _root_paths(app: ASGIApp, named: Iterable[str] | None) -> tuple[str, ...]:
             "name it, Auth0Middleware(..., root_paths=['/api']), or set the root path on the server "
             "(uvicorn --root-path); root_paths=[] says there is none",
             ", ".join(sorted(set(walked.unseen))),
-            extra=fields("startup", "app_not_walked", unseen=list(walked.unseen)),
+            extra=fields("root_paths_unseen", "app_not_walked", unseen=list(walked.unseen)),
         )
     return walked.found
 

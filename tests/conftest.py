@@ -358,7 +358,8 @@ def serve_with_uvicorn(app: ASGIApp, *, bound: tuple[socket.socket, int] | None 
     """Run `app` under real uvicorn on a free loopback port (or the `bound` socket, for an app
     that must know its URL before it is built); yields its base URL."""
     sock, port = bound if bound is not None else loopback_socket()
-    config = {"log_level": "warning", "lifespan": "on", **config}
+    # h11 unless a test asks for httptools (installed for those tests, it would be uvicorn's "auto").
+    config = {"log_level": "warning", "lifespan": "on", "http": "h11", **config}
     server = uvicorn.Server(uvicorn.Config(app, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
