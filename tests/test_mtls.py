@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import quote
@@ -267,3 +268,41 @@ def test_the_metadata_says_certificate_bound_tokens_are_supported() -> None:
     assert plain.resource is not None
     assert b'"tls_client_certificate_bound_access_tokens":true' in app.resource.document
     assert b"tls_client_certificate" not in plain.resource.document
+
+
+def test_required_without_a_certificate_source_warns_at_start_up_and_advertises_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    issuer = LocalIssuer(private_key=_rsa_private(0), audience="https://api.example.com/")
+    with caplog.at_level(logging.WARNING, logger="auth0_asgi"):
+        app = _app(issuer, resource_url="https://api.example.com/", mtls="required")
+        _app(issuer, resource_url="https://api.example.com/", mtls="required", mtls_header_format="rfc9440",
+             mtls_trusted_proxies=["10.0.0.1"])  # fmt: skip
+    assert [record.getMessage() for record in caplog.records] == [NO_SOURCE]
+    assert app.resource is not None
+    # Nothing could accept a bound token here: the metadata must not say that something will.
+    assert b"tls_client_certificate" not in app.resource.document
+
+
+NO_SOURCE: Final = (
+    "AUTH0_MTLS=required but AUTH0_MTLS_HEADER_FORMAT is not set: a client certificate can then only "
+    "come from the server's ASGI tls extension, which uvicorn and Hypercorn do not offer, so every token "
+    "would be refused: set the header your TLS-terminating proxy writes (docs/mtls.md)"
+)
+NO_SOURCE_SEEN: Final = (
+    "a certificate-bound token arrived, but no client certificate can reach the app: the server offers no ASGI "
+    "tls extension and AUTH0_MTLS_HEADER_FORMAT is not set: set the header your TLS-terminating proxy writes "
+    "(docs/mtls.md)"
+)
+
+
+async def test_a_bound_token_with_no_certificate_source_is_refused_and_warned_about_once(
+    issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = issuer.mtls_token(CERT.thumbprint)
+    with caplog.at_level(logging.WARNING, logger="auth0_asgi"):
+        async with asgi_client(_app(issuer)) as client:
+            answers = [await client.get("/api/x", headers={"Authorization": f"Bearer {token}"}) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [401, 401, 401]
+    assert answers[0].headers.get_list("www-authenticate") == [UNBOUND]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [NO_SOURCE_SEEN]
