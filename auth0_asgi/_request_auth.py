@@ -9,6 +9,7 @@ request spends none).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 
@@ -16,6 +17,7 @@ from starlette.types import Scope
 
 from ._credentials import CredentialFields, Credentials, read_credentials
 from ._htu import Origins
+from ._log import fields
 from ._protection import NOTHING_MORE, Requirement
 from .dpop import ProofChecker
 from .errors import InsufficientScopeError, InsufficientUserAuthenticationError, ReplayedProofError
@@ -24,6 +26,8 @@ from .replay import ReplayStore
 from .settings import Auth0Settings
 from .user import Auth0User
 from .verifier import TokenVerifier
+
+logger = logging.getLogger("auth0_asgi")
 
 __all__ = ["NOTHING_MORE", "RequestAuthenticator", "authorize"]
 
@@ -59,6 +63,13 @@ class RequestAuthenticator:
         if settings.mtls != "disabled":
             self._certificates = ClientCertificates(
                 settings.mtls_header_format, settings.mtls_header, settings.mtls_trusted_proxies
+            )
+        if settings.mtls == "required" and not settings.mtls_header_format:
+            logger.warning(
+                "AUTH0_MTLS=required but AUTH0_MTLS_HEADER_FORMAT is not set: a client certificate can then only "
+                "come from the server's ASGI tls extension, which uvicorn and Hypercorn do not offer, so every "
+                "token would be refused: set the header your TLS-terminating proxy writes (docs/mtls.md)",
+                extra=fields("mtls_no_certificate_source", "no_header_format"),
             )
 
     async def authenticate(

@@ -49,12 +49,6 @@ def step_up_rules(step_up: Mapping[str, StepUp]) -> dict[str, tuple[Rule, ...]]:
     return {prefix: (step_up_rule(requirement),) for prefix, requirement in step_up.items()}
 
 
-def _certificate_bound(settings: Auth0Settings) -> bool:
-    """Whether certificate-bound tokens can pass: a proxy passes certificates, or they are required
-    (of a server that offers the ASGI tls extension)."""
-    return settings.mtls == "required" or (settings.mtls != "disabled" and bool(settings.mtls_header_format))
-
-
 def resource_for(settings: Auth0Settings, scope_sets: Iterable[Iterable[str]]) -> ProtectedResource | None:
     """The protected resource `settings` describe, listing the scopes of `scope_sets`; None
     without a resource URL."""
@@ -66,9 +60,8 @@ def resource_for(settings: Auth0Settings, scope_sets: Iterable[Iterable[str]]) -
         scopes={scope for scopes in scope_sets for scope in ([scopes] if isinstance(scopes, str) else scopes)},
         dpop=settings.dpop,
         dpop_algorithms=settings.dpop_algorithms,
-        # Supported where a certificate can arrive: a proxy header, or required (the tls extension).
-        certificate_bound=settings.mtls == "required"
-        or (settings.mtls != "disabled" and bool(settings.mtls_header_format)),
+        # Advertised only where a certificate can arrive: the common servers offer no tls extension.
+        certificate_bound=settings.mtls != "disabled" and bool(settings.mtls_header_format),
         name=settings.resource_name,
         documentation=settings.resource_documentation,
     )

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -40,6 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import Scope
 
+from ._log import fields
 from ._memo import BoundedMemo
 from ._proxies import FORWARDING_HEADERS, TrustedProxies, rewritten
 from .errors import ConfigurationError
@@ -55,6 +57,7 @@ _MAX_HEADER: Final = 32 * 1024
 #: Distinct header values whose thumbprints are remembered (parsing a certificate costs tens of
 #: µs), and the longest kept: one certificate, URL-encoded PEM or an Envoy element, is 2-5 kB.
 _REMEMBERED: Final = 256
+logger = logging.getLogger("auth0_asgi")
 _REMEMBERED_LENGTH: Final = 8 * 1024
 _DER: Final = Encoding.DER
 
@@ -173,7 +176,7 @@ class ClientCertificates:
     Raises ConfigurationError for an unknown format, or a header format without proxies.
     """
 
-    __slots__ = ("_header", "_parse", "_proxies", "_thumbprints")
+    __slots__ = ("_header", "_parse", "_proxies", "_thumbprints", "_warned")
 
     def __init__(self, header_format: str = "", header: str = "", trusted_proxies: Iterable[str] = ()) -> None:
         self._proxies = TrustedProxies(trusted_proxies)
@@ -190,6 +193,7 @@ class ClientCertificates:
         if self._parse is not None and missing:
             raise ConfigurationError(f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: set {' and '.join(missing)} too")
         self._header = name.encode("latin-1")
+        self._warned = False
         # A proxy sends the same few clients' certificates again and again.
         self._thumbprints = BoundedMemo(
             self._thumbprint_of_header, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH
@@ -204,8 +208,18 @@ class ClientCertificates:
             if chain:
                 der = _der_of_pem(str(next(iter(chain))).encode("latin-1"))
                 return thumbprint(der) if der is not None else None
+        if self._parse is None:
+            if not self._warned:  # uvicorn and Hypercorn verify a client certificate but pass none on
+                self._warned = True
+                logger.warning(
+                    "a certificate-bound token arrived, but no client certificate can reach the app: the server "
+                    "offers no ASGI tls extension and AUTH0_MTLS_HEADER_FORMAT is not set: set the header your "
+                    "TLS-terminating proxy writes (docs/mtls.md)",
+                    extra=fields("mtls_no_certificate_source", "no_tls_extension"),
+                )
+            return None
         client = scope.get("client")
-        proxy = self._proxies.proxy_address(client[0]) if self._parse is not None and client else None
+        proxy = self._proxies.proxy_address(client[0]) if client else None
         if proxy is None:
             return None
         # One pass for both: the certificate header, and the forwarding lines that show whether
