@@ -1,8 +1,10 @@
 """Every parser of what a request carries runs in linear time: 64 kB costs about 8 times 8 kB.
 
 A complexity bound, not a speed claim: each parser is timed on hostile inputs of 8 kB and of
-64 kB, side by side (fastest of several rounds, every input distinct so that no memo answers),
-and the ratio must stay far from quadratic (64) or worse. Inputs past a length cap
+64 kB, in the thread's CPU time, the rounds of the two sizes interleaved and the fastest of each
+kept (every input distinct so that no memo answers), and the ratio must stay far from quadratic
+(64) or worse; a ratio over the bound is measured twice more before it fails, so a busy
+neighbour cannot fail it and a quadratic parser always does. Inputs past a length cap
 are refused unread, which is linear too. The shapes are the ones that broke us (a long run of
 letters before a bad character, long runs of scheme characters) and their relatives.
 """
@@ -25,6 +27,7 @@ from auth0_asgi._gate import RequestGate
 from auth0_asgi._htu import Origins
 from auth0_asgi._jws import json_object, parse_compact
 from auth0_asgi._protection import ProtectionRules
+from auth0_asgi._proxies import TrustedProxies
 from auth0_asgi._tool_scopes import ToolScopes, check_tool_scopes
 from auth0_asgi.dpop import ProofChecker
 from auth0_asgi.errors import AuthenticationError
@@ -40,16 +43,15 @@ INPUTS: Final = 8
 ROUNDS: Final = 5
 
 
-def _fastest(parse: Callable[[str], object], rounds: list[list[str]]) -> float:
-    best = float("inf")
-    for inputs in rounds:
-        started = time.perf_counter()
-        for text in inputs:
-            # Refusing is an answer too; what it costs is what is measured.
-            with contextlib.suppress(AuthenticationError, ValueError):
-                parse(text)
-        best = min(best, time.perf_counter() - started)
-    return best
+def _cpu_time(parse: Callable[[str], object], inputs: list[str]) -> float:
+    # The thread's CPU time, not the wall clock: a busy neighbour takes the CPU away between
+    # slices, and that wait must not count as the parser's.
+    started = time.thread_time()
+    for text in inputs:
+        # Refusing is an answer too; what it costs is what is measured.
+        with contextlib.suppress(AuthenticationError, ValueError):
+            parse(text)
+    return time.thread_time() - started
 
 
 def _rounds(make: Callable[[int, int], str], length: int, first_variant: int) -> list[list[str]]:
@@ -59,18 +61,40 @@ def _rounds(make: Callable[[int, int], str], length: int, first_variant: int) ->
     ]
 
 
-def assert_linear(make: Callable[[int, int], str], parse: Callable[[str], object]) -> float:
-    """The 64 kB / 8 kB time ratio of `parse` on the inputs `make(length, variant)` builds."""
+def _ratio(make: Callable[[int, int], str], parse: Callable[[str], object], first_variant: int) -> float:
+    """One measurement: the fastest 64 kB round over the fastest 8 kB round, the rounds of the
+    two sizes interleaved so that a slow phase of the machine slows both alike."""
     per_size = ROUNDS * INPUTS
-    warm_up, small, large = _rounds(make, SMALL, 0), _rounds(make, SMALL, per_size), _rounds(make, LARGE, 2 * per_size)
+    small = _rounds(make, SMALL, first_variant)
+    large = _rounds(make, LARGE, first_variant + per_size)
     texts = [text for rounds in (small, large) for inputs in rounds for text in inputs]
     assert len(set(texts)) == len(texts), "every input must be distinct, or a memo answers"
     assert all(abs(len(text) - SMALL) <= SMALL * 0.05 for inputs in small for text in inputs), "inputs must be ~8 kB"
     assert all(abs(len(text) - LARGE) <= LARGE * 0.05 for inputs in large for text in inputs), "inputs must be ~64 kB"
-    _fastest(parse, warm_up)  # warm up memos and caches of what does not depend on the input
-    ratio = _fastest(parse, large) / _fastest(parse, small)
+    fastest_small = fastest_large = float("inf")
+    for small_inputs, large_inputs in zip(small, large, strict=True):
+        fastest_small = min(fastest_small, _cpu_time(parse, small_inputs))
+        fastest_large = min(fastest_large, _cpu_time(parse, large_inputs))
+    return fastest_large / max(fastest_small, 1e-9)
+
+
+#: A ratio over the bound is measured again with new inputs before it counts: noise does not
+#: repeat itself three times, and a quadratic parser is over the bound every time.
+ATTEMPTS: Final = 3
+
+
+def assert_linear(make: Callable[[int, int], str], parse: Callable[[str], object]) -> float:
+    """The 64 kB / 8 kB CPU time ratio of `parse` on the inputs `make(length, variant)` builds."""
+    per_attempt = 2 * ROUNDS * INPUTS
+    _cpu_time(parse, _rounds(make, SMALL, 10**6)[0])  # warm up memos and caches of what does not depend on the input
+    ratios = []
+    for attempt in range(ATTEMPTS):
+        ratios.append(_ratio(make, parse, attempt * per_attempt))
+        if ratios[-1] < MAX_RATIO:
+            break
+    ratio = min(ratios)
     print(f"64 kB / 8 kB time ratio: {ratio:.2f}")  # shown with pytest -s
-    assert ratio < MAX_RATIO, f"64 kB took {ratio:.1f} x the time of 8 kB: not linear"
+    assert ratio < MAX_RATIO, f"64 kB took {ratios} x the time of 8 kB, {ATTEMPTS} times: not linear"
     return ratio
 
 
@@ -186,6 +210,26 @@ def test_reading_a_client_certificate_header_is_linear(shape: str) -> None:
         certificates.thumbprint({"client": ("127.0.0.1", 1), "headers": [(b"x-client-cert", value.encode())]})
 
     assert_linear(make, read)
+
+
+FORWARDING: Final[dict[str, tuple[str, Callable[[int, int], str]]]] = {
+    "xff-many-items": ("x-forwarded-for", lambda n, v: _fill(f"10.{v % 250}.0.1", ", 10.0.0.2", "", n)),
+    "xff-one-long-item": ("x-forwarded-for", lambda n, v: _fill(f"{v}:", "1", "", n)),
+    "xff-brackets": ("x-forwarded-for", lambda n, v: _fill(f"[{v}", "[::1", "]:1", n)),
+    "forwarded-many-pairs": ("forwarded", lambda n, v: _fill(f"proto=http{v}", ";by=x", ";for=10.0.0.2", n)),
+    "forwarded-many-elements": ("forwarded", lambda n, v: _fill(f"for=10.{v % 250}.0.1", ",for=10.0.0.2", "", n)),
+}
+
+
+@pytest.mark.parametrize("shape", list(FORWARDING))
+def test_the_peer_trust_rule_is_linear(shape: str) -> None:
+    name, make = FORWARDING[shape]
+    proxies = TrustedProxies(["127.0.0.1"])
+
+    def trust(value: str) -> None:
+        proxies.trusts_peer({"client": ("127.0.0.1", 1), "headers": [(name.encode(), value.encode())]})
+
+    assert_linear(make, trust)
 
 
 @pytest.mark.parametrize("shape", list(CREDENTIALS))
