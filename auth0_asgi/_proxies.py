@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Final, NamedTuple, TypeAlias
+from typing import Final, Literal, NamedTuple, TypeAlias
 
 from starlette.types import Scope
 
@@ -156,13 +156,25 @@ class TrustedProxies:
     Raises ValueError for an entry that is not an address or network.
     """
 
-    __slots__ = ("_networks",)
+    __slots__ = ("_networks", "_proxies")
 
     def __init__(self, proxies: Iterable[str] = ()) -> None:
         self._networks = tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+        # Peer text to its address when it is a proxy, False when it is another address; a
+        # network check costs a microsecond, and a fleet sees few proxies. What is no address
+        # (None) is not remembered.
+        self._proxies = BoundedMemo(
+            self._proxy_of, max_entries=_REMEMBERED, max_length=_MAX_ADDRESS_LENGTH, remember_none=False
+        )
 
     def __bool__(self) -> bool:
         return bool(self._networks)
+
+    def _proxy_of(self, host: str) -> IPAddress | Literal[False] | None:
+        address = peer_address[host]
+        if address is None:
+            return None
+        return address if any(address in network for network in self._networks) else False
 
     def proxy_address(self, host: object) -> IPAddress | None:
         """The peer `host` (``scope["client"][0]``) as an address when it is one of the proxies,
@@ -170,10 +182,7 @@ class TrustedProxies:
         `trusts_peer` does both)."""
         if not isinstance(host, str) or len(host) > _MAX_ADDRESS_LENGTH:
             return None
-        address = peer_address[host]
-        if address is None or not any(address in network for network in self._networks):
-            return None
-        return address
+        return self._proxies[host] or None
 
     def trusts_peer(self, scope: Scope) -> bool:
         """Whether the request in `scope` came straight from a configured proxy."""
