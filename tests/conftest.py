@@ -376,6 +376,38 @@ def serve_with_uvicorn(app: ASGIApp, *, bound: tuple[socket.socket, int] | None 
         sock.close()
 
 
+def wait_for_port(port: int, alive: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    """Return once something accepts connections on 127.0.0.1:`port`; RuntimeError if `alive()`
+    turns false (the server died) or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if not alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def serve_process(command: list[str], port: int, **popen: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command`, a server that listens on 127.0.0.1:`port`, until the block ends."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
+    try:
+        try:
+            wait_for_port(port, lambda: process.poll() is None, command[0])
+        except RuntimeError as exc:
+            process.kill()
+            raise RuntimeError(f"{exc}: {process.communicate()[1].decode(errors='replace')[-2000:]}") from None
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
 @contextlib.contextmanager
 def serve_with_hypercorn(app: ASGIApp, **config: Any) -> Iterator[str]:
     """Run `app` under real Hypercorn (asyncio) on a free loopback port; yields its base URL.
@@ -399,15 +431,7 @@ def serve_with_hypercorn(app: ASGIApp, **config: Any) -> Iterator[str]:
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("hypercorn did not start") from None
-            time.sleep(0.02)
+    wait_for_port(port, thread.is_alive, "hypercorn")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

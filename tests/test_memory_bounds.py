@@ -15,9 +15,7 @@ import base64
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -26,7 +24,7 @@ import pytest
 
 from auth0_asgi.testing import DPoPKey
 
-from .conftest import loopback_socket
+from .conftest import loopback_socket, serve_process
 
 REPO: Final = Path(__file__).resolve().parent.parent
 #: The aim of issue 29: all memos together, one worker, any unauthenticated flood.
@@ -141,22 +139,8 @@ def worker(request: pytest.FixtureRequest) -> Iterator[tuple[str, int, int]]:
     sock.close()  # uvicorn binds it; nothing else asks for a port in between
     command = [sys.executable, "-m", "uvicorn", "tests._flood_app:app", "--port", str(port), "--http", request.param]
     command += ["--forwarded-allow-ips", "*", "--log-level", "warning", "--no-access-log", "--lifespan", "on"]
-    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("uvicorn did not start") from None
-            time.sleep(0.05)
-    try:
+    with serve_process(command, port, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}) as process:
         yield request.param, port, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_an_unauthenticated_flood_grows_a_worker_by_at_most_the_bound(worker: tuple[str, int, int]) -> None:

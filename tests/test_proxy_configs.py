@@ -14,10 +14,8 @@ import contextlib
 import datetime
 import os
 import shutil
-import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +37,7 @@ from auth0_asgi.testing import LocalIssuer, client_certificate, proxy_header, se
 from auth0_asgi.testing._certificates import ClientCertificate, self_signed
 
 from ._docs import REPO, blocks
-from .conftest import _rsa_private, loopback_socket, serve_with_uvicorn
+from .conftest import _rsa_private, loopback_socket, serve_process, serve_with_uvicorn
 
 PROXIES: Final = ("nginx", "haproxy", "caddy")
 UNBOUND: Final = {"detail": "The access token is not bound to the client certificate", "error": "invalid_token"}
@@ -188,24 +186,8 @@ def _running(proxy: str, files: Files, folder: Path, app_port: int) -> contextli
 
 @contextlib.contextmanager
 def _process(command: list[str], port: int, environment: dict[str, str]) -> Iterator[int]:
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[0]} exited: {process.stderr.read()!r}") from None  # type: ignore[union-attr]
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start") from None
-                time.sleep(0.05)
+    with serve_process(command, port, env=environment):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("proxy", [pytest.param(proxy, marks=_needs(proxy)) for proxy in PROXIES])
