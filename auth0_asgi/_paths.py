@@ -204,8 +204,11 @@ def own_root_paths(app: object) -> RootPaths:
 
     Walks the graph once, at start-up: ``.app`` and like attributes, a Starlette app's router and
     built middleware stack, each ``Mount``'s and ``Host``'s app, a function's closure, globals
-    and ``__wrapped__``, a partial's arguments. A callable object of unknown make holding nothing
-    callable is `unseen`: it may hide an app with a root path of its own.
+    and ``__wrapped__``, a partial's arguments, and the callables an object of unknown make holds.
+    An object where an app is held (``.app``, a Mount's app) that is of unknown make and holds
+    nothing callable is `unseen`: it may hide an app with a root path of its own. An app that is
+    only referred to (a global a handler names) may add a root path that is never routed by:
+    that protects more, never less.
     """
     found: list[str] = []
     unseen: list[str] = []

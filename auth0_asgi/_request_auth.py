@@ -27,9 +27,9 @@ from .settings import Auth0Settings
 from .user import Auth0User
 from .verifier import TokenVerifier
 
-logger = logging.getLogger("auth0_asgi")
-
 __all__ = ["NOTHING_MORE", "RequestAuthenticator", "authorize"]
+
+logger = logging.getLogger("auth0_asgi")
 
 
 def authorize(user: Auth0User, requirement: Requirement) -> None:

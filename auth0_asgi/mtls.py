@@ -57,9 +57,10 @@ _MAX_HEADER: Final = 32 * 1024
 #: Distinct header values whose thumbprints are remembered (parsing a certificate costs tens of
 #: µs), and the longest kept: one certificate, URL-encoded PEM or an Envoy element, is 2-5 kB.
 _REMEMBERED: Final = 256
-logger = logging.getLogger("auth0_asgi")
 _REMEMBERED_LENGTH: Final = 8 * 1024
 _DER: Final = Encoding.DER
+
+logger = logging.getLogger("auth0_asgi")
 
 
 def thumbprint(der: bytes) -> str:
