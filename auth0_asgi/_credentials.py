@@ -17,6 +17,7 @@ __all__ = [
     "authorization_scheme",
     "credential_fields",
     "read_credentials",
+    "scheme_label",
 ]
 
 BEARER: Final = "Bearer"
@@ -62,10 +63,16 @@ def _scheme(value: bytes) -> str | None:
     return _SCHEMES.get(parts[0].lower()) if parts else None
 
 
-def authorization_scheme(scope: Scope) -> str | None:
-    """The scheme of the request's only Authorization field, if it is one we know; else None."""
-    authorization = credential_fields(scope).authorization
+def authorization_scheme(scope: Scope, fields: CredentialFields | None = None) -> str | None:
+    """The scheme of the request's only Authorization field, if it is one we know; else None.
+    `fields`: the request's credential fields, when already gathered (the request gate does)."""
+    authorization = (fields if fields is not None else credential_fields(scope)).authorization
     return _scheme(authorization[0]) if len(authorization) == 1 else None
+
+
+def scheme_label(scheme: str | None) -> str | None:
+    """What events and metrics call `scheme` (`authorization_scheme`'s): ``bearer``, ``dpop`` or None."""
+    return scheme.lower() if scheme is not None else None
 
 
 def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFields | None = None) -> Credentials:

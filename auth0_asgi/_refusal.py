@@ -10,7 +10,7 @@ from typing import Final
 from starlette.types import Receive, Scope, Send
 
 from ._challenge import Challenges
-from ._credentials import authorization_scheme
+from ._credentials import authorization_scheme, scheme_label
 from ._denial_log import mark_denied
 from ._diagnostics import diagnose, token_of
 from ._log import fields
@@ -77,7 +77,7 @@ class Refusals:
             if websocket:
                 mark_denied()
         if self._observer is not None:
-            used = scheme.lower() if scheme is not None else None
+            used = scheme_label(scheme)
             self._observer.on_event(RequestOutcome("refused", error.code, error.error, status, used, duration))
 
     def _explain(self, scope: Scope, error: AuthenticationError) -> None:

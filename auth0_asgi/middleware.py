@@ -13,7 +13,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
-from ._credentials import BEARER, DPOP
+from ._credentials import BEARER, DPOP, authorization_scheme, scheme_label
 from ._denial_log import install_filter
 from ._gate import RequestGate
 from ._lifespan import run_lifespan
@@ -233,7 +233,7 @@ class Auth0Middleware:
             return
         try:
             # First, protected path or not: a request no decision can be sure of goes no further.
-            fields = self._gate.check(scope)
+            presented = self._gate.check(scope)
         except UnsafeRequestError as exc:
             await self._refusals.answer(scope, receive, send, exc)
             return
@@ -253,7 +253,7 @@ class Auth0Middleware:
             try:
                 if self._tool_scopes is not None:
                     requirement = self._with_tool_scopes(requirement, scope)
-                user = await self._authenticator.authenticate(scope, requirement, fields)
+                user = await self._authenticator.authenticate(scope, requirement, presented)
             except AuthenticationError as exc:
                 if is_preflight(scope):  # asked only of a refusal: most requests are no preflight
                     self._preflights.refused(scope, exc.code)
@@ -262,7 +262,9 @@ class Auth0Middleware:
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
             if began is not None:
-                outcome = self._accepted(user, time.perf_counter() - began)
+                outcome = self._accepted(
+                    user, time.perf_counter() - began, scheme_label(authorization_scheme(scope, presented))
+                )
         await self._call_app(scope, receive, send, outcome)
 
     @staticmethod
@@ -277,12 +279,14 @@ class Auth0Middleware:
             return requirement
         return Requirement(requirement.scopes | needed, requirement.rules)
 
-    def _accepted(self, user: Auth0User, duration: float) -> RequestOutcome:
+    def _accepted(self, user: Auth0User, duration: float, scheme: str | None) -> RequestOutcome:
+        """The outcome of accepting `user`; `scheme` is what the request presented its token with
+        (never re-derived from the claims: a token with `cnf` may be bound to a certificate)."""
         claims = user.claims
         issued_at = claims.get("iat")
         # iat was checked to be a safe number when the token was verified.
         age = time.time() - issued_at if issued_at is not None else None
-        scheme = "dpop" if "cnf" in claims else "bearer"  # a bound token only passes with DPoP
+        scheme = scheme_label(scheme)
         # _make: every request builds one, and it skips the keyword handling of __new__.
         if not self._observe_identity:
             return RequestOutcome._make(("accepted", "accepted", None, None, scheme, duration, age, None, None, None))
@@ -302,7 +306,9 @@ class Auth0Middleware:
             return await self._authenticator.authenticate(scope, requirement)
         began = time.perf_counter()
         user = await self._authenticator.authenticate(scope, requirement)
-        scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - began)
+        scope[_OUTCOME_SCOPE_KEY] = self._accepted(
+            user, time.perf_counter() - began, scheme_label(authorization_scheme(scope))
+        )
         return user
 
     async def _call_app_for_sdk(
