@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 from .dpop import check_binding
 from .errors import BoundTokenError, CertificateBindingError
 
-__all__ = ["X5T", "check_confirmation"]
+__all__ = ["MODES", "X5T", "Mode", "check_confirmation"]
 
+#: A proof-of-possession mode, DPoP's (AUTH0_DPOP) and mTLS's (AUTH0_MTLS): `allowed`, a bound
+#: or an unbound token; `required`, bound tokens only; `disabled`, no binding of that kind.
+Mode: TypeAlias = Literal["allowed", "required", "disabled"]
+MODES: Final[tuple[Mode, ...]] = ("allowed", "required", "disabled")
 X5T: Final = "x5t#S256"
 _UNBOUND: Final = object()
 
@@ -28,7 +32,7 @@ def check_confirmation(
     claims: Mapping[str, Any],
     proof_key: str | None,
     certificate: Callable[[], str | None] | None,
-    mtls: str,
+    mtls: Mode,
 ) -> None:
     """Raise unless the request proves what the token's `cnf` demands.
 

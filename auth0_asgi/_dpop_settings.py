@@ -5,22 +5,21 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
+from ._confirmation import MODES, Mode
 from ._htu import normalise_origin
 from .dpop import DPOP_ALGORITHMS
 from .errors import ConfigurationError
 
-__all__ = ["DPOP_MODES", "check_dpop_algorithms", "check_mode", "check_origins", "check_proxies", "check_replay_url"]
+__all__ = ["check_dpop_algorithms", "check_mode", "check_origins", "check_proxies", "check_replay_url"]
 
-#: `allowed`: Bearer or DPoP; `required`: DPoP only; `disabled`: Bearer only.
-DPOP_MODES: Final = ("allowed", "required", "disabled")
 _REPLAY_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 
 
-def check_mode(mode: str, variable: str = "AUTH0_DPOP") -> str:
+def check_mode(mode: str, variable: str = "AUTH0_DPOP") -> Mode:
     """A proof-of-possession mode (DPoP's, and mTLS's): allowed, required or disabled."""
     canonical = mode.strip().lower()
-    if canonical not in DPOP_MODES:
-        raise ConfigurationError(f"{variable}={mode!r}: must be one of {', '.join(DPOP_MODES)}")
+    if canonical not in MODES:
+        raise ConfigurationError(f"{variable}={mode!r}: must be one of {', '.join(MODES)}")
     return canonical
 
 

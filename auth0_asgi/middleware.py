@@ -13,6 +13,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
+from ._confirmation import Mode
 from ._credentials import BEARER, DPOP, authorization_scheme, scheme_label
 from ._denial_log import install_filter
 from ._gate import RequestGate
@@ -51,7 +52,11 @@ MIDDLEWARE_SCOPE_KEY: Final = "auth0_asgi.middleware"
 _OUTCOME_SCOPE_KEY: Final = "auth0_asgi.outcome"
 
 _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
-_SCHEMES_BY_MODE: Final = {"allowed": (BEARER, DPOP), "required": (DPOP,), "disabled": (BEARER,)}
+_SCHEMES_BY_MODE: Final[dict[Mode, tuple[str, ...]]] = {
+    "allowed": (BEARER, DPOP),
+    "required": (DPOP,),
+    "disabled": (BEARER,),
+}
 
 
 def _root_paths(app: ASGIApp, named: Iterable[str] | None) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
+from ._confirmation import Mode
 from ._domains import is_loopback
 from ._paths import route_path
 from .errors import ConfigurationError
@@ -113,7 +114,7 @@ class ProtectedResource:
         *,
         authorization_servers: Iterable[str],
         scopes: Iterable[str] = (),
-        dpop: str = "allowed",
+        dpop: Mode = "allowed",
         dpop_algorithms: Iterable[str] = (),
         certificate_bound: bool = False,
         name: str = "",

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from starlette.config import Config
 
+from ._confirmation import Mode
 from ._domains import TrustedIssuer, resolve_domains
 from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
 from ._fields import ASYMMETRIC_ALGORITHMS, check_algorithms
@@ -186,7 +187,7 @@ class Auth0Settings:
     token_profile: str = ""
     allowed_clients: tuple[str, ...] = ()
     required_claims: tuple[str, ...] = ()
-    dpop: str = "allowed"
+    dpop: Mode = "allowed"
     dpop_algorithms: tuple[str, ...] = ("ES256",)
     dpop_max_age: float = 300.0
     dpop_leeway: float = 30.0
@@ -198,7 +199,7 @@ class Auth0Settings:
     resource_name: str = ""
     resource_documentation: str = ""
     tool_scopes: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict, hash=False)
-    mtls: str = "allowed"
+    mtls: Mode = "allowed"
     mtls_header_format: str = ""
     mtls_header: str = ""
     mtls_trusted_proxies: tuple[str, ...] = ()
