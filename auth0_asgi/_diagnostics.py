@@ -8,13 +8,13 @@ quotes the token itself.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import time
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
+from ._base64url import decode_lenient
 from ._jws import is_safe_number, split_compact
 from .errors import (
     AuthenticationError,
@@ -52,7 +52,7 @@ def _shown(value: object) -> str:
 def loose_json(segment: str) -> dict[str, Any] | None:
     """A segment's JSON object, decoded leniently (padding optional): for diagnosis only."""
     try:
-        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        data = decode_lenient(segment)
         value = json.loads(data)
     except (binascii.Error, ValueError, RecursionError):
         return None

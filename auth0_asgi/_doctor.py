@@ -8,7 +8,6 @@ resource, and never printed.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ from typing import Any, Final, TextIO
 
 import httpx
 
+from ._base64url import decode_lenient, encode
 from ._diagnostics import loose_json
 from .resource import metadata_url
 
@@ -31,10 +31,6 @@ _MCP_HEADERS: Final = {
     "Mcp-Method": "ping",
 }
 _PING: Final = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}'
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _challenges(response: httpx.Response) -> list[dict[str, str]]:
@@ -74,7 +70,7 @@ def _segment(token: str | None, index: int) -> dict[str, Any]:
 def _forged(token: str | None, header: Mapping[str, Any], claims: Mapping[str, Any], signature: str) -> str:
     """`token`'s payload with `claims` over it, under `header` and `signature`: a token to be refused."""
     payload = {**_segment(token, 1), **claims}
-    return f"{_b64(json.dumps(dict(header)).encode())}.{_b64(json.dumps(payload).encode())}.{signature}"
+    return f"{encode(json.dumps(dict(header)).encode())}.{encode(json.dumps(payload).encode())}.{signature}"
 
 
 async def _metadata(client: httpx.AsyncClient, report: _Report, resource: str, named: str | None) -> dict[str, Any]:
@@ -176,12 +172,12 @@ async def _with_token(
 ) -> None:
     head, _, rest = token.partition(".")
     try:
-        claims = json.loads(base64.urlsafe_b64decode(rest.split(".")[0] + "=="))
+        claims = json.loads(decode_lenient(rest.split(".")[0]))
     except ValueError:
         claims = {}
     issuer = claims.get("iss") if isinstance(claims, dict) else None
     report.line(issuer in servers, "the token's issuer is listed", f"iss {issuer!r}; listed: {servers}")
-    other = _forged(token, json.loads(base64.urlsafe_b64decode(head + "==")), {"aud": "https://other.invalid"}, "x")
+    other = _forged(token, json.loads(decode_lenient(head)), {"aud": "https://other.invalid"}, "x")
     ok, detail = _refused(await call(f"Bearer {other}"), 401, "invalid_token")
     report.line(ok, "a token for another audience is refused", detail)
     separator = "&" if "?" in resource else "?"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
+from ._base64url import encode
 from ._jws import json_object
 from ._log import fields
 from .errors import JWKSFetchError
@@ -186,4 +186,4 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     # §3.3: members in lexicographic order, no whitespace; the values are ASCII.
     canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(canonical.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return encode(digest)

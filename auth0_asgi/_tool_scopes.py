@@ -112,11 +112,6 @@ class ToolScopes:
         self._mapping = mapping
         self._every = frozenset().union(*(scopes for names in mapping.values() for scopes in names.values()))
 
-    @property
-    def every_scope(self) -> frozenset[str]:
-        """Every scope the mapping names: what a request that cannot be read must hold."""
-        return self._every
-
     def required(self, scope: Scope) -> frozenset[str]:
         """The scopes the request in `scope` needs by its headers; MalformedMCPHeaderError (400)
         for repeated, empty or malformed routing headers."""

@@ -11,7 +11,6 @@ the replay store (`auth0_asgi.replay`) only once all of that passed.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import time
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
+from ._base64url import encode
 from ._jwk import jwk_thumbprint
 from ._jws import decode_segment, is_safe_number, json_object, split_compact
 from ._memo import BoundedMemo
@@ -58,7 +58,7 @@ _REMEMBERED_HEADER_LENGTH: Final = 2048
 def access_token_hash(access_token: str) -> str:
     """RFC 9449 §4.2 `ath`: base64url (no padding) of the SHA-256 of the token's ASCII."""
     digest = hashlib.sha256(access_token.encode("ascii", "surrogateescape")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return encode(digest)
 
 
 @dataclass(frozen=True, slots=True)

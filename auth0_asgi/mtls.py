@@ -41,6 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import Scope
 
+from ._base64url import encode
 from ._log import fields
 from ._memo import BoundedMemo
 from ._proxies import FORWARDING_HEADERS, TrustedProxies, rewritten
@@ -65,7 +66,7 @@ logger = logging.getLogger("auth0_asgi")
 
 def thumbprint(der: bytes) -> str:
     """RFC 8705 §3.1: base64url (no padding) of the SHA-256 of the DER certificate."""
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
+    return encode(hashlib.sha256(der).digest())
 
 
 def _der_of_pem(pem: bytes) -> bytes | None:
@@ -145,7 +146,7 @@ def _envoy(value: str) -> bytes | str | None:
             return None
         return der
     if digest is not None:
-        return base64.urlsafe_b64encode(bytes.fromhex(digest)).rstrip(b"=").decode("ascii")
+        return encode(bytes.fromhex(digest))
     return None
 
 

@@ -14,7 +14,6 @@ gone with the test.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
@@ -26,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from auth0_asgi._base64url import encode
 
 from ._answer import Answer, oauth_error
 from ._issuer import LocalIssuer
@@ -218,10 +219,8 @@ def exchange(
         if params.get("redirect_uri") != grant.redirect_uri:
             return oauth_error(400, "invalid_grant", "redirect_uri differs from the authorization request's")
         verifier = params.get("code_verifier", "")
-        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
-        if not _VERIFIER.fullmatch(verifier) or not secrets.compare_digest(
-            digest.rstrip(b"=").decode(), grant.challenge
-        ):
+        digest = encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
+        if not _VERIFIER.fullmatch(verifier) or not secrets.compare_digest(digest, grant.challenge):
             return oauth_error(400, "invalid_grant", "code_verifier does not match the code_challenge")
     else:
         with state.lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
@@ -12,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
+from auth0_asgi._base64url import encode
 from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.dpop import DPOP_ALGORITHMS, access_token_hash
 from auth0_asgi.errors import ConfigurationError
@@ -95,7 +95,7 @@ class DPoPKey:
 
 def _segment(value: Mapping[str, Any]) -> str:
     data = json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return encode(data)
 
 
 def sign_compact(
@@ -108,4 +108,4 @@ def sign_compact(
     """
     signing_input = f"{_segment(header)}.{_segment(payload)}"
     signature = get_default_algorithms()[algorithm].sign(signing_input.encode("ascii"), private_key)
-    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode('ascii')}"
+    return f"{signing_input}.{encode(signature)}"

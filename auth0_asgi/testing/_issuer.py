@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from auth0_asgi._base64url import decode_lenient, encode
 from auth0_asgi._jwk import SigningKey, parse_jwks
 from auth0_asgi.errors import ConfigurationError, UnknownSigningKeyError
 from auth0_asgi.settings import ASYMMETRIC_ALGORITHMS, Auth0Settings
@@ -41,9 +41,9 @@ def _new_kid() -> str:
 
 def _flip_signature_bit(token: str) -> str:
     head, _, signature = token.rpartition(".")
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw = bytearray(decode_lenient(signature))
     raw[len(raw) // 2] ^= 0x01
-    return f"{head}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
+    return f"{head}.{encode(bytes(raw))}"
 
 
 class LocalIssuer(MistakenTokens, TokenKinds):

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from auth0_asgi._base64url import encode
 from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.errors import ConfigurationError
 
@@ -175,7 +176,7 @@ def _tenant_shaped(jwk: dict[str, Any], kid: str, algorithm: str, certificate: b
     """The JWK as Auth0 publishes one: kty, use, the key's numbers, kid, x5t, x5c, alg."""
     # x5t is the SHA-1 thumbprint of the certificate (RFC 7517 §4.8), only an identifier here.
     sha1 = hashlib.sha1(certificate, usedforsecurity=False).digest()
-    x5t = base64.urlsafe_b64encode(sha1).rstrip(b"=").decode("ascii")
+    x5t = encode(sha1)
     members = {name: value for name, value in jwk.items() if name != "kty"}
     return {
         "kty": jwk["kty"],

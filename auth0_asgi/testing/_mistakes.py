@@ -6,7 +6,6 @@ Each is refused with the usual fixed answer; the server log names the cause (see
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Callable
@@ -14,14 +13,12 @@ from typing import Any
 
 import jwt
 
+from auth0_asgi._base64url import encode
+
 __all__ = ["MistakenTokens"]
 
 #: The variants `issuer_variant_token` makes of the issuer's `iss`.
 ISSUER_VARIANTS = ("no-trailing-slash", "http", "uppercase", "region", "custom-domain")
-
-
-def _segment(value: bytes) -> str:
-    return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
 
 
 class MistakenTokens:
@@ -44,7 +41,7 @@ class MistakenTokens:
             secrets.token_bytes(64),
             secrets.token_bytes(16),
         ]
-        return ".".join(_segment(part) for part in parts)
+        return ".".join(encode(part) for part in parts)
 
     def opaque_token(self) -> str:
         """An opaque access token (not a JWT), as Auth0 issues for its own /userinfo."""
