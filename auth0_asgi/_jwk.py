@@ -12,8 +12,10 @@ from typing import Any, Final, NamedTuple
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.algorithms import Algorithm, ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
 from ._base64url import encode
@@ -27,7 +29,7 @@ _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384",
 # RFC 7518 §3.4: each ES* algorithm is bound to exactly one curve.
 _EC_ALGORITHM_BY_CURVE: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 # RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits MUST NOT be used.
-_MIN_RSA_BITS: Final = 2048
+MIN_RSA_BITS: Final = 2048
 #: Longer kids are refused outright, in tokens and in key sets: no real key set needs more.
 MAX_KID_LENGTH: Final = 256
 
@@ -64,21 +66,24 @@ def _candidate_algorithms(jwk: Mapping[str, Any], allowed: frozenset[str]) -> fr
     return fitting
 
 
-class _UnusableKey(ValueError):
-    """A key that parses but must not verify (its message says why, in plain words)."""
+class UnusableKey(ValueError):
+    """A JWK that must not verify anything; its message says why, in plain words."""
 
 
-def _load_key(jwk: Mapping[str, Any]) -> RSAPublicKey | EllipticCurvePublicKey:
-    loaded = (RSAAlgorithm if jwk["kty"] == "RSA" else ECAlgorithm).from_jwk(dict(jwk))
-    if isinstance(loaded, RSAPublicKey):
-        if loaded.key_size < _MIN_RSA_BITS:
-            raise _UnusableKey(f"an RSA key of {loaded.key_size} bits, under the {_MIN_RSA_BITS} required")
-        return loaded
-    if isinstance(loaded, EllipticCurvePublicKey):
-        return loaded
-    # A private JWK means the publisher leaked its key: refuse it rather than quietly
-    # deriving the public half.
-    raise _UnusableKey("a private key, published where only public keys belong")
+def load_public_key(jwk: Mapping[str, Any], algorithm: Algorithm | type[Algorithm]) -> Any:
+    """The public key `jwk` holds, loaded by PyJWT's `algorithm` (its kind of key): the one JWK
+    loader, for key sets and DPoP proofs alike. Raises UnusableKey when it does not parse, is an
+    RSA key under `MIN_RSA_BITS`, or is a private key (its publisher leaked it: refused rather
+    than quietly used for its public half)."""
+    try:
+        loaded = algorithm.from_jwk(dict(jwk))
+    except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+        raise UnusableKey(f"unparseable ({type(exc).__name__})") from exc
+    if isinstance(loaded, RSAPublicKey) and loaded.key_size < MIN_RSA_BITS:
+        raise UnusableKey(f"an RSA key of {loaded.key_size} bits, under the {MIN_RSA_BITS} required")
+    if not isinstance(loaded, RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey):
+        raise UnusableKey("a private key, published where only public keys belong")
+    return loaded
 
 
 def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
@@ -95,11 +100,9 @@ def _usable_key(jwk: object, allowed: frozenset[str]) -> SigningKey | str:
         shown = ", ".join(f"{name}={jwk[name]!r}" for name in ("kty", "crv", "alg") if name in jwk)
         return f"{shown or 'no kty'}: fits none of the allowed algorithms ({', '.join(sorted(allowed))})"
     try:
-        key = _load_key(jwk)
-    except _UnusableKey as exc:
+        key = load_public_key(jwk, RSAAlgorithm if jwk["kty"] == "RSA" else ECAlgorithm)
+    except UnusableKey as exc:
         return str(exc)
-    except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
-        return f"unparseable ({type(exc).__name__})"
     return SigningKey(kid=kid, key=key, algorithms=algorithms)
 
 

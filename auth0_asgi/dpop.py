@@ -18,13 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from ._base64url import encode
-from ._jwk import jwk_thumbprint
+from ._jwk import UnusableKey, jwk_thumbprint, load_public_key
 from ._jws import decode_segment, is_safe_number, json_object, split_compact
 from ._memo import BoundedMemo
 from ._signature import SignatureCheck, signature_check
@@ -50,7 +48,6 @@ _KEY_FOR_ALGORITHM: Final = {
 _OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 # Members only a private JWK has (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2; "k" is a secret key).
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_MIN_RSA_BITS: Final = 2048
 # A header with an RSA-4096 jwk is about 900 characters encoded.
 _REMEMBERED_HEADER_LENGTH: Final = 2048
 
@@ -248,9 +245,6 @@ class _ProofHeader:
 
 def _public_key(jwk: Mapping[str, Any], algorithm: Algorithm) -> Any:
     try:
-        key = algorithm.from_jwk(dict(jwk))
-    except (PyJWTError, ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
-        raise InvalidDPoPProofError("jwk is not a usable public key") from exc
-    if isinstance(key, RSAPublicKey) and key.key_size < _MIN_RSA_BITS:
-        raise InvalidDPoPProofError("RSA jwk below 2048 bits")  # RFC 7518 §3.3
-    return key
+        return load_public_key(jwk, algorithm)
+    except UnusableKey as exc:
+        raise InvalidDPoPProofError(f"jwk: {exc}") from exc
