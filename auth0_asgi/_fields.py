@@ -7,15 +7,14 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ._algorithms import TOKEN_ALGORITHMS
 from .errors import ConfigurationError
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Tunable", "boolean", "check_algorithms", "split_list"]
 
-#: The algorithms a JWKS of public keys can verify. HS* (and "none") are refused at start-up:
-#: accepting them is the classic key-confusion hole (RFC 8725 §2.1, §3.1).
-ASYMMETRIC_ALGORITHMS: Final = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-)
+#: The algorithms a JWKS of public keys can verify (`_algorithms`). HS* (and "none") are
+#: refused at start-up: accepting them is the classic key-confusion hole (RFC 8725 §2.1, §3.1).
+ASYMMETRIC_ALGORITHMS: Final = TOKEN_ALGORITHMS
 
 
 def split_list(value: str) -> tuple[str, ...]:

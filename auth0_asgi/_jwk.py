@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import Algorithm, ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
 
+from ._algorithms import algorithms_for_key
 from ._base64url import encode
 from ._jws import json_object
 from ._log import fields
@@ -25,9 +26,6 @@ from .errors import JWKSFetchError
 
 logger = logging.getLogger("auth0_asgi")
 
-_RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-# RFC 7518 §3.4: each ES* algorithm is bound to exactly one curve.
-_EC_ALGORITHM_BY_CURVE: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 # RFC 7518 §3.3 and §3.5: RSA keys below 2048 bits MUST NOT be used.
 MIN_RSA_BITS: Final = 2048
 #: Longer kids are refused outright, in tokens and in key sets: no real key set needs more.
@@ -54,13 +52,7 @@ def _candidate_algorithms(jwk: Mapping[str, Any], allowed: frozenset[str]) -> fr
     # refetch on every request, as the review found).
     if not isinstance(kty, str) or not isinstance(curve, str | None) or not isinstance(declared, str | None):
         return frozenset()
-    if kty == "RSA":
-        fitting = _RSA_ALGORITHMS & allowed
-    elif kty == "EC":
-        curve_alg = _EC_ALGORITHM_BY_CURVE.get(curve) if curve is not None else None
-        fitting = frozenset({curve_alg}) & allowed if curve_alg else frozenset()
-    else:
-        return frozenset()
+    fitting = algorithms_for_key(jwk, allowed)
     if declared is not None:
         fitting = fitting & {declared}
     return fitting

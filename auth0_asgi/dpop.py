@@ -21,6 +21,7 @@ from typing import Any, Final
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
+from ._algorithms import PROOF_ALGORITHMS, fits
 from ._base64url import encode
 from ._jwk import UnusableKey, jwk_thumbprint, load_public_key
 from ._jws import decode_segment, is_safe_number, json_object, split_compact
@@ -32,20 +33,10 @@ __all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_has
 
 #: The proof algorithms that can be allowed: asymmetric only (RFC 9449 §4.2: never "none" or
 #: a MAC, the proof must show a private key). "EdDSA" takes Ed25519 and Ed448 keys.
-DPOP_ALGORITHMS: Final = frozenset(
-    {"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA"}
-)
+DPOP_ALGORITHMS: Final = PROOF_ALGORITHMS
 #: Proofs longer than this are refused unread: a proof with an RSA-4096 key is about 1.5 kB.
 MAX_PROOF_BYTES: Final = 8192
 MAX_JTI_LENGTH: Final = 256
-# RFC 7518 §3.4 and RFC 8037 §3.1: each algorithm's key type and curve.
-_KEY_FOR_ALGORITHM: Final = {
-    **{f"{family}{bits}": ("RSA", None) for family in ("RS", "PS") for bits in (256, 384, 512)},
-    "ES256": ("EC", "P-256"),
-    "ES384": ("EC", "P-384"),
-    "ES512": ("EC", "P-521"),
-}
-_OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
 # Members only a private JWK has (RFC 7518 §6.2.2, §6.3.2, RFC 8037 §2; "k" is a secret key).
 _PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # A header with an RSA-4096 jwk is about 900 characters encoded.
@@ -218,11 +209,7 @@ def _fits(jwk: Mapping[str, Any], algorithm_name: str) -> bool:
     declared = jwk.get("alg")
     if declared is not None and declared != algorithm_name:
         return False
-    if algorithm_name == "EdDSA":
-        curve = jwk.get("crv")
-        return jwk.get("kty") == "OKP" and isinstance(curve, str) and curve in _OKP_CURVES
-    kty, curve = _KEY_FOR_ALGORITHM[algorithm_name]
-    return jwk.get("kty") == kty and (curve is None or jwk.get("crv") == curve)
+    return fits(jwk, algorithm_name)
 
 
 class _ProofHeader:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from auth0_asgi._algorithms import ALGORITHMS
 from auth0_asgi._base64url import encode
 from auth0_asgi._jwk import jwk_thumbprint
 from auth0_asgi.errors import ConfigurationError
@@ -83,10 +84,17 @@ def demo_issuer_url(environ: Mapping[str, str] | None = None) -> str:
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
+# The cryptography class of each JWK curve name; which algorithm takes which curve is the table's.
+_CURVE_CLASSES: Final[Mapping[str, type[ec.EllipticCurve]]] = {
+    "P-256": ec.SECP256R1,
+    "P-384": ec.SECP384R1,
+    "P-521": ec.SECP521R1,
+}
 _CURVES: Final[Mapping[str, type[ec.EllipticCurve]]] = {
-    "ES256": ec.SECP256R1,
-    "ES384": ec.SECP384R1,
-    "ES512": ec.SECP521R1,
+    name: _CURVE_CLASSES[curve]
+    for name, facts in ALGORITHMS.items()
+    if facts.kty == "EC" and facts.curves is not None
+    for curve in facts.curves
 }
 
 
