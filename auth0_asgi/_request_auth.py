@@ -58,11 +58,11 @@ class RequestAuthenticator:
         self._proofs = ProofChecker(
             algorithms=settings.dpop_algorithms, max_age=settings.dpop_max_age, leeway=settings.dpop_leeway
         )
-        self._origins = Origins(settings.dpop_origins, settings.dpop_trusted_proxies)
+        self._origins = Origins(settings.dpop_origins, settings.trusted_proxies)
         self._certificates: ClientCertificates | None = None
         if settings.mtls != "disabled":
             self._certificates = ClientCertificates(
-                settings.mtls_header_format, settings.mtls_header, settings.mtls_trusted_proxies
+                settings.mtls_header_format, settings.mtls_header, settings.trusted_proxies
             )
         if settings.mtls == "required" and not settings.mtls_header_format:
             logger.warning(

@@ -42,6 +42,7 @@ TUNABLES: Final[Mapping[str, Tunable]] = {
 LISTS: Final = (
     "dpop_algorithms",
     "dpop_origins",
+    "trusted_proxies",
     "dpop_trusted_proxies",
     "allowed_clients",
     "required_claims",

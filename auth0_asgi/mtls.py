@@ -191,7 +191,7 @@ class ClientCertificates:
         if not name:
             missing.append("AUTH0_MTLS_HEADER (the header your proxy writes)")
         if not self._proxies:
-            missing.append("AUTH0_MTLS_TRUSTED_PROXIES (your proxy's address)")
+            missing.append("AUTH0_TRUSTED_PROXIES (your proxy's address)")
         if self._parse is not None and missing:
             raise ConfigurationError(f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: set {' and '.join(missing)} too")
         self._header = name.encode("latin-1")

@@ -85,8 +85,12 @@ class Auth0Settings:
     - `dpop_origins`: the public origins (``https://api.example.com``) a proof's `htu` may
       name; when set, no request header decides the origin. Default: the request's scheme and
       Host header.
-    - `dpop_trusted_proxies`: addresses or networks of proxies whose `Forwarded` or
-      `X-Forwarded-Proto`/`-Host` headers give the origin; default none (never read).
+    - `trusted_proxies` (AUTH0_TRUSTED_PROXIES): addresses or networks of the proxies in front,
+      whose forwarding headers give DPoP's origin (`Forwarded` or `X-Forwarded-Proto`/`-Host`)
+      and whose certificate header gives the client certificate (mTLS): one set for both, by one
+      rule (SECURITY.md); default none (no such header is read).
+    - `dpop_trusted_proxies`, `mtls_trusted_proxies`: the old names of `trusted_proxies`, aliases
+      for this release; given with different proxies than another of the three, refused.
     - `dpop_replay_url`: ``redis://`` or ``rediss://`` URL of the replay store shared by the
       fleet (the `redis` extra); default none: each process remembers its own proofs, so a
       proof replayed to another worker is not caught.
@@ -145,8 +149,7 @@ class Auth0Settings:
       ``envoy``, ``nginx``, ``traefik`` or ``alb``; default none (only the ASGI ``tls``
       extension of a server that terminates TLS itself).
     - `mtls_header`: the header's name; default the format's usual one.
-    - `mtls_trusted_proxies`: addresses or networks of the proxies whose header is read.
-      Warning: from any other peer the header is ignored.
+    Warning: the certificate header is ignored from any peer not in `trusted_proxies`.
 
     Who authenticated, and how (RFC 9470 step-up, Auth0 anonymous sessions), each also AUTH0_<FIELD>:
 
@@ -192,6 +195,7 @@ class Auth0Settings:
     dpop_max_age: float = 300.0
     dpop_leeway: float = 30.0
     dpop_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
     dpop_trusted_proxies: tuple[str, ...] = ()
     dpop_replay_url: str = field(default="", repr=False)  # may hold the Redis password
     dpop_replay_capacity: int = 100_000
@@ -283,11 +287,22 @@ class Auth0Settings:
         object.__setattr__(self, "dpop", check_mode(self.dpop))
         object.__setattr__(self, "dpop_algorithms", check_dpop_algorithms(as_tuple("dpop_algorithms")))
         object.__setattr__(self, "dpop_origins", check_origins(as_tuple("dpop_origins")))
-        object.__setattr__(self, "dpop_trusted_proxies", check_proxies(as_tuple("dpop_trusted_proxies")))
         object.__setattr__(self, "dpop_replay_url", check_replay_url(self.dpop_replay_url))
         object.__setattr__(self, "mtls", check_mode(self.mtls, "AUTH0_MTLS"))
-        proxies = check_proxies(as_tuple("mtls_trusted_proxies"), "AUTH0_MTLS_TRUSTED_PROXIES")
-        object.__setattr__(self, "mtls_trusted_proxies", proxies)
+        named: dict[str, tuple[str, ...]] = {}
+        for name in ("trusted_proxies", "dpop_trusted_proxies", "mtls_trusted_proxies"):
+            proxies = check_proxies(as_tuple(name), f"AUTH0_{name.upper()}")
+            if proxies:
+                named[name] = proxies
+        if len({frozenset(proxies) for proxies in named.values()}) > 1:
+            first, second = (f"AUTH0_{name.upper()}" for name in list(named)[:2])
+            raise ConfigurationError(
+                f"{first} and {second} name different proxies: one rule trusts one set for DPoP and mTLS "
+                "alike; set AUTH0_TRUSTED_PROXIES alone (the other two are its old names)"
+            )
+        trusted = next(iter(named.values()), ())
+        for name in ("trusted_proxies", "dpop_trusted_proxies", "mtls_trusted_proxies"):
+            object.__setattr__(self, name, trusted)
         object.__setattr__(self, "mtls_header_format", self.mtls_header_format.strip().lower())
         header = self.mtls_header.strip()
         if header and not _HEADER_NAME.fullmatch(header):

@@ -111,7 +111,7 @@ def test_envoy_takes_the_nearest_proxys_element_and_a_hash_alone_will_do() -> No
     ("arguments", "message"),
     [
         pytest.param(("kerberos", "", ["127.0.0.1"]), "AUTH0_MTLS_HEADER_FORMAT='kerberos'", id="unknown"),
-        pytest.param(("envoy", "", []), "AUTH0_MTLS_TRUSTED_PROXIES", id="no-proxies"),
+        pytest.param(("envoy", "", []), "AUTH0_TRUSTED_PROXIES", id="no-proxies"),
         pytest.param(("nginx", "", ["127.0.0.1"]), "AUTH0_MTLS_HEADER", id="nginx-unnamed"),
     ],
 )

@@ -77,7 +77,7 @@ def _assert_names(message: str, *variables: str) -> None:
 
 
 def test_the_walk_covers_every_setting() -> None:
-    assert len(VARIABLES) == len(set(VARIABLES)) == 45
+    assert len(VARIABLES) == len(set(VARIABLES)) == 46
     assert set(VARIABLES) >= FREE_TEXT
 
 
@@ -128,8 +128,19 @@ CONFLICTS: Final = [
     ),
     pytest.param(
         {"AUTH0_MTLS_HEADER_FORMAT": "rfc9440"},
-        ("AUTH0_MTLS_HEADER_FORMAT", "AUTH0_MTLS_TRUSTED_PROXIES"),
+        ("AUTH0_MTLS_HEADER_FORMAT", "AUTH0_TRUSTED_PROXIES"),
         id="header-format-without-proxies",
+    ),
+    # One set of proxies for DPoP and mTLS: the old names are aliases, and must agree.
+    pytest.param(
+        {"AUTH0_TRUSTED_PROXIES": "10.0.0.1", "AUTH0_DPOP_TRUSTED_PROXIES": "10.0.0.2"},
+        ("AUTH0_TRUSTED_PROXIES", "AUTH0_DPOP_TRUSTED_PROXIES"),
+        id="trusted-proxies-and-the-dpop-alias-differ",
+    ),
+    pytest.param(
+        {"AUTH0_DPOP_TRUSTED_PROXIES": "10.0.0.1", "AUTH0_MTLS_TRUSTED_PROXIES": "10.0.0.0/8"},
+        ("AUTH0_DPOP_TRUSTED_PROXIES", "AUTH0_MTLS_TRUSTED_PROXIES"),
+        id="the-two-old-names-differ",
     ),
     pytest.param(
         {"AUTH0_MTLS_HEADER_FORMAT": "nginx", "AUTH0_MTLS_TRUSTED_PROXIES": "10.0.0.1"},
@@ -184,7 +195,7 @@ def _demo_last_line(tmp_path: Path, *, prelude: str = "", **variables: str) -> s
         ({"AUTH0_LEEWAY": "-5"}, "AUTH0_LEEWAY"),
         ({"AUTH0_JWKS_CACHE_TTL_MAX": "50"}, "AUTH0_JWKS_CACHE_TTL_MAX"),
         ({"AUTH0_STEP_UP": '{"/nowhere": {"max_age": 1}}'}, "AUTH0_STEP_UP"),
-        ({"AUTH0_MTLS_HEADER_FORMAT": "rfc9440"}, "AUTH0_MTLS_TRUSTED_PROXIES"),
+        ({"AUTH0_MTLS_HEADER_FORMAT": "rfc9440"}, "AUTH0_TRUSTED_PROXIES"),
         ({"AUTH0_PROTECTED_PREFIXES": "api"}, "AUTH0_PROTECTED_PREFIXES"),
         ({"AUTH0_DEMO_URL": "ftp://127.0.0.1:8000"}, "AUTH0_DEMO_URL"),
     ],

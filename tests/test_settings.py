@@ -318,3 +318,21 @@ def test_bad_validity_rule_settings_are_named(fields: dict[str, Any], message: s
     with pytest.raises(ConfigurationError) as raised:
         Auth0Settings.from_env(TENANT, env_file=None, **fields)
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        pytest.param({"AUTH0_TRUSTED_PROXIES": "10.0.0.0/8, ::1"}, id="the-one-name"),
+        pytest.param({"AUTH0_DPOP_TRUSTED_PROXIES": "10.0.0.0/8, ::1"}, id="the-old-dpop-name"),
+        pytest.param({"AUTH0_MTLS_TRUSTED_PROXIES": "10.0.0.0/8, ::1"}, id="the-old-mtls-name"),
+        pytest.param(
+            {"AUTH0_TRUSTED_PROXIES": "10.0.0.0/8, ::1", "AUTH0_MTLS_TRUSTED_PROXIES": "::1, 10.0.0.0/8"},
+            id="names-that-agree",
+        ),
+    ],
+)
+def test_one_set_of_trusted_proxies_serves_dpop_and_mtls(variables: dict[str, str]) -> None:
+    settings = Auth0Settings.from_env({**TENANT, **variables}, env_file=None)
+    assert settings.trusted_proxies == ("10.0.0.0/8", "::1")  # the one name's order, where it is given
+    assert settings.dpop_trusted_proxies == settings.mtls_trusted_proxies == settings.trusted_proxies
