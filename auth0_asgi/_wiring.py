@@ -16,7 +16,7 @@ from .events import Auth0Observer
 from .jwks import JWKSCache
 from .replay import InMemoryReplayStore, ReplayStore
 from .resource import ProtectedResource
-from .rules import Rule, step_up_rule
+from .rules import Rule, _step_up_rule
 from .settings import Auth0Settings
 from .user import Auth0User
 
@@ -46,7 +46,7 @@ def mcp_binding_for(settings: Auth0Settings, enabled: bool | None) -> SDKBinding
 
 def step_up_rules(step_up: Mapping[str, StepUp]) -> dict[str, tuple[Rule, ...]]:
     """The settings' step-up requirements as rules, by prefix (checked after a prefix's own rules)."""
-    return {prefix: (step_up_rule(requirement),) for prefix, requirement in step_up.items()}
+    return {prefix: (_step_up_rule(requirement),) for prefix, requirement in step_up.items()}
 
 
 def resource_for(settings: Auth0Settings, scope_sets: Iterable[Iterable[str]]) -> ProtectedResource | None:

@@ -46,6 +46,45 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+__all__ = [
+    "Auth0Error",
+    "AuthenticationError",
+    "BoundTokenError",
+    "CertificateBindingError",
+    "ClientNotAllowedError",
+    "ConfigurationError",
+    "DisallowedAlgorithmError",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InsufficientScopeError",
+    "InsufficientUserAuthenticationError",
+    "InvalidAudienceError",
+    "InvalidDPoPProofError",
+    "InvalidIssuerError",
+    "InvalidRequestError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
+    "JWKSFetchError",
+    "KeyBindingError",
+    "MalformedDelegationError",
+    "MalformedMCPHeaderError",
+    "MalformedTokenError",
+    "MissingClaimError",
+    "MissingTokenError",
+    "ReplayStoreUnavailableError",
+    "ReplayedProofError",
+    "SigningKeysUnavailableError",
+    "TargetTooLongError",
+    "TemporarilyUnavailableError",
+    "TokenProfileError",
+    "TokenTooLargeError",
+    "TokenTooOldError",
+    "UnknownSigningKeyError",
+    "UnsafeHostError",
+    "UnsafePathError",
+    "UnsafeRequestError",
+]
+
 
 class Auth0Error(Exception):
     """Base class of every exception auth0-asgi raises."""

@@ -213,10 +213,10 @@ def step_up(
     requirement = StepUp(
         tuple(acr_values), max_age, mfa, acr_claim=acr_claim, amr_claim=amr_claim, auth_time_claim=auth_time_claim
     )
-    return step_up_rule(requirement)
+    return _step_up_rule(requirement)
 
 
-def step_up_rule(requirement: StepUp) -> Rule:
+def _step_up_rule(requirement: StepUp) -> Rule:
     """The rule enforcing `requirement` (how the middleware turns AUTH0_STEP_UP into rules)."""
 
     def test(user: Auth0User) -> bool:

@@ -7,25 +7,48 @@ import types
 import pytest
 
 import auth0_asgi
+import auth0_asgi.discovery
 import auth0_asgi.dpop
+import auth0_asgi.errors
 import auth0_asgi.events
 import auth0_asgi.fastapi
+import auth0_asgi.jwks
+import auth0_asgi.mcp
+import auth0_asgi.middleware
+import auth0_asgi.mtls
 import auth0_asgi.otel
 import auth0_asgi.redis
 import auth0_asgi.replay
+import auth0_asgi.resource
+import auth0_asgi.rules
+import auth0_asgi.settings
 import auth0_asgi.testing
 import auth0_asgi.testing.pytest_plugin
+import auth0_asgi.user
+import auth0_asgi.verifier
 
+#: Every module users import from (docs/ and STYLE.md's floor plan): each one's __all__ is its API.
 PUBLIC_MODULES = [
     auth0_asgi,
+    auth0_asgi.discovery,
     auth0_asgi.dpop,
+    auth0_asgi.errors,
     auth0_asgi.events,
     auth0_asgi.fastapi,
+    auth0_asgi.jwks,
+    auth0_asgi.mcp,
+    auth0_asgi.middleware,
+    auth0_asgi.mtls,
     auth0_asgi.otel,
     auth0_asgi.redis,
     auth0_asgi.replay,
+    auth0_asgi.resource,
+    auth0_asgi.rules,
+    auth0_asgi.settings,
     auth0_asgi.testing,
     auth0_asgi.testing.pytest_plugin,
+    auth0_asgi.user,
+    auth0_asgi.verifier,
 ]
 
 
