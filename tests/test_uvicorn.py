@@ -68,7 +68,8 @@ def test_uvicorn_root_path_opens_no_bypass(jwks_server: JWKSServer, make_token: 
     app = _recording_app(jwks_server, reached)
     with serve_with_uvicorn(app, root_path=root_path) as base_url, httpx.Client(base_url=base_url) as client:
         assert client.get("/api/private").status_code == 401
-        assert client.get(f"{root_path}/api/private").status_code in (401, 404)
+        # uvicorn puts the root path in front once more: no route of the app, so its catch-all answers.
+        assert client.get(f"{root_path}/api/private").status_code == 404
         token = {"Authorization": f"Bearer {make_token()}"}
         assert client.get("/api/private", headers=token).status_code == 200
     assert len(reached) == 1
