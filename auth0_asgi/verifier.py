@@ -143,39 +143,55 @@ class TokenVerifier:
         """
         # A reuse whose key is fresh in its cache needs no await: the common case, without the
         # coroutines the general path costs.
-        user = self._held_user(token)
-        if user is None:
-            user = await self._authentic_user(token)
+        held = self._held(token)
+        if isinstance(held, Auth0User):
+            user = held
+        elif held is None:
+            user = await self._verified(token)
+        else:
+            user = await self._reuse(token, held)
         # Signature first, then the binding: an unsigned cnf proves nothing. An unbound token
         # presented as a bearer token, where certificates are not required, has none to check.
         if proof_key is not None or "cnf" in user.claims or self._mtls_required:
             check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
         return user
 
-    def _held_user(self, token: str) -> Auth0User | None:
-        """The user of a token verified before, when its reuse passes now and its key is fresh
-        in a `JWKSCache`; None when `_authentic_user` must decide (not cached, the key to be
-        looked up, or another key under its kid). Raises as a reuse does."""
+    def _held(self, token: str) -> Auth0User | VerifiedToken | None:
+        """What the cache says of `token`, its times checked (raises as a reuse does): its user
+        when its key is fresh in a `JWKSCache` and unchanged; its entry when the key is to be
+        looked up (`_reuse`); None when it must be verified (not held, or its key changed)."""
         entry = self._cache.get(token)
         if entry is None:
             return None
         self._check_times(token, entry)
         fresh_key = self._fresh_keys.get(entry.issuer)
         key = fresh_key(entry.kid) if fresh_key is not None else None
-        if key is None or (key is not entry.key and key != entry.key):
+        if key is None:
+            return entry
+        if key is not entry.key and key != entry.key:
+            self._cache.discard(token)  # another key under the same kid: verify afresh
             return None
+        return self._hit(entry)
+
+    async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User:
+        """The user of a held `entry` whose key is looked up (and maybe fetched) first."""
+        try:
+            key = await self._sources[entry.issuer].get_signing_key(entry.kid)
+        except UnknownSigningKeyError:
+            self._cache.discard(token)  # the key left the key set: so does every token it signed
+            raise
+        if key is not entry.key and key != entry.key:
+            self._cache.discard(token)  # another key under the same kid: verify afresh
+            return await self._verified(token)
+        return self._hit(entry)
+
+    def _hit(self, entry: VerifiedToken) -> Auth0User:
         if self._observer is not None:
             self._observer.on_event(TOKEN_CACHE_HIT)
         return entry.user
 
-    async def _authentic_user(self, token: str) -> Auth0User:
-        entry = self._cache.get(token)
-        if entry is not None:
-            user = await self._reuse(token, entry)
-            if user is not None:
-                if self._observer is not None:
-                    self._observer.on_event(TOKEN_CACHE_HIT)
-                return user
+    async def _verified(self, token: str) -> Auth0User:
+        """`token` verified in full (a cache miss), told to the observer with its duration."""
         if self._observer is None:
             return await self._verify_fully(token)
         self._observer.on_event(TOKEN_CACHE_MISS)
@@ -196,18 +212,6 @@ class TokenVerifier:
             raise ImmatureTokenError("nbf or iat is in the future")
         if self.settings.max_token_age:
             self._claims.check_age(entry.issued_at, now)
-
-    async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User | None:
-        self._check_times(token, entry)
-        try:
-            key = await self._sources[entry.issuer].get_signing_key(entry.kid)
-        except UnknownSigningKeyError:
-            self._cache.discard(token)  # the key left the key set: so does every token it signed
-            raise
-        if key is not entry.key and key != entry.key:
-            self._cache.discard(token)  # another key under the same kid: verify afresh
-            return None
-        return entry.user
 
     async def _verify_fully(self, token: str) -> Auth0User:
         if len(token) > self.settings.max_token_bytes:
