@@ -15,10 +15,9 @@ import hmac
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeAlias
 
-from .dpop import check_binding
-from .errors import BoundTokenError, CertificateBindingError
+from .errors import BoundTokenError, CertificateBindingError, KeyBindingError
 
-__all__ = ["MODES", "X5T", "Mode", "check_confirmation"]
+__all__ = ["MODES", "X5T", "Mode", "check_binding", "check_confirmation"]
 
 #: A proof-of-possession mode, DPoP's (AUTH0_DPOP) and mTLS's (AUTH0_MTLS): `allowed`, a bound
 #: or an unbound token; `required`, bound tokens only; `disabled`, no binding of that kind.
@@ -26,6 +25,19 @@ Mode: TypeAlias = Literal["allowed", "required", "disabled"]
 MODES: Final[tuple[Mode, ...]] = ("allowed", "required", "disabled")
 X5T: Final = "x5t#S256"
 _UNBOUND: Final = object()
+
+
+def check_binding(claims: Mapping[str, Any], thumbprint: str) -> None:
+    """Raise KeyBindingError unless the token's `cnf.jkt` is `thumbprint` (RFC 9449 §6.1).
+
+    Other `cnf` members are allowed; the comparison takes constant time.
+    """
+    confirmation = claims.get("cnf")
+    jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
+    if not isinstance(jkt, str):
+        raise KeyBindingError("the token has no cnf.jkt")
+    if not hmac.compare_digest(jkt.encode("utf-8", "surrogateescape"), thumbprint.encode("ascii")):
+        raise KeyBindingError("cnf.jkt is not the proof key's thumbprint")
 
 
 def check_confirmation(

@@ -23,11 +23,12 @@ from jwt.exceptions import PyJWTError
 
 from ._algorithms import PROOF_ALGORITHMS, fits
 from ._base64url import encode
+from ._confirmation import check_binding
 from ._jwk import UnusableKey, jwk_thumbprint, load_public_key
 from ._jws import decode_segment, is_safe_number, json_object, split_compact
 from ._memo import BoundedMemo
 from ._signature import SignatureCheck, signature_check
-from .errors import ConfigurationError, InvalidDPoPProofError, KeyBindingError
+from .errors import ConfigurationError, InvalidDPoPProofError
 
 __all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_hash", "check_binding"]
 
@@ -66,19 +67,6 @@ class VerifiedProof:
         """The replay store's key: derived from signed values only, and the same on every worker."""
         # The thumbprint has a fixed length, so the concatenation is unambiguous.
         return hashlib.sha256(f"{self.thumbprint}{self.jti}".encode()).hexdigest()
-
-
-def check_binding(claims: Mapping[str, Any], thumbprint: str) -> None:
-    """Raise KeyBindingError unless the token's `cnf.jkt` is `thumbprint` (RFC 9449 §6.1).
-
-    Other `cnf` members are allowed; the comparison takes constant time.
-    """
-    confirmation = claims.get("cnf")
-    jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
-    if not isinstance(jkt, str):
-        raise KeyBindingError("the token has no cnf.jkt")
-    if not hmac.compare_digest(jkt.encode("utf-8", "surrogateescape"), thumbprint.encode("ascii")):
-        raise KeyBindingError("cnf.jkt is not the proof key's thumbprint")
 
 
 class ProofChecker:
