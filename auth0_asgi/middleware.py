@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import sys
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from types import FrameType
 from typing import Final
 
 import httpx
+from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._challenge import Challenges
@@ -51,6 +56,8 @@ MIDDLEWARE_SCOPE_KEY: Final = "auth0_asgi.middleware"
 #: Where `authenticate()`, called by the app (a FastAPI dependency), leaves the outcome to tell.
 _OUTCOME_SCOPE_KEY: Final = "auth0_asgi.outcome"
 
+#: What a request gets from a middleware that could not start: nothing about why (that is in the log).
+MISCONFIGURED_BODY: Final = {"detail": "Internal server error", "error": "server_error"}
 _PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 _SCHEMES_BY_MODE: Final[dict[Mode, tuple[str, ...]]] = {
     "allowed": (BEARER, DPOP),
@@ -74,6 +81,38 @@ def _root_paths(app: ASGIApp, named: Iterable[str] | None) -> tuple[str, ...]:
             extra=fields("root_paths_unseen", "app_not_walked", unseen=list(walked.unseen)),
         )
     return walked.found
+
+
+def _built_lazily_by_starlette() -> bool:
+    """Whether Starlette is building its middleware stack (``app.add_middleware``), inside its
+    first call: an exception raised there is taken by a server's ``--lifespan auto`` for an app
+    without lifespan support, and then raised again on every request, as a 500."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "build_middleware_stack" and isinstance(frame.f_locals.get("self"), Starlette):
+            # Lazily: from the app's own __call__, not from code that builds it ahead (the demo does).
+            caller = frame.f_back
+            return caller is not None and caller.f_code.co_name == "__call__"
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def _told_at_start_up(middleware: Auth0Middleware, app: ASGIApp) -> Iterator[None]:
+    """Raise a ConfigurationError as it is, unless Starlette is building the middleware lazily:
+    then the middleware becomes one that fails the lifespan's start-up with the error's one line
+    (uvicorn, Hypercorn and granian exit on it) and answers requests without lifespan a 500."""
+    try:
+        yield
+    except ConfigurationError as exc:
+        if not _built_lazily_by_starlette():
+            raise
+        middleware.__class__ = _Misconfigured
+        assert isinstance(middleware, _Misconfigured)
+        middleware.app = app
+        middleware.failure = str(exc)
 
 
 class Auth0Middleware:
@@ -176,54 +215,57 @@ class Auth0Middleware:
         anonymous_prefixes: Iterable[str] | None = None,
         root_paths: Iterable[str] | None = None,
     ) -> None:
-        self.app = app
-        self._observer = guarded(observer)
-        self._observe_identity = observe_identity
-        self.settings = settings if settings is not None else Auth0Settings.from_env()
-        if keys is not None and http_client is not None:
-            raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
-        if keys is None:
-            # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
-            keys = key_caches_for(self.settings, http_client, self._observer)
-        self._sdk = mcp_binding_for(self.settings, mcp_sdk)
-        # Chosen once: without the SDK, a request costs no extra call.
-        self._call_app = self._run_app if self._sdk is None else self._call_app_for_sdk
-        user_factory = self._sdk.user_factory if self._sdk is not None else None
-        self.verifier = TokenVerifier(self.settings, keys=keys, observer=self._observer, user_factory=user_factory)
-        self.key_sets: Mapping[str, SigningKeySource] = (
-            dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
-        )
-        self.key_set: SigningKeySource = self.key_sets[self.settings.issuer]
-        self.realm = realm if realm is not None else self.settings.audience[0]
-        if not _PRINTABLE.fullmatch(self.realm):
-            raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
-        settings = self.settings
-        self._rules = ProtectionRules(
-            protected_prefixes,
-            required_scopes or {},
-            rules,
-            root_paths=_root_paths(app, root_paths),
-            anonymous_prefixes=settings.anonymous_prefixes if anonymous_prefixes is None else anonymous_prefixes,
-            step_up=step_up_rules(settings.step_up),
-            # A refusal names the variable a setting came from.
-            labels={"step_up": "AUTH0_STEP_UP"}
-            | ({"anonymous_prefixes": "AUTH0_ANONYMOUS_PREFIXES"} if anonymous_prefixes is None else {}),
-        )
-        mapping = settings.tool_scopes if tool_scopes is None else check_tool_scopes(tool_scopes)
-        self._tool_scopes = ToolScopes(mapping) if mapping else None
-        named_scopes = [*(required_scopes or {}).values(), *self._tool_scopes_named(mapping)]
-        self.resource: ProtectedResource | None = resource_for(settings, named_scopes)
-        self._gate = RequestGate(settings.max_target_bytes)
-        self._preflights = Preflights(settings.cors_preflight if cors_preflight is None else cors_preflight)
-        schemes = _SCHEMES_BY_MODE[settings.dpop]
-        self._schemes = frozenset(schemes)
-        metadata_url = self.resource.metadata_url if self.resource is not None else ""
-        challenges = Challenges(self.realm, schemes, settings.dpop_algorithms, metadata_url)
-        self._refusals = Refusals(settings, challenges, self._observer)
-        self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
-        self._owns_replay_store = replay_store is None
-        self._authenticator = RequestAuthenticator(settings, self.verifier, self.replay_store, self._schemes)
-        install_filter()
+        # A misconfiguration must stop the server at start-up, also when Starlette builds this
+        # middleware lazily (app.add_middleware): then the error is told as the lifespan's failure.
+        with _told_at_start_up(self, app):
+            self.app = app
+            self._observer = guarded(observer)
+            self._observe_identity = observe_identity
+            self.settings = settings if settings is not None else Auth0Settings.from_env()
+            if keys is not None and http_client is not None:
+                raise ConfigurationError("keys and http_client: give one; a key source does its own fetching")
+            if keys is None:
+                # One JWKSCache per key set: per URL, or per issuer when discovery finds the URL.
+                keys = key_caches_for(self.settings, http_client, self._observer)
+            self._sdk = mcp_binding_for(self.settings, mcp_sdk)
+            # Chosen once: without the SDK, a request costs no extra call.
+            self._call_app = self._run_app if self._sdk is None else self._call_app_for_sdk
+            user_factory = self._sdk.user_factory if self._sdk is not None else None
+            self.verifier = TokenVerifier(self.settings, keys=keys, observer=self._observer, user_factory=user_factory)
+            self.key_sets: Mapping[str, SigningKeySource] = (
+                dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(self.verifier.trusted_issuers, keys)
+            )
+            self.key_set: SigningKeySource = self.key_sets[self.settings.issuer]
+            self.realm = realm if realm is not None else self.settings.audience[0]
+            if not _PRINTABLE.fullmatch(self.realm):
+                raise ConfigurationError(f"realm={self.realm!r}: must be printable ASCII")
+            settings = self.settings
+            self._rules = ProtectionRules(
+                protected_prefixes,
+                required_scopes or {},
+                rules,
+                root_paths=_root_paths(app, root_paths),
+                anonymous_prefixes=settings.anonymous_prefixes if anonymous_prefixes is None else anonymous_prefixes,
+                step_up=step_up_rules(settings.step_up),
+                # A refusal names the variable a setting came from.
+                labels={"step_up": "AUTH0_STEP_UP"}
+                | ({"anonymous_prefixes": "AUTH0_ANONYMOUS_PREFIXES"} if anonymous_prefixes is None else {}),
+            )
+            mapping = settings.tool_scopes if tool_scopes is None else check_tool_scopes(tool_scopes)
+            self._tool_scopes = ToolScopes(mapping) if mapping else None
+            named_scopes = [*(required_scopes or {}).values(), *self._tool_scopes_named(mapping)]
+            self.resource: ProtectedResource | None = resource_for(settings, named_scopes)
+            self._gate = RequestGate(settings.max_target_bytes)
+            self._preflights = Preflights(settings.cors_preflight if cors_preflight is None else cors_preflight)
+            schemes = _SCHEMES_BY_MODE[settings.dpop]
+            self._schemes = frozenset(schemes)
+            metadata_url = self.resource.metadata_url if self.resource is not None else ""
+            challenges = Challenges(self.realm, schemes, settings.dpop_algorithms, metadata_url)
+            self._refusals = Refusals(settings, challenges, self._observer)
+            self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
+            self._owns_replay_store = replay_store is None
+            self._authenticator = RequestAuthenticator(settings, self.verifier, self.replay_store, self._schemes)
+            install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -384,3 +426,31 @@ class Auth0Middleware:
         close = getattr(self.replay_store, "aclose", None)
         if close is not None and self._owns_replay_store:  # a store passed in is its owner's to close
             await close()
+
+
+class _Misconfigured(Auth0Middleware):
+    """An Auth0Middleware whose configuration was refused while Starlette built it lazily."""
+
+    failure: str
+    _logged = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": f"Auth0Middleware: {self.failure}"})
+            return
+        if not self._logged:  # no lifespan told it: say it once, where the operator looks
+            self._logged = True
+            logger.error(
+                "Auth0Middleware: %s (every request is answered 500 until this is fixed)",
+                self.failure,
+                extra=fields("configuration_error", "misconfigured"),
+            )
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1011})  # RFC 6455 §7.4.1: an internal error
+        elif scope["type"] == "http":
+            await JSONResponse(MISCONFIGURED_BODY, status_code=500)(scope, receive, send)
+
+    async def aclose(self) -> None:
+        """Nothing was opened."""
