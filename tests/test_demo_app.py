@@ -140,6 +140,9 @@ def serving_demo(
             str(sock.fileno()),
             "--log-level",
             "warning",
+            # What the README's install gives (the demo extra brings no httptools; the test extra does).
+            "--http",
+            "h11",
             *options,
         ],
         cwd=cwd,
