@@ -22,7 +22,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .rules import Rule
 
-__all__ = ["NOTHING_MORE", "ProtectionRules", "Requirement"]
+__all__ = ["NOTHING_MORE", "ProtectionRules", "Requirement", "listed"]
 
 # What a prefix may not hold: it is compared with decoded paths, which never hold a "%" escape,
 # "?", "#" or a control, and a router never matches whitespace it was not given.
@@ -75,6 +75,14 @@ _REMEMBERED_PATHS: Final = 1024
 _REMEMBERED_LENGTH: Final = 512
 
 
+def listed(value: Iterable[str], name: str) -> Iterable[str]:
+    """`value` when it is a list of paths; ConfigurationError for a string, which would read as
+    one-letter paths (``"/api"`` as ``"/"``, ``"a"``, ...)."""
+    if isinstance(value, str):
+        raise ConfigurationError(f"{name}={value!r}: a list of prefixes, not a string: {name}=[{value!r}]")
+    return value
+
+
 class ProtectionRules:
     """The protected prefixes, per-prefix scopes and per-prefix rules of one middleware, checked once here.
 
@@ -100,7 +108,9 @@ class ProtectionRules:
         # What to call each argument in a refusal: the middleware names the settings' variables.
         label = {"rules": "rules", "anonymous_prefixes": "anonymous_prefixes", "step_up": "step_up", **(labels or {})}
         self._root_paths = tuple(root_paths)
-        self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in protected_prefixes)
+        self._protected = tuple(
+            _Rule(_prefix_segments(p), frozenset()) for p in listed(protected_prefixes, "protected_prefixes")
+        )
         if not self._protected:
             raise ConfigurationError("protected_prefixes=[]: name at least one path prefix to protect")
         scoped = []
@@ -116,7 +126,8 @@ class ProtectionRules:
             for prefix, prefix_rules in (mapping or {}).items()
         )
         self._anonymous = tuple(
-            _Rule(self._inside(prefix, label["anonymous_prefixes"]), frozenset()) for prefix in anonymous_prefixes
+            _Rule(self._inside(prefix, label["anonymous_prefixes"]), frozenset())
+            for prefix in listed(anonymous_prefixes, label["anonymous_prefixes"])
         )
         every = (*self._protected, *self._scoped, *self._ruled, *self._anonymous)
         self._depth = max(len(rule.segments) for rule in every)

@@ -26,7 +26,7 @@ from ._lifespan import run_lifespan
 from ._log import fields
 from ._paths import own_root_paths
 from ._preflight import Preflights, is_preflight
-from ._protection import ProtectionRules, Requirement
+from ._protection import ProtectionRules, Requirement, listed
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._request_auth import NOTHING_MORE, RequestAuthenticator
@@ -70,7 +70,7 @@ def _root_paths(app: ASGIApp, named: Iterable[str] | None) -> tuple[str, ...]:
     """The root paths of the apps inside `app`, found by walking it, plus those `named`."""
     walked = own_root_paths(app)
     if named is not None:
-        return (*walked.found, *named)
+        return (*walked.found, *listed(named, "root_paths"))
     if walked.unseen:
         # A root path behind it would be a bypass: /private served for /api/private, no token.
         logger.warning(

@@ -418,6 +418,22 @@ async def test_root_path_opens_no_bypass(jwks_server: JWKSServer, root_path: str
     ("options", "message"),
     [
         pytest.param({"protected_prefixes": []}, "protected_prefixes=[]", id="no-prefix"),
+        # A string is an iterable of one-letter "prefixes": say what was meant (issue 31).
+        pytest.param(
+            {"protected_prefixes": "/api"},
+            "protected_prefixes='/api': a list of prefixes, not a string: protected_prefixes=['/api']",
+            id="a-string-not-a-list",
+        ),
+        pytest.param(
+            {"protected_prefixes": ["/api"], "anonymous_prefixes": "/api/x"},
+            "anonymous_prefixes='/api/x': a list of prefixes, not a string: anonymous_prefixes=['/api/x']",
+            id="anonymous-a-string",
+        ),
+        pytest.param(
+            {"protected_prefixes": ["/api"], "root_paths": "/api"},
+            "root_paths='/api': a list of prefixes, not a string: root_paths=['/api']",
+            id="root-paths-a-string",
+        ),
         pytest.param({"protected_prefixes": ["api"]}, "protected prefix 'api'", id="relative-prefix"),
         pytest.param({"protected_prefixes": ["/api/../x"]}, "protected prefix '/api/../x': no '.'", id="dots-prefix"),
         pytest.param({"protected_prefixes": ["/api/./x"]}, "protected prefix '/api/./x': no '.'", id="dot-prefix"),
