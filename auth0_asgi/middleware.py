@@ -92,8 +92,11 @@ def _built_lazily_by_starlette() -> bool:
         if frame is None:
             return False
         if frame.f_code.co_name == "build_middleware_stack" and isinstance(frame.f_locals.get("self"), Starlette):
-            # Lazily: from the app's own __call__, not from code that builds it ahead (the demo does).
+            # Lazily: from the app's own __call__ (through any subclass's override of the build),
+            # not from code that builds it ahead (the demo does).
             caller = frame.f_back
+            while caller is not None and caller.f_code.co_name == "build_middleware_stack":
+                caller = caller.f_back
             return caller is not None and caller.f_code.co_name == "__call__"
         frame = frame.f_back
     return False

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
 from auth0_asgi.middleware import MISCONFIGURED_BODY
@@ -80,8 +81,19 @@ async def _public(request: object) -> PlainTextResponse:
     return PlainTextResponse("public")
 
 
+class _OwnBuild(Starlette):
+    """An app that overrides how its middleware stack is built, calling Starlette's own."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return super().build_middleware_stack()
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("make", [FastAPI, lambda: Starlette(routes=[Route("/api/public", _public)])])
+@pytest.mark.parametrize(
+    "make",
+    [FastAPI, lambda: Starlette(routes=[Route("/api/public", _public)]), lambda: _OwnBuild()],
+    ids=["fastapi", "starlette", "an-overridden-build"],
+)
 async def test_without_a_lifespan_every_request_is_a_silent_500_and_the_line_is_logged_once(
     make: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
