@@ -105,10 +105,10 @@ forwarded_address: Final = BoundedMemo(
 )
 
 
-def _for_values(forwarded: str) -> list[str]:
-    """The ``for=`` value of each element of an RFC 7239 ``Forwarded`` line."""
+def _for_values(elements: list[str]) -> list[str]:
+    """The ``for=`` value of each of an RFC 7239 ``Forwarded`` line's `elements`."""
     found = []
-    for element in forwarded.split(","):
+    for element in elements:
         for pair in element.split(";"):
             name, _, value = pair.partition("=")
             if name.strip().lower() == "for":
@@ -120,14 +120,17 @@ def rewritten(lines: Iterable[tuple[bytes, bytes]], peer: IPAddress) -> bool:
     """Whether the forwarding header `lines` (name, value) may have given the server `peer`.
 
     True when an item names `peer`, when an item is not an address (a server may read it as one:
-    fail closed) or when there are more than `MAX_FORWARDED_ITEMS`.
+    fail closed) or when there are more than `MAX_FORWARDED_ITEMS` items (or `Forwarded` elements).
     """
     items: list[str] = []
+    count = 0
     for name, value in lines:
-        text = value.decode("latin-1")
-        items.extend(_for_values(text) if name == b"forwarded" else text.split(","))
-        if len(items) > MAX_FORWARDED_ITEMS:
+        # At most one part past the limit is split off: a header of a million commas costs no more.
+        parts = value.decode("latin-1").split(",", MAX_FORWARDED_ITEMS + 1)
+        count += len(parts)
+        if count > MAX_FORWARDED_ITEMS:
             return True
+        items.extend(_for_values(parts) if name == b"forwarded" else parts)
     for item in items:
         # The memo's bound on what it keeps is not a bound on what may be looked up: an item
         # longer than any address is no address.

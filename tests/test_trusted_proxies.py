@@ -218,6 +218,9 @@ def test_a_peer_that_is_no_address_is_never_remembered() -> None:
         pytest.param([("forwarded", "proto=https;host=a.example")], False, id="forwarded-without-for"),
         pytest.param([("forwarded", "for=10.0.0.2;proto=https")], False, id="forwarded-another"),
         pytest.param([("x-real-ip", "10.0.0.1 ")], True, id="x-real-ip"),
+        # The peer hidden past the item limit, in elements that carry no for=: still seen.
+        pytest.param([("forwarded", "proto=https," * MAX_FORWARDED_ITEMS + "for=10.0.0.1")], True, id="past-the-limit"),
+        pytest.param([("x-forwarded-for", "," * 1_000_000)], True, id="a-million-commas"),
     ],
 )
 def test_rewritten_compares_addresses(lines: list[tuple[str, str]], expected: bool) -> None:
