@@ -43,7 +43,6 @@ __all__ = [
     "TrustedProxies",
     "forwarded_address",
     "is_direct_loopback",
-    "peer_address",
     "rewritten",
 ]
 
@@ -97,9 +96,8 @@ def _parse_item(item: str) -> IPAddress | None:
     return _parse(host)
 
 
-#: Parsing an address costs a microsecond, and a fleet sees few proxies and repeat clients.
-#: Only what parses is kept, and only the length an address can have.
-peer_address: Final = BoundedMemo(_parse, max_entries=_REMEMBERED, max_length=_MAX_ADDRESS_LENGTH, remember_none=False)
+#: Parsing an address costs a microsecond, and a proxy forwards repeat clients. Only what parses
+#: is kept, and only the length an address can have.
 forwarded_address: Final = BoundedMemo(
     _parse_item, max_entries=_REMEMBERED, max_length=_MAX_ADDRESS_LENGTH, remember_none=False
 )
@@ -174,7 +172,7 @@ class TrustedProxies:
         return bool(self._networks)
 
     def _proxy_of(self, host: str) -> IPAddress | Literal[False] | None:
-        address = peer_address[host]
+        address = _parse(host)
         if address is None:
             return None
         return address if any(address in network for network in self._networks) else False
