@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
+from ._algorithms import PROOF_ALGORITHMS as DPOP_ALGORITHMS
 from ._confirmation import MODES, Mode
-from ._htu import normalise_origin
-from .dpop import DPOP_ALGORITHMS
+from ._uri import normalise_origin
 from .errors import ConfigurationError
 
 __all__ = ["check_dpop_algorithms", "check_mode", "check_origins", "check_proxies", "check_replay_url"]

@@ -27,9 +27,10 @@ from starlette.types import Scope
 
 from ._credentials import CredentialFields
 from ._memo import BoundedMemo
+from ._uri import is_host_and_port
 from .errors import TargetTooLongError, UnsafeHostError, UnsafePathError
 
-__all__ = ["MAX_HOST_BYTES", "RequestGate", "is_host_and_port"]
+__all__ = ["RequestGate"]
 
 #: How many checked values each memo keeps, and how long one may be to be kept (a path at four
 #: bytes a character: 2 MiB a memo at most).
@@ -37,16 +38,6 @@ _REMEMBERED: Final = 1024
 _REMEMBERED_LENGTH: Final = 512
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# RFC 3986 §3.2.2 host (an IP literal in brackets, or a reg-name without percent-encoding:
-# no real host needs one) and §3.2.3 port. No "/", "?", "#", "@", "\\", whitespace or controls.
-_HOST_AND_PORT: Final = re.compile(rb"(?:\[[0-9A-Za-z:._~%-]+\]|[A-Za-z0-9._~!$&'()*+,;=-]*)(?::[0-9]{0,5})?")
-#: Longer Host values are refused unread: a DNS name is at most 253 characters.
-MAX_HOST_BYTES: Final = 300
-
-
-def is_host_and_port(value: bytes) -> bool:
-    """Whether `value` is an RFC 9112 §3.2 ``host[:port]``, and no longer than `MAX_HOST_BYTES`."""
-    return len(value) <= MAX_HOST_BYTES and _HOST_AND_PORT.fullmatch(value) is not None
 
 
 def _has_control(path: str) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from auth0_asgi._htu import normalise_url
+from auth0_asgi._uri import normalise_url
 from auth0_asgi.dpop import DPOP_ALGORITHMS, ProofChecker
 from auth0_asgi.errors import InvalidDPoPProofError
 
