@@ -11,7 +11,7 @@ from typing import Any, Final
 from starlette.config import Config
 
 from ._fields import Tunable, boolean, json_object, split_list
-from ._tool_scopes import parse_tool_scopes
+from ._tool_scope_mapping import parse_tool_scopes
 from .errors import ConfigurationError
 
 __all__ = ["LISTS", "RESOURCE_TEXTS", "SWITCHES", "TUNABLES", "read_environment"]

@@ -20,68 +20,23 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 from typing import Final
 
 from starlette.types import Scope
 
-from ._fields import json_object
-from ._scopes import scope_set
-from .errors import ConfigurationError, MalformedMCPHeaderError
+from ._tool_scope_mapping import ANY_NAME, METHOD_NAME, NAME_BEARING_METHODS, ToolScopeMapping
+from .errors import MalformedMCPHeaderError
 
-__all__ = ["ToolScopes", "check_tool_scopes", "parse_tool_scopes"]
+__all__ = ["ToolScopes"]
 
-#: The methods whose Mcp-Name the server checks against the body, and the parameter it mirrors.
-NAME_BEARING_METHODS: Final = frozenset({"tools/call", "prompts/get", "resources/read"})
-#: A key of a method's mapping that applies to every request of that method, whatever its name.
-ANY_NAME: Final = "*"
 #: The first protocol revision whose servers must refuse headers that disagree with the body.
 _FIRST_CHECKED_REVISION: Final = "2026-07-28"
 _REVISION: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# A JSON-RPC method as MCP names them: visible ASCII, no spaces; bounded so that a huge header
-# costs nothing to look at.
-_METHOD: Final = re.compile(r"[\x21-\x7e]{1,256}")
 # The SDK's own rule for a name sent verbatim: printable ASCII without edge whitespace;
 # anything else travels base64-encoded between =?base64? and ?=.
 _PLAIN_NAME: Final = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,4094}[\x21-\x7e])?")
 _ENCODED_NAME: Final = re.compile(r"=\?base64\?([A-Za-z0-9+/=]{0,8192})\?=")
 _ROUTING_HEADERS: Final = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
-
-ToolScopeMapping = Mapping[str, Mapping[str, frozenset[str]]]
-
-
-def check_tool_scopes(value: Mapping[str, Mapping[str, Iterable[str]]], where: str = "tool_scopes") -> ToolScopeMapping:
-    """`value` (method to name to scopes) checked and frozen, or ConfigurationError.
-
-    Names other than ``*`` are only allowed under the methods whose Mcp-Name the server
-    checks against the body: anywhere else a client could name any tool it likes.
-    """
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"{where}={value!r}: map each MCP method to its names and their scopes")
-    checked: dict[str, Mapping[str, frozenset[str]]] = {}
-    for method, by_name in value.items():
-        if not isinstance(method, str) or not _METHOD.fullmatch(method):
-            raise ConfigurationError(f"{where}: {method!r} is not an MCP method name")
-        if not isinstance(by_name, Mapping) or not by_name:
-            raise ConfigurationError(f"{where}[{method!r}]: map names (or '*') to scopes")
-        names: dict[str, frozenset[str]] = {}
-        for name, scopes in by_name.items():
-            if not isinstance(name, str) or not name:
-                raise ConfigurationError(f"{where}[{method!r}]: {name!r} is not a name")
-            if name != ANY_NAME and method not in NAME_BEARING_METHODS:
-                raise ConfigurationError(
-                    f"{where}[{method!r}][{name!r}]: Mcp-Name is checked against the body only for "
-                    f"{', '.join(sorted(NAME_BEARING_METHODS))}; use '*' for every {method} request"
-                )
-            names[name] = scope_set(scopes, f"{where}[{method!r}][{name!r}]")
-        checked[method] = MappingProxyType(names)
-    return MappingProxyType(checked)
-
-
-def parse_tool_scopes(text: str, variable: str = "AUTH0_TOOL_SCOPES") -> ToolScopeMapping:
-    """AUTH0_TOOL_SCOPES: a JSON object such as ``{"tools/call": {"delete_repo": ["repo:admin"]}}``."""
-    return check_tool_scopes(json_object(variable, text), variable)
 
 
 def _decoded_name(raw: bytes) -> str:
@@ -125,7 +80,7 @@ class ToolScopes:
         if method_value is None:
             return self._every if scope.get("method") == "POST" else frozenset()
         method = method_value.decode("latin-1")
-        if not _METHOD.fullmatch(method):
+        if not METHOD_NAME.fullmatch(method):
             raise MalformedMCPHeaderError("Mcp-Method is empty or malformed")
         raw_name = found.get(b"mcp-name")
         name = _decoded_name(raw_name) if raw_name is not None else None

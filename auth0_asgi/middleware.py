@@ -30,7 +30,8 @@ from ._protection import ProtectionRules, Requirement, listed
 from ._refresh_ahead import prefetch
 from ._refusal import Refusals
 from ._request_auth import NOTHING_MORE, RequestAuthenticator
-from ._tool_scopes import ToolScopes, check_tool_scopes
+from ._tool_scope_mapping import check_tool_scopes
+from ._tool_scopes import ToolScopes
 from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for, step_up_rules
 from .errors import (
     AuthenticationError,

@@ -28,7 +28,8 @@ from auth0_asgi._htu import Origins
 from auth0_asgi._jws import json_object, parse_compact
 from auth0_asgi._protection import ProtectionRules
 from auth0_asgi._proxies import TrustedProxies
-from auth0_asgi._tool_scopes import ToolScopes, check_tool_scopes
+from auth0_asgi._tool_scope_mapping import check_tool_scopes
+from auth0_asgi._tool_scopes import ToolScopes
 from auth0_asgi.dpop import ProofChecker
 from auth0_asgi.errors import AuthenticationError
 from auth0_asgi.mtls import ClientCertificates
