@@ -12,6 +12,7 @@ from typing import Any, Final
 from ._delegation import check_act
 from ._jwk import MAX_KID_LENGTH
 from ._jws import is_safe_number
+from ._token_policy import TokenPolicy
 from .errors import (
     ClientNotAllowedError,
     DisallowedAlgorithmError,
@@ -23,7 +24,6 @@ from .errors import (
     TokenProfileError,
     TokenTooOldError,
 )
-from .settings import Auth0Settings
 
 __all__ = ["ClaimChecks"]
 
@@ -37,7 +37,7 @@ class ClaimChecks:
 
     __slots__ = ("_algorithms", "_allowed_clients", "_audiences", "_now", "settings")
 
-    def __init__(self, settings: Auth0Settings, now: Callable[[], float]) -> None:
+    def __init__(self, settings: TokenPolicy, now: Callable[[], float]) -> None:
         self.settings = settings
         self._now = now
         self._algorithms = frozenset(settings.algorithms)

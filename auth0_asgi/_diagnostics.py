@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple
 
 from ._base64url import decode_lenient
 from ._jws import is_safe_number, split_compact
+from ._token_policy import TokenPolicy
 from .errors import (
     AuthenticationError,
     DisallowedAlgorithmError,
@@ -26,7 +27,6 @@ from .errors import (
     InvalidRequestError,
     MalformedTokenError,
 )
-from .settings import Auth0Settings
 
 __all__ = ["Diagnosis", "diagnose", "loose_json", "token_of"]
 
@@ -72,7 +72,7 @@ def _without_scheme(issuer: str) -> str:
     return issuer.split("://", 1)[-1].rstrip("/").lower()
 
 
-def _issuer_cause(claimed: object, settings: Auth0Settings, payload: Mapping[str, Any]) -> Diagnosis | None:
+def _issuer_cause(claimed: object, settings: TokenPolicy, payload: Mapping[str, Any]) -> Diagnosis | None:
     if not isinstance(claimed, str):
         return None
     configured = [t.issuer for t in settings.trusted_issuers]
@@ -104,7 +104,7 @@ def _issuer_cause(claimed: object, settings: Auth0Settings, payload: Mapping[str
     return None
 
 
-def _audience_cause(payload: Mapping[str, Any], settings: Auth0Settings) -> Diagnosis | None:
+def _audience_cause(payload: Mapping[str, Any], settings: TokenPolicy) -> Diagnosis | None:
     audience = payload.get("aud")
     if any(name in payload for name in _ID_TOKEN_CLAIMS) or (isinstance(audience, str) and "://" not in audience):
         return Diagnosis(
@@ -135,7 +135,7 @@ def _clock_cause(error: AuthenticationError, payload: Mapping[str, Any], now: fl
     return None
 
 
-def _unparsed_cause(token: str, settings: Auth0Settings) -> Diagnosis | None:
+def _unparsed_cause(token: str, settings: TokenPolicy) -> Diagnosis | None:
     """Causes visible without a JWS to parse: placeholders, quotes, JWE, opaque tokens."""
     if token.lower() in _PLACEHOLDERS:
         return Diagnosis(
@@ -161,7 +161,7 @@ def _unparsed_cause(token: str, settings: Auth0Settings) -> Diagnosis | None:
     return None
 
 
-def _named_api_fix(settings: Auth0Settings) -> str:
+def _named_api_fix(settings: TokenPolicy) -> str:
     if settings.resource_url:
         # MCP clients send RFC 8707 resource, which Auth0 ignores unless the profile maps it to audience.
         return (
@@ -173,7 +173,7 @@ def _named_api_fix(settings: Auth0Settings) -> str:
 
 
 def diagnose(
-    token: str, error: AuthenticationError, settings: Auth0Settings, now: float | None = None
+    token: str, error: AuthenticationError, settings: TokenPolicy, now: float | None = None
 ) -> Diagnosis | None:
     """The recognised cause of `error` for `token`, if any (`now`: epoch seconds, default now)."""
     if isinstance(error, MalformedTokenError | InvalidRequestError):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 from ._jwk import SigningKey
-from .user import Auth0User
 
 __all__ = ["VerifiedToken", "VerifiedTokenCache"]
 
+#: What a verification made of the token (the verifier's `Auth0User`).
+UserT = TypeVar("UserT")
 
-class VerifiedToken(NamedTuple):
+
+class VerifiedToken(NamedTuple, Generic[UserT]):
     """What a full verification established, and what a reuse must check again.
 
     `expires_at` is the token's `exp`, `not_before` the later of its `nbf` and `iat` (or None)
@@ -21,7 +23,7 @@ class VerifiedToken(NamedTuple):
     (A NamedTuple: built once per new token, on the hot path, faster than a frozen dataclass.)
     """
 
-    user: Auth0User
+    user: UserT
     issuer: str
     kid: str
     key: SigningKey
@@ -30,7 +32,7 @@ class VerifiedToken(NamedTuple):
     issued_at: int | float | None
 
 
-class VerifiedTokenCache:
+class VerifiedTokenCache(Generic[UserT]):
     """Least-recently-used map of exact token text to `VerifiedToken`, at most `max_entries` long.
 
     The bound holds whatever arrives: a flood of distinct valid tokens only evicts older
@@ -43,19 +45,19 @@ class VerifiedTokenCache:
         self.max_entries = max_entries
         # OrderedDict, not dict: evicting from the front of a plain dict leaves holes that
         # every later eviction scans past.
-        self._entries: OrderedDict[str, VerifiedToken] = OrderedDict()
+        self._entries: OrderedDict[str, VerifiedToken[UserT]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, token: str) -> VerifiedToken | None:
+    def get(self, token: str) -> VerifiedToken[UserT] | None:
         """The entry for `token`, now the most recently used, or None."""
         entry = self._entries.get(token)
         if entry is not None:
             self._entries.move_to_end(token)
         return entry
 
-    def put(self, token: str, entry: VerifiedToken) -> None:
+    def put(self, token: str, entry: VerifiedToken[UserT]) -> None:
         """Remember `entry`, evicting the least recently used entries beyond the bound."""
         if self.max_entries <= 0:
             return

@@ -98,7 +98,7 @@ class TokenVerifier:
         self._signature_checks: Mapping[str, SignatureCheck] = {
             name: signature_check(name) for name in settings.algorithms
         }
-        self._cache = VerifiedTokenCache(settings.token_cache_size)
+        self._cache = VerifiedTokenCache[Auth0User](settings.token_cache_size)
 
     @property
     def trusted_issuers(self) -> tuple[str, ...]:
@@ -156,7 +156,7 @@ class TokenVerifier:
             check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
         return user
 
-    def _held(self, token: str) -> Auth0User | VerifiedToken | None:
+    def _held(self, token: str) -> Auth0User | VerifiedToken[Auth0User] | None:
         """What the cache says of `token`, its times checked (raises as a reuse does): its user
         when its key is fresh in a `JWKSCache` and unchanged; its entry when the key is to be
         looked up (`_reuse`); None when it must be verified (not held, or its key changed)."""
@@ -173,7 +173,7 @@ class TokenVerifier:
             return None
         return self._hit(entry)
 
-    async def _reuse(self, token: str, entry: VerifiedToken) -> Auth0User:
+    async def _reuse(self, token: str, entry: VerifiedToken[Auth0User]) -> Auth0User:
         """The user of a held `entry` whose key is looked up (and maybe fetched) first."""
         try:
             key = await self._sources[entry.issuer].get_signing_key(entry.kid)
@@ -185,7 +185,7 @@ class TokenVerifier:
             return await self._verified(token)
         return self._hit(entry)
 
-    def _hit(self, entry: VerifiedToken) -> Auth0User:
+    def _hit(self, entry: VerifiedToken[Auth0User]) -> Auth0User:
         if self._observer is not None:
             self._observer.on_event(TOKEN_CACHE_HIT)
         return entry.user
@@ -202,7 +202,7 @@ class TokenVerifier:
         self._observer.on_event(TokenVerified(time.perf_counter() - started, age))
         return user
 
-    def _check_times(self, token: str, entry: VerifiedToken) -> None:
+    def _check_times(self, token: str, entry: VerifiedToken[Auth0User]) -> None:
         """What time changes about a verified token: `exp`, `nbf` and `iat`, and its age."""
         now, leeway = self._now(), self.settings.leeway
         if entry.expires_at <= now - leeway:
