@@ -1,6 +1,6 @@
 """auth0-asgi: protect path prefixes of an ASGI app with Auth0 access tokens."""
 
-from ._jwk import SigningKey
+from ._tokens.jwk import SigningKey
 from ._version import __version__
 from .errors import (
     Auth0Error,

@@ -1,7 +1,7 @@
 """base64url without padding (RFC 7515 §2, RFC 4648 §5): the one encoder, and the lenient decoder.
 
 The strict decoder, which refuses what a JOSE serialisation cannot hold (padding, stray
-characters, non-canonical trailing bits), is `auth0_asgi._jws.decode_segment`: every token and
+characters, non-canonical trailing bits), is `auth0_asgi._tokens.jws.decode_segment`: every token and
 proof is read with it. The lenient one here is for diagnosis only, where a malformed token
 should still be shown.
 """

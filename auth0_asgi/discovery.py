@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import httpx
 
-from ._domains import check_jwks_url
-from ._fetch import fetch_document
-from ._jws import json_object
+from ._config.domains import check_jwks_url
+from ._keys.fetch import fetch_document
 from ._log import fields
+from ._tokens.jws import json_object
 from .errors import ConfigurationError, JWKSFetchError
 
 __all__ = ["Discovery"]

@@ -21,13 +21,13 @@ from typing import Any, Final
 from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
-from ._algorithms import PROOF_ALGORITHMS, fits
 from ._base64url import encode
-from ._confirmation import check_binding
-from ._jwk import UnusableKey, jwk_thumbprint, load_public_key
-from ._jws import decode_segment, is_safe_number, json_object, split_compact
 from ._memo import BoundedMemo
-from ._signature import SignatureCheck, signature_check
+from ._tokens.algorithms import PROOF_ALGORITHMS, fits
+from ._tokens.confirmation import check_binding
+from ._tokens.jwk import UnusableKey, jwk_thumbprint, load_public_key
+from ._tokens.jws import decode_segment, is_safe_number, json_object, split_compact
+from ._tokens.signature import SignatureCheck, signature_check
 from .errors import ConfigurationError, InvalidDPoPProofError
 
 __all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_hash", "check_binding"]

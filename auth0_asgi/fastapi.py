@@ -30,8 +30,8 @@ from starlette.authentication import AuthCredentials
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 
-from ._protection import ProtectionRules
-from ._scopes import scope_set
+from ._request.protection import ProtectionRules
+from ._tokens.scopes import scope_set
 from .errors import ConfigurationError, InsufficientScopeError
 from .middleware import MIDDLEWARE_SCOPE_KEY, Auth0Middleware
 from .rules import Rule

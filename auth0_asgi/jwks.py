@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 import anyio
 import httpx
 
-from ._fetch import DEFAULT_MAX_BODY_BYTES
-from ._jwk import SigningKey
-from ._key_set_fetch import KeySetFetcher
+from ._keys.fetch import DEFAULT_MAX_BODY_BYTES
+from ._keys.key_set import KeySetFetcher
 from ._log import fields
+from ._tokens.jwk import SigningKey
 from .discovery import Discovery
 from .errors import JWKSFetchError, SigningKeysUnavailableError, UnknownSigningKeyError
 from .events import Auth0Observer, KeySetFetched, RefreshSuppressed, StaleKeysDropped, StaleKeysServed, guarded

@@ -17,22 +17,22 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._challenge import Challenges
-from ._confirmation import Mode
-from ._credentials import BEARER, DPOP, authorization_scheme, scheme_label
-from ._denial_log import install_filter
-from ._gate import RequestGate
-from ._lifespan import run_lifespan
+from ._config.tool_scopes import check_tool_scopes
+from ._keys.refresh_ahead import prefetch
 from ._log import fields
-from ._paths import own_root_paths
-from ._preflight import Preflights, is_preflight
-from ._protection import ProtectionRules, Requirement, listed
-from ._refresh_ahead import prefetch
-from ._refusal import Refusals
-from ._request_auth import NOTHING_MORE, RequestAuthenticator
-from ._tool_scope_mapping import check_tool_scopes
-from ._tool_scopes import ToolScopes
-from ._wiring import key_caches_for, mcp_binding_for, replay_store_for, resource_for, step_up_rules
+from ._request.assembly import key_caches_for, mcp_binding_for, replay_store_for, resource_for, step_up_rules
+from ._request.authenticate import NOTHING_MORE, RequestAuthenticator
+from ._request.challenge import Challenges
+from ._request.credentials import BEARER, DPOP, authorization_scheme, scheme_label
+from ._request.denial_log import install_filter
+from ._request.gate import RequestGate
+from ._request.lifespan import run_lifespan
+from ._request.paths import own_root_paths
+from ._request.preflight import Preflights, is_preflight
+from ._request.protection import ProtectionRules, Requirement, listed
+from ._request.refusal import Refusals
+from ._request.tool_scopes import ToolScopes
+from ._tokens.confirmation import Mode
 from .errors import (
     AuthenticationError,
     ConfigurationError,

@@ -8,7 +8,7 @@ ways:
   client's own certificate first), from a server that terminates TLS itself and offers it;
 - a header a TLS-terminating proxy writes, read **only** from a trusted proxy (the peer must be
   one of `mtls_trusted_proxies`, by the same rule as DPoP's forwarding headers:
-  `auth0_asgi._proxies`), in the format configured:
+  `auth0_asgi._binding.proxies`), in the format configured:
 
   ==========  ================================  ==========================================
   format      header (usual name)               value
@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import Scope
 
 from ._base64url import encode
+from ._binding.proxies import FORWARDING_HEADERS, TrustedProxies, rewritten
 from ._log import fields
 from ._memo import BoundedMemo
-from ._proxies import FORWARDING_HEADERS, TrustedProxies, rewritten
 from .errors import ConfigurationError
 
 __all__ = ["HEADER_FORMATS", "ClientCertificates", "thumbprint"]

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
-from ._confirmation import Mode
-from ._paths import route_path
-from ._resource_url import audience_mismatch, check_resource_url
+from ._config.resource_url import audience_mismatch, check_resource_url
+from ._request.paths import route_path
+from ._tokens.confirmation import Mode
 
 __all__ = ["WELL_KNOWN_PATH", "ProtectedResource", "audience_mismatch", "check_resource_url", "metadata_url"]
 

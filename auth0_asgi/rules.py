@@ -30,8 +30,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ._log import fields
-from ._scopes import scope_set
-from ._step_up import StepUp
+from ._tokens.scopes import scope_set
+from ._tokens.step_up import StepUp
 from .errors import AuthenticationError, ConfigurationError, InsufficientScopeError
 from .user import Auth0User
 

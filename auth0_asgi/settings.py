@@ -12,14 +12,14 @@ from typing import Any, Final
 
 from starlette.config import Config
 
-from ._confirmation import Mode
-from ._domains import TrustedIssuer, resolve_domains
-from ._dpop_settings import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
-from ._fields import ASYMMETRIC_ALGORITHMS, check_algorithms
-from ._resource_url import audience_mismatch, check_resource_url
-from ._settings_env import SWITCHES, TUNABLES, read_environment
-from ._step_up import StepUp, parse_step_up
-from ._tool_scope_mapping import check_tool_scopes
+from ._config.domains import TrustedIssuer, resolve_domains
+from ._config.dpop import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
+from ._config.environment import SWITCHES, TUNABLES, read_environment
+from ._config.fields import ASYMMETRIC_ALGORITHMS, check_algorithms
+from ._config.resource_url import audience_mismatch, check_resource_url
+from ._config.tool_scopes import check_tool_scopes
+from ._tokens.confirmation import Mode
+from ._tokens.step_up import StepUp, parse_step_up
 from .errors import ConfigurationError
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]

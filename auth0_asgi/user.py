@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.authentication import BaseUser
 
-from ._delegation import delegation_chain
+from ._tokens.delegation import delegation_chain
 
 __all__ = ["Auth0User", "granted_scopes"]
 

@@ -2,7 +2,7 @@
 
 The compact JWS is parsed strictly by hand (RFC 7515 §7.1, RFC 8725): canonical
 base64url segments, UTF-8 JSON objects without duplicate names, numeric time claims.
-`cryptography` checks the signatures (`auth0_asgi._signature`); whatever it raises is
+`cryptography` checks the signatures (`auth0_asgi._tokens.signature`); whatever it raises is
 translated to ours here and nowhere else.
 """
 
@@ -14,13 +14,13 @@ from typing import Any, Protocol
 
 from jwt.exceptions import PyJWTError
 
-from ._claim_checks import ClaimChecks
-from ._confirmation import check_confirmation
-from ._frozen import thaw
-from ._jwk import SigningKey
-from ._jws import frozen_json_object, is_safe_number, parse_compact
-from ._signature import SignatureCheck, signature_check
-from ._token_cache import VerifiedToken, VerifiedTokenCache
+from ._tokens.cache import VerifiedToken, VerifiedTokenCache
+from ._tokens.claim_checks import ClaimChecks
+from ._tokens.confirmation import check_confirmation
+from ._tokens.frozen import thaw
+from ._tokens.jwk import SigningKey
+from ._tokens.jws import frozen_json_object, is_safe_number, parse_compact
+from ._tokens.signature import SignatureCheck, signature_check
 from .errors import (
     ConfigurationError,
     DisallowedAlgorithmError,

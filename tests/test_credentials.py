@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from auth0_asgi._credentials import BEARER, DPOP, read_credentials
+from auth0_asgi._request.credentials import BEARER, DPOP, read_credentials
 from auth0_asgi.errors import InvalidRequestError, MalformedTokenError, MissingTokenError
 
 BOTH = frozenset({BEARER, DPOP})

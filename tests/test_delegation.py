@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._delegation import MAX_CHAIN
+from auth0_asgi._tokens.delegation import MAX_CHAIN
 from auth0_asgi.rules import (
     Rule,
     acting_for_user,

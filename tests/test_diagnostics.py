@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware
-from auth0_asgi._diagnostics import diagnose
 from auth0_asgi._rate_limit import RateLimit
+from auth0_asgi._tokens.diagnosis import diagnose
 from auth0_asgi.errors import InvalidTokenError, MalformedTokenError
 from auth0_asgi.testing import LocalIssuer
 

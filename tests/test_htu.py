@@ -8,7 +8,7 @@ import pytest
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._htu import Origins, _request_paths
+from auth0_asgi._binding.htu import Origins, _request_paths
 from auth0_asgi._uri import normalise_origin, normalise_url
 from auth0_asgi.dpop import ProofChecker, _expected_ath
 from auth0_asgi.errors import InvalidDPoPProofError

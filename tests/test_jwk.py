@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth0_asgi._jwk import jwk_thumbprint
+from auth0_asgi._tokens.jwk import jwk_thumbprint
 from auth0_asgi.testing import LocalIssuer
 
 # RFC 7638 §3.1.

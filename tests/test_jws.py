@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from auth0_asgi import _jws
-from auth0_asgi._frozen import FrozenDict
-from auth0_asgi._jws import json_object, parse_compact
+from auth0_asgi._tokens import jws as _jws
+from auth0_asgi._tokens.frozen import FrozenDict
+from auth0_asgi._tokens.jws import json_object, parse_compact
 from auth0_asgi.errors import MalformedTokenError
 
 from .conftest import b64url, forge

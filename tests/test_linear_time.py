@@ -21,15 +21,15 @@ from typing import Any, Final
 import pytest
 
 from auth0_asgi import MalformedTokenError
-from auth0_asgi._credentials import BEARER, DPOP, read_credentials
-from auth0_asgi._diagnostics import diagnose, token_of
-from auth0_asgi._gate import RequestGate
-from auth0_asgi._htu import Origins
-from auth0_asgi._jws import json_object, parse_compact
-from auth0_asgi._protection import ProtectionRules
-from auth0_asgi._proxies import TrustedProxies
-from auth0_asgi._tool_scope_mapping import check_tool_scopes
-from auth0_asgi._tool_scopes import ToolScopes
+from auth0_asgi._binding.htu import Origins
+from auth0_asgi._binding.proxies import TrustedProxies
+from auth0_asgi._config.tool_scopes import check_tool_scopes
+from auth0_asgi._request.credentials import BEARER, DPOP, read_credentials
+from auth0_asgi._request.gate import RequestGate
+from auth0_asgi._request.protection import ProtectionRules
+from auth0_asgi._request.tool_scopes import ToolScopes
+from auth0_asgi._tokens.diagnosis import diagnose, token_of
+from auth0_asgi._tokens.jws import json_object, parse_compact
 from auth0_asgi.dpop import ProofChecker
 from auth0_asgi.errors import AuthenticationError
 from auth0_asgi.mtls import ClientCertificates

@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._paths import readings, segments
-from auth0_asgi._protection import ProtectionRules
+from auth0_asgi._request.paths import readings, segments
+from auth0_asgi._request.protection import ProtectionRules
 
 from .conftest import (
     AUDIENCE,

@@ -13,8 +13,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError, ProtectedResource
-from auth0_asgi._challenge import Challenges
-from auth0_asgi._diagnostics import diagnose
+from auth0_asgi._request.challenge import Challenges
+from auth0_asgi._tokens.diagnosis import diagnose
 from auth0_asgi.errors import MalformedTokenError, SigningKeysUnavailableError
 from auth0_asgi.resource import check_resource_url, metadata_url
 from auth0_asgi.testing import LocalIssuer, trust_issuers

@@ -22,8 +22,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._jwk import parse_jwks
-from auth0_asgi._protection import ProtectionRules
+from auth0_asgi._request.protection import ProtectionRules
+from auth0_asgi._tokens.jwk import parse_jwks
 from auth0_asgi.rules import claim_equals
 from auth0_asgi.testing import DPoPKey, LocalIssuer
 
@@ -167,7 +167,7 @@ def _fastest(work: Callable[[], object], rounds: int = 5) -> float:
 
 
 def test_an_unsigned_proof_with_a_hostile_htu_costs_no_more_for_more_letters() -> None:
-    from auth0_asgi._htu import Origins
+    from auth0_asgi._binding.htu import Origins
 
     origins = Origins()
     scope: dict[str, Any] = {"type": "http", "scheme": "http", "path": "/", "raw_path": b"/", "headers": []}

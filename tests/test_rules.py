@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0User, ConfigurationError
-from auth0_asgi._frozen import frozen_object
+from auth0_asgi._tokens.frozen import frozen_object
 from auth0_asgi.errors import InsufficientScopeError
 from auth0_asgi.fastapi import document_security, require
 from auth0_asgi.rules import (

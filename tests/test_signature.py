@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
-from auth0_asgi._signature import signature_check
+from auth0_asgi._tokens.signature import signature_check
 
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _CURVES = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}

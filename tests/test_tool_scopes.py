@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._tool_scope_mapping import parse_tool_scopes
+from auth0_asgi._config.tool_scopes import parse_tool_scopes
 from auth0_asgi.testing import LocalIssuer
 
 from .conftest import _rsa_private, asgi_client

@@ -1,4 +1,4 @@
-"""The one peer-trust rule (`auth0_asgi._proxies`), against the servers that rewrite peers.
+"""The one peer-trust rule (`auth0_asgi._binding.proxies`), against the servers that rewrite peers.
 
 A peer is a trusted proxy only when it parses as an address inside a configured network and no
 forwarding header could have given it to the server. Each spelling below once made a client the
@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware
-from auth0_asgi._proxies import MAX_FORWARDED_ITEMS, TrustedProxies, is_direct_loopback, rewritten
+from auth0_asgi._binding.proxies import MAX_FORWARDED_ITEMS, TrustedProxies, is_direct_loopback, rewritten
 from auth0_asgi.testing import LocalIssuer, client_certificate, proxy_header, serve_issuer
 
 from .conftest import _rsa_private, serve_with_hypercorn, serve_with_uvicorn

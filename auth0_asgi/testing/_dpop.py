@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
 from auth0_asgi._base64url import encode
-from auth0_asgi._jwk import jwk_thumbprint
+from auth0_asgi._tokens.jwk import jwk_thumbprint
 from auth0_asgi.dpop import DPOP_ALGORITHMS, access_token_hash
 from auth0_asgi.errors import ConfigurationError
 

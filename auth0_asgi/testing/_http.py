@@ -15,8 +15,8 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from auth0_asgi._paths import route_path, segments
-from auth0_asgi._proxies import is_direct_loopback
+from auth0_asgi._binding.proxies import is_direct_loopback
+from auth0_asgi._request.paths import route_path, segments
 from auth0_asgi.dpop import DPOP_ALGORITHMS
 
 from ._answer import Answer, oauth_error

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from auth0_asgi._base64url import decode_lenient, encode
-from auth0_asgi._jwk import SigningKey, parse_jwks
+from auth0_asgi._tokens.jwk import SigningKey, parse_jwks
 from auth0_asgi.errors import ConfigurationError, UnknownSigningKeyError
 from auth0_asgi.settings import ASYMMETRIC_ALGORITHMS, Auth0Settings
 

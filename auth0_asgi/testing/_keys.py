@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from auth0_asgi._algorithms import ALGORITHMS
 from auth0_asgi._base64url import encode
-from auth0_asgi._jwk import jwk_thumbprint
+from auth0_asgi._tokens.algorithms import ALGORITHMS
+from auth0_asgi._tokens.jwk import jwk_thumbprint
 from auth0_asgi.errors import ConfigurationError
 
 from ._certificates import self_signed

@@ -1,0 +1,104 @@
+"""Answering a refused request: the log line, the likely cause, and the RFC 6750 response."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Final
+
+from starlette.types import Receive, Scope, Send
+
+from auth0_asgi._log import fields
+from auth0_asgi._rate_limit import RateLimit
+from auth0_asgi._tokens.diagnosis import diagnose, token_of
+from auth0_asgi.errors import AuthenticationError, UnsafeRequestError
+from auth0_asgi.events import Auth0Observer, LikelyCause, RequestOutcome
+from auth0_asgi.settings import Auth0Settings
+
+from .challenge import Challenges
+from .credentials import authorization_scheme, scheme_label
+from .denial_log import mark_denied
+
+__all__ = ["Refusals"]
+
+logger = logging.getLogger("auth0_asgi")
+
+_LOGGED_PATH_CHARACTERS: Final = 512
+
+
+class Refusals:
+    """How a middleware answers the requests it refuses, with `challenges` for `settings`,
+    telling `observer` (already guarded) of each refusal."""
+
+    def __init__(self, settings: Auth0Settings, challenges: Challenges, observer: Auth0Observer | None) -> None:
+        self._settings = settings
+        self._challenges = challenges
+        self._observer = observer
+        self._diagnoses = RateLimit()
+
+    async def answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        error: AuthenticationError,
+        started: float | None = None,
+        scopes: Iterable[str] = (),
+    ) -> None:
+        """Answer the request in `scope` with the RFC 6750 response for `error`, and log it.
+
+        `started`: the `time.perf_counter()` at which authenticating began, when observed;
+        `scopes`: what the request needs, named in a 401's challenges.
+        """
+        duration = time.perf_counter() - started if started is not None else None
+        level = logging.WARNING if error.status_code >= 500 else logging.INFO
+        # %r: the path is percent-decoded, so a raw newline in it could forge a log line; cut,
+        # so a refused 1 MB target does not become a 1 MB log line.
+        logger.log(
+            level,
+            "refused %s %r: %s",
+            scope.get("method", "WEBSOCKET"),
+            scope["path"][:_LOGGED_PATH_CHARACTERS],
+            error.reason,
+            extra=fields("request_outcome", error.code, error=error.error, status=error.status_code),
+        )
+        # A request the gate refused is refused for its target, not its token: nothing to explain.
+        if error.status_code in (400, 401) and error.error is not None and not isinstance(error, UnsafeRequestError):
+            self._explain(scope, error)
+        scheme = authorization_scheme(scope)
+        websocket = scope["type"] == "websocket"
+        if websocket and "websocket.http.response" not in scope.get("extensions", {}):
+            # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
+            await send({"type": "websocket.close", "code": 1008})
+            status = 403
+        else:
+            await self._challenges.response(error, scheme, scopes)(scope, receive, send)
+            status = error.status_code
+            if websocket:
+                mark_denied()
+        if self._observer is not None:
+            used = scheme_label(scheme)
+            self._observer.on_event(RequestOutcome("refused", error.code, error.error, status, used, duration))
+
+    def _explain(self, scope: Scope, error: AuthenticationError) -> None:
+        """Log (at most once a minute per cause) and observe what the refusal likely comes from."""
+        if self._observer is None and not logger.isEnabledFor(logging.INFO):
+            return
+        authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
+        if authorization is None:
+            return
+        if len(authorization) > self._settings.max_token_bytes + 16:
+            return  # a token refused for its size is not read any further, not even to explain it
+        diagnosis = diagnose(token_of(authorization), error, self._settings)
+        if diagnosis is None:
+            return
+        if self._observer is not None:
+            self._observer.on_event(LikelyCause(diagnosis.code))
+        if logger.isEnabledFor(logging.INFO) and self._diagnoses.allow(diagnosis.code):
+            logger.info(
+                "likely cause (%s): %s",
+                diagnosis.code,
+                diagnosis.message,
+                extra=fields("likely_cause", diagnosis.code),
+            )
