@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._config.tool_scopes import check_tool_scopes
+from ._headers import RequestHeaders, gather
 from ._keys.refresh_ahead import prefetch
 from ._log import fields
 from ._request.assembly import key_caches_for, mcp_binding_for, replay_store_for, resource_for, step_up_rules
@@ -28,10 +29,10 @@ from ._request.denial_log import install_filter
 from ._request.gate import RequestGate
 from ._request.lifespan import run_lifespan
 from ._request.paths import own_root_paths
-from ._request.preflight import Preflights, is_preflight
+from ._request.preflight import PREFLIGHT_HEADERS, Preflights, is_preflight
 from ._request.protection import ProtectionRules, Requirement, listed
 from ._request.refusal import Refusals
-from ._request.tool_scopes import ToolScopes
+from ._request.tool_scopes import ROUTING_HEADERS, ToolScopes
 from ._tokens.confirmation import Mode
 from .errors import (
     AuthenticationError,
@@ -259,7 +260,6 @@ class Auth0Middleware:
             self._tool_scopes = ToolScopes(mapping) if mapping else None
             named_scopes = [*(required_scopes or {}).values(), *self._tool_scopes_named(mapping)]
             self.resource: ProtectedResource | None = resource_for(settings, named_scopes)
-            self._gate = RequestGate(settings.max_target_bytes)
             self._preflights = Preflights(settings.cors_preflight if cors_preflight is None else cors_preflight)
             schemes = _SCHEMES_BY_MODE[settings.dpop]
             self._schemes = frozenset(schemes)
@@ -269,6 +269,11 @@ class Auth0Middleware:
             self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
             self._owns_replay_store = replay_store is None
             self._authenticator = RequestAuthenticator(settings, self.verifier, self.replay_store, self._schemes)
+            # One pass over the headers gathers what every reader of them needs.
+            self._header_names = self._authenticator.header_names | frozenset(PREFLIGHT_HEADERS)
+            if self._tool_scopes is not None:
+                self._header_names |= frozenset(ROUTING_HEADERS)
+            self._gate = RequestGate(settings.max_target_bytes, self._header_names)
             install_filter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -284,7 +289,7 @@ class Auth0Middleware:
             return
         try:
             # First, protected path or not: a request no decision can be sure of goes no further.
-            presented = self._gate.check(scope)
+            headers = self._gate.check(scope)
         except UnsafeRequestError as exc:
             await self._refusals.answer(scope, receive, send, exc)
             return
@@ -294,7 +299,7 @@ class Auth0Middleware:
         scope[MIDDLEWARE_SCOPE_KEY] = self
         requirement = self._rules.decide(scope)
         outcome: RequestOutcome | None = None  # told once the app is done: it may still refuse
-        if requirement is None or (self._preflights.allowed and is_preflight(scope)):
+        if requirement is None or (self._preflights.allowed and is_preflight(scope, headers)):
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             if self._observer is not None:
@@ -303,29 +308,27 @@ class Auth0Middleware:
             began = time.perf_counter() if self._observer is not None else None
             try:
                 if self._tool_scopes is not None:
-                    requirement = self._with_tool_scopes(requirement, scope)
-                user = await self._authenticator.authenticate(scope, requirement, presented)
+                    requirement = self._with_tool_scopes(requirement, scope, headers)
+                user = await self._authenticator.authenticate(scope, requirement, headers)
             except AuthenticationError as exc:
-                if is_preflight(scope):  # asked only of a refusal: most requests are no preflight
+                if is_preflight(scope, headers):  # asked only of a refusal: most requests are no preflight
                     self._preflights.refused(scope, exc.code)
-                await self._refusals.answer(scope, receive, send, exc, began, requirement.scopes)
+                await self._refusals.answer(scope, receive, send, exc, began, requirement.scopes, headers)
                 return
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
             if began is not None:
-                outcome = self._accepted(
-                    user, time.perf_counter() - began, scheme_label(authorization_scheme(scope, presented))
-                )
+                outcome = self._accepted(user, time.perf_counter() - began, scheme_label(authorization_scheme(headers)))
         await self._call_app(scope, receive, send, outcome)
 
     @staticmethod
     def _tool_scopes_named(mapping: Mapping[str, Mapping[str, frozenset[str]]]) -> list[frozenset[str]]:
         return [scopes for names in mapping.values() for scopes in names.values()]
 
-    def _with_tool_scopes(self, requirement: Requirement, scope: Scope) -> Requirement:
+    def _with_tool_scopes(self, requirement: Requirement, scope: Scope, headers: RequestHeaders) -> Requirement:
         """`requirement` plus what the MCP request's Mcp-Method and Mcp-Name headers need."""
         assert self._tool_scopes is not None
-        needed = self._tool_scopes.required(scope)
+        needed = self._tool_scopes.required(scope, headers)
         if needed <= requirement.scopes:
             return requirement
         return Requirement(requirement.scopes | needed, requirement.rules)
@@ -353,12 +356,13 @@ class Auth0Middleware:
         authenticates a request outside the protected prefixes the same way. Observed, an
         acceptance becomes that request's outcome (instead of ``unprotected``).
         """
+        headers = gather(scope, self._header_names)
         if self._observer is None:
-            return await self._authenticator.authenticate(scope, requirement)
+            return await self._authenticator.authenticate(scope, requirement, headers)
         began = time.perf_counter()
-        user = await self._authenticator.authenticate(scope, requirement)
+        user = await self._authenticator.authenticate(scope, requirement, headers)
         scope[_OUTCOME_SCOPE_KEY] = self._accepted(
-            user, time.perf_counter() - began, scheme_label(authorization_scheme(scope))
+            user, time.perf_counter() - began, scheme_label(authorization_scheme(headers))
         )
         return user
 

@@ -42,7 +42,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.types import Scope
 
 from ._base64url import encode
-from ._binding.proxies import FORWARDING_HEADERS, TrustedProxies, rewritten
+from ._binding.proxies import FORWARDING_HEADERS, TrustedProxies, forwarding_lines, rewritten
+from ._headers import RequestHeaders
 from ._log import fields
 from ._memo import BoundedMemo
 from .errors import ConfigurationError
@@ -178,7 +179,7 @@ class ClientCertificates:
     Raises ConfigurationError for an unknown format, or a header format without proxies.
     """
 
-    __slots__ = ("_header", "_parse", "_proxies", "_thumbprints", "_warned")
+    __slots__ = ("_header", "_parse", "_proxies", "_thumbprints", "_warned", "header_names")
 
     def __init__(self, header_format: str = "", header: str = "", trusted_proxies: Iterable[str] = ()) -> None:
         self._proxies = TrustedProxies(trusted_proxies)
@@ -195,14 +196,17 @@ class ClientCertificates:
         if self._parse is not None and missing:
             raise ConfigurationError(f"AUTH0_MTLS_HEADER_FORMAT={header_format!r}: set {' and '.join(missing)} too")
         self._header = name.encode("latin-1")
+        #: The fields `thumbprint` reads: what the request gate must gather for it.
+        self.header_names = FORWARDING_HEADERS | {self._header} if self._header else FORWARDING_HEADERS
         self._warned = False
         # A proxy sends the same few clients' certificates again and again.
         self._thumbprints = BoundedMemo(
             self._thumbprint_of_header, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH
         )
 
-    def thumbprint(self, scope: Scope) -> str | None:
-        """The request's client certificate thumbprint, or None when it has none we can trust."""
+    def thumbprint(self, scope: Scope, headers: RequestHeaders) -> str | None:
+        """The request's client certificate thumbprint, or None when it has none we can trust;
+        `headers`: its fields, `header_names` among them."""
         extensions = scope.get("extensions")
         tls = extensions.get("tls") if extensions else None
         if isinstance(tls, dict):
@@ -224,17 +228,11 @@ class ClientCertificates:
         proxy = self._proxies.proxy_address(client[0]) if client else None
         if proxy is None:
             return None
-        # One pass for both: the certificate header, and the forwarding lines that show whether
-        # the server rewrote the peer (then it is no proxy: `_proxies`).
-        values: list[bytes] = []
-        forwarding: list[tuple[bytes, bytes]] = []
-        for name, value in scope["headers"]:
-            if name == self._header:
-                values.append(value)
-            elif name in FORWARDING_HEADERS:
-                forwarding.append((name, value))
+        values = headers.get(self._header, ())
         if len(values) != 1 or len(values[0]) > _MAX_HEADER:
             return None  # none, or repeated: two readers could pick different ones
+        # A peer the server rewrote from a forwarding header is no proxy (`_binding.proxies`).
+        forwarding = forwarding_lines(headers)
         if forwarding and rewritten(forwarding, proxy):
             return None
         return self._thumbprints[values[0]]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from auth0_asgi._request.credentials import BEARER, DPOP, read_credentials
+from auth0_asgi._headers import RequestHeaders, gather
+from auth0_asgi._request.credentials import BEARER, CREDENTIAL_HEADERS, DPOP, read_credentials
 from auth0_asgi.errors import InvalidRequestError, MalformedTokenError, MissingTokenError
 
 BOTH = frozenset({BEARER, DPOP})
 
 
-def _scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
-    return {"type": "http", "headers": list(headers)}
+def _scope(*headers: tuple[bytes, bytes]) -> RequestHeaders:
+    """The credential fields of a request with `headers`, as the request gate gathers them."""
+    return gather({"type": "http", "headers": list(headers)}, CREDENTIAL_HEADERS)
 
 
 @pytest.mark.parametrize(

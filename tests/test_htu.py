@@ -8,7 +8,8 @@ import pytest
 from starlette.applications import Starlette
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._binding.htu import Origins, _request_paths
+from auth0_asgi._binding.htu import ORIGIN_HEADERS, Origins, _request_paths
+from auth0_asgi._headers import gather
 from auth0_asgi._uri import normalise_origin, normalise_url
 from auth0_asgi.dpop import ProofChecker, _expected_ath
 from auth0_asgi.errors import InvalidDPoPProofError
@@ -176,7 +177,7 @@ def _scope(**overrides: Any) -> dict[str, Any]:
     ],
 )
 def test_which_origin_the_request_was_sent_to(origins: Origins, scope: dict[str, Any], htu: str, matches: bool) -> None:
-    assert origins.matches(htu, scope) is matches
+    assert origins.matches(htu, scope, gather(scope, ORIGIN_HEADERS)) is matches
 
 
 def test_the_proof_checker_refuses_unknown_or_no_algorithms() -> None:
@@ -272,8 +273,9 @@ def test_the_request_side_of_htu_is_remembered_only_for_short_paths() -> None:
         }
 
     _request_paths.clear()
-    assert origins.matches("http://a.example" + long_path, scope(long_path))
+    headers = {b"host": [b"a.example"]}
+    assert origins.matches("http://a.example" + long_path, scope(long_path), headers)
     assert len(_request_paths) == 0
-    assert origins.matches("http://a.example/short", scope("/short"))
-    assert not origins.matches("http://a.example/short", scope("/other"))
+    assert origins.matches("http://a.example/short", scope("/short"), headers)
+    assert not origins.matches("http://a.example/short", scope("/other"), headers)
     assert len(_request_paths) == 2

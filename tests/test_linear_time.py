@@ -22,12 +22,13 @@ import pytest
 
 from auth0_asgi import MalformedTokenError
 from auth0_asgi._binding.htu import Origins
-from auth0_asgi._binding.proxies import TrustedProxies
+from auth0_asgi._binding.proxies import PROXY_HEADERS, TrustedProxies
 from auth0_asgi._config.tool_scopes import check_tool_scopes
-from auth0_asgi._request.credentials import BEARER, DPOP, read_credentials
+from auth0_asgi._headers import gather
+from auth0_asgi._request.credentials import BEARER, CREDENTIAL_HEADERS, DPOP, read_credentials
 from auth0_asgi._request.gate import RequestGate
 from auth0_asgi._request.protection import ProtectionRules
-from auth0_asgi._request.tool_scopes import ToolScopes
+from auth0_asgi._request.tool_scopes import ROUTING_HEADERS, ToolScopes
 from auth0_asgi._tokens.diagnosis import diagnose, token_of
 from auth0_asgi._tokens.jws import json_object, parse_compact
 from auth0_asgi.dpop import ProofChecker
@@ -161,7 +162,7 @@ CREDENTIALS: Final = {
 def test_reading_the_credentials_is_linear(shape: str) -> None:
     def read(value: str) -> None:
         scope = {"headers": [(b"authorization", value.encode("latin-1")), (b"dpop", b"p")]}
-        read_credentials(scope, frozenset({BEARER, DPOP}))
+        read_credentials(gather(scope, CREDENTIAL_HEADERS), frozenset({BEARER, DPOP}))
 
     assert_linear(CREDENTIALS[shape], read)
 
@@ -185,7 +186,8 @@ def test_reading_the_mcp_routing_headers_is_linear(shape: str) -> None:
             (b"mcp-name", name.encode()),
             (b"mcp-protocol-version", b"2026-07-28"),
         ]
-        _TOOL_SCOPES.required({"method": "POST", "headers": headers})
+        scope = {"method": "POST", "headers": headers}
+        _TOOL_SCOPES.required(scope, gather(scope, ROUTING_HEADERS))
 
     assert_linear(MCP_NAMES[shape], read)
 
@@ -208,7 +210,8 @@ def test_reading_a_client_certificate_header_is_linear(shape: str) -> None:
     certificates = ClientCertificates(header_format, "x-client-cert", ["127.0.0.1"])
 
     def read(value: str) -> None:
-        certificates.thumbprint({"client": ("127.0.0.1", 1), "headers": [(b"x-client-cert", value.encode())]})
+        scope = {"client": ("127.0.0.1", 1), "headers": [(b"x-client-cert", value.encode())]}
+        certificates.thumbprint(scope, gather(scope, certificates.header_names))
 
     assert_linear(make, read)
 
@@ -228,7 +231,8 @@ def test_the_peer_trust_rule_is_linear(shape: str) -> None:
     proxies = TrustedProxies(["127.0.0.1"])
 
     def trust(value: str) -> None:
-        proxies.trusts_peer({"client": ("127.0.0.1", 1), "headers": [(name.encode(), value.encode())]})
+        scope = {"client": ("127.0.0.1", 1), "headers": [(name.encode(), value.encode())]}
+        proxies.trusts_peer(scope, gather(scope, PROXY_HEADERS))
 
     assert_linear(make, trust)
 
@@ -261,7 +265,7 @@ HTUS: Final = {
 def test_matching_htu_is_linear(shape: str) -> None:
     origins = Origins()
     scope: dict[str, Any] = {"type": "http", "scheme": "https", "path": "/", "raw_path": b"/", "headers": []}
-    assert_linear(HTUS[shape], lambda htu: origins.matches(htu, scope))
+    assert_linear(HTUS[shape], lambda htu: origins.matches(htu, scope, {}))
 
 
 # --- proofs and tokens -----------------------------------------------------------------------

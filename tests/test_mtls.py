@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
+from auth0_asgi._headers import gather
 from auth0_asgi.mtls import HEADER_FORMATS, ClientCertificates
 from auth0_asgi.testing import DPoPKey, LocalIssuer, client_certificate, proxy_header, serve_issuer
 
@@ -40,6 +41,11 @@ def issuer() -> LocalIssuer:
     return LocalIssuer(private_key=_rsa_private(0))
 
 
+def _thumbprint(certificates: ClientCertificates, scope: dict[str, Any]) -> str | None:
+    """What `certificates` reads from the request in `scope`, its fields gathered as the gate does."""
+    return certificates.thumbprint(scope, gather(scope, certificates.header_names))
+
+
 def _peer_scope(headers: list[tuple[str, str]], peer: str = "127.0.0.1") -> dict[str, Any]:
     return {"client": (peer, 5000), "headers": [(n.lower().encode(), v.encode("latin-1")) for n, v in headers]}
 
@@ -48,10 +54,10 @@ def _peer_scope(headers: list[tuple[str, str]], peer: str = "127.0.0.1") -> dict
 def test_each_proxy_header_format_gives_the_certificate_thumbprint(header_format: str) -> None:
     name, value = proxy_header(CERT, header_format)
     certificates = ClientCertificates(header_format, name, ["127.0.0.1"])
-    assert certificates.thumbprint(_peer_scope([(name, value)])) == CERT.thumbprint
-    assert certificates.thumbprint(_peer_scope([(name, value)], peer="10.1.2.3")) is None  # untrusted peer
-    assert certificates.thumbprint(_peer_scope([(name, value), (name, value)])) is None  # repeated
-    assert certificates.thumbprint(_peer_scope([])) is None
+    assert _thumbprint(certificates, _peer_scope([(name, value)])) == CERT.thumbprint
+    assert _thumbprint(certificates, _peer_scope([(name, value)], peer="10.1.2.3")) is None  # untrusted peer
+    assert _thumbprint(certificates, _peer_scope([(name, value), (name, value)])) is None  # repeated
+    assert _thumbprint(certificates, _peer_scope([])) is None
 
 
 def test_a_peer_the_server_rewrote_from_x_forwarded_for_is_no_proxy() -> None:
@@ -59,11 +65,11 @@ def test_a_peer_the_server_rewrote_from_x_forwarded_for_is_no_proxy() -> None:
     # client wrote, and its certificate header is a client's claim too.
     name, value = proxy_header(CERT, "rfc9440")
     certificates = ClientCertificates("rfc9440", name, ["127.0.0.1"])
-    assert certificates.thumbprint(_peer_scope([(name, value)])) == CERT.thumbprint  # remembered now
+    assert _thumbprint(certificates, _peer_scope([(name, value)])) == CERT.thumbprint  # remembered now
     for forwarded_for in ("127.0.0.1", "10.0.0.9, 127.0.0.1", "127.0.0.1, 10.0.0.9"):
         scope = _peer_scope([("X-Forwarded-For", forwarded_for), (name, value)])
-        assert certificates.thumbprint(scope) is None, forwarded_for
-    assert certificates.thumbprint(_peer_scope([(name, value), ("X-Forwarded-For", "10.0.0.9")])) == CERT.thumbprint
+        assert _thumbprint(certificates, scope) is None, forwarded_for
+    assert _thumbprint(certificates, _peer_scope([(name, value), ("X-Forwarded-For", "10.0.0.9")])) == CERT.thumbprint
 
 
 BAD_PEM: Final = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
@@ -95,16 +101,16 @@ MALFORMED: Final[list[Any]] = [
 @pytest.mark.parametrize(("header_format", "name", "value"), MALFORMED)
 def test_a_malformed_or_ambiguous_header_is_no_certificate(header_format: str, name: str, value: str) -> None:
     certificates = ClientCertificates(header_format, name, ["127.0.0.1"])
-    assert certificates.thumbprint(_peer_scope([(name, value)])) is None
+    assert _thumbprint(certificates, _peer_scope([(name, value)])) is None
 
 
 def test_envoy_takes_the_nearest_proxys_element_and_a_hash_alone_will_do() -> None:
     _, near = proxy_header(CERT, "envoy")
     _, far = proxy_header(OTHER, "envoy")
     certificates = ClientCertificates("envoy", "", ["127.0.0.1"])
-    assert certificates.thumbprint(_peer_scope([("x-forwarded-client-cert", f"{far},{near}")])) == CERT.thumbprint
+    assert _thumbprint(certificates, _peer_scope([("x-forwarded-client-cert", f"{far},{near}")])) == CERT.thumbprint
     digest = hashlib.sha256(CERT.der).hexdigest()
-    assert certificates.thumbprint(_peer_scope([("x-forwarded-client-cert", f"Hash={digest}")])) == CERT.thumbprint
+    assert _thumbprint(certificates, _peer_scope([("x-forwarded-client-cert", f"Hash={digest}")])) == CERT.thumbprint
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 # a lower one, never a higher one; every module of the package is in exactly one layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # ground: used by everything, using nothing of ours above it
-    ("errors", "events", "_log", "_memo", "_rate_limit", "_version", "_base64url", "_uri"),
+    ("errors", "events", "_log", "_memo", "_headers", "_rate_limit", "_version", "_base64url", "_uri"),
     ("_tokens",),  # token in, claims out
     ("_config", "settings"),  # AUTH0_* text to values
     ("user", "rules"),
@@ -165,3 +165,30 @@ def test_the_import_reader_sees_outside_imports() -> None:
     found = _outside_imports()
     assert "httpx" in found["auth0_asgi.jwks"]
     assert "starlette" in found["auth0_asgi.middleware"]
+
+
+def _header_list_readers() -> set[str]:
+    """The modules that read ``scope["headers"]`` (or ``scope.get("headers")``) themselves."""
+    readers = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            subscript = isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and node.slice
+            got = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and node.args[:1]
+            )
+            key = subscript or (got and got[0])
+            if isinstance(key, ast.Constant) and key.value == "headers":
+                readers.add(_module_name(path))
+    return readers
+
+
+def test_one_pass_over_the_headers_serves_every_reader() -> None:
+    # The request gate's pass (`_headers.gather`) gathers what each reader needs; a reader that
+    # walked the list itself would be a second reading that could disagree. The offline issuer
+    # (testing/) is an app of its own, with its own requests.
+    readers = {name for name in _header_list_readers() if not _place(name, ("testing",))}
+    assert readers == {"auth0_asgi._headers"}
+    assert "auth0_asgi.testing._http" in _header_list_readers()  # the finder finds a reader

@@ -175,7 +175,7 @@ def test_an_unsigned_proof_with_a_hostile_htu_costs_no_more_for_more_letters() -
 
     def match(letters: int) -> Callable[[], object]:
         # A new host each time, so no memo answers.
-        return lambda: origins.matches(f"https://h{next(counter)}/" + "a" * letters + "<", scope)
+        return lambda: origins.matches(f"https://h{next(counter)}/" + "a" * letters + "<", scope, {})
 
     # Before: each extra letter doubled the time (2**10 from 12 to 22 letters).
     assert _fastest(match(22)) / _fastest(match(12)) < 8

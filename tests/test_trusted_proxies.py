@@ -23,7 +23,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware
-from auth0_asgi._binding.proxies import MAX_FORWARDED_ITEMS, TrustedProxies, is_direct_loopback, rewritten
+from auth0_asgi._binding.proxies import (
+    MAX_FORWARDED_ITEMS,
+    PROXY_HEADERS,
+    TrustedProxies,
+    is_direct_loopback,
+    rewritten,
+)
+from auth0_asgi._headers import gather
 from auth0_asgi.testing import LocalIssuer, client_certificate, proxy_header, serve_issuer
 
 from .conftest import _rsa_private, serve_with_hypercorn, serve_with_uvicorn
@@ -158,6 +165,10 @@ def test_a_real_proxys_forwarding_headers_keep_its_trust(
 # --- the rule itself, on scopes: every spelling a server may report -----------------------------
 
 
+def _trusts(proxies: TrustedProxies, scope: dict[str, Any]) -> bool:
+    return proxies.trusts_peer(scope, gather(scope, PROXY_HEADERS))
+
+
 def _scope(peer: object, *headers: tuple[str, str]) -> dict[str, Any]:
     return {
         "client": (peer, 5000) if peer is not None else None,
@@ -186,8 +197,8 @@ def _scope(peer: object, *headers: tuple[str, str]) -> dict[str, Any]:
 )
 def test_only_a_peer_that_is_an_address_inside_a_proxy_network_is_trusted(peer: object, trusted: bool) -> None:
     proxies = TrustedProxies(["10.0.0.0/16", "fd00::/64"])
-    assert proxies.trusts_peer(_scope(peer)) is trusted
-    assert proxies.trusts_peer(_scope(peer)) is trusted  # remembered or not, the same answer
+    assert _trusts(proxies, _scope(peer)) is trusted
+    assert _trusts(proxies, _scope(peer)) is trusted  # remembered or not, the same answer
 
 
 def test_a_peer_that_is_no_address_is_never_remembered() -> None:
@@ -195,7 +206,7 @@ def test_a_peer_that_is_no_address_is_never_remembered() -> None:
     tried = set()
     for n in range(2000):
         for peer in (f"client-{n}.example", f"10.0.{n // 256}.{n % 256}:1"):
-            assert not proxies.trusts_peer(_scope(peer))
+            assert not _trusts(proxies, _scope(peer))
             tried.add(peer)
     remembered = proxies._proxies  # the one memo of peers: each rule's verdicts
     assert tried.isdisjoint(remembered)

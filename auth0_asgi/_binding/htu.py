@@ -16,6 +16,7 @@ from urllib.parse import quote, quote_from_bytes
 
 from starlette.types import Scope
 
+from auth0_asgi._headers import RequestHeaders
 from auth0_asgi._memo import BoundedMemo, total_length
 from auth0_asgi._uri import (
     MAX_HOST_BYTES,
@@ -27,9 +28,12 @@ from auth0_asgi._uri import (
     split_origin,
 )
 
-from .proxies import AMBIGUOUS, TrustedProxies
+from .proxies import AMBIGUOUS, PROXY_HEADERS, TrustedProxies
 
-__all__ = ["Origins"]
+__all__ = ["ORIGIN_HEADERS", "Origins"]
+
+#: Every field the origin is read from: what the request gate must gather for it.
+ORIGIN_HEADERS: Final = PROXY_HEADERS | {b"host"}
 
 
 def _checked_origin(scheme: str, host: str) -> str | None:
@@ -86,11 +90,12 @@ class Origins:
         self._origins = frozenset(origins)
         self._proxies = TrustedProxies(trusted_proxies)
 
-    def _request_origin(self, scope: Scope) -> str | None:
+    def _request_origin(self, scope: Scope, headers: RequestHeaders) -> str | None:
         """The normalised origin the request was sent to, or None when no value can be trusted."""
         scheme: str = scope.get("scheme", "http")
-        host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
-        forwarded = self._proxies.forwarded(scope) if self._proxies else None
+        hosts = headers.get(b"host")
+        host = hosts[0].decode("latin-1") if hosts else None
+        forwarded = self._proxies.forwarded(scope, headers) if self._proxies else None
         if forwarded is AMBIGUOUS:
             return None
         if forwarded is not None:
@@ -102,8 +107,9 @@ class Origins:
             return None  # no host[:port] is this long
         return _origins[scheme, host]
 
-    def matches(self, htu: str, scope: Scope) -> bool:
-        """Whether `htu` names the request in `scope` (query and fragment ignored)."""
+    def matches(self, htu: str, scope: Scope, headers: RequestHeaders) -> bool:
+        """Whether `htu` names the request in `scope` (query and fragment ignored); `headers`: its
+        fields, `ORIGIN_HEADERS` among them."""
         claimed = split_origin(htu)
         if claimed is None:
             return False
@@ -117,4 +123,4 @@ class Origins:
             return False
         if self._origins:
             return claimed[0] in self._origins
-        return claimed[0] == self._request_origin(scope)
+        return claimed[0] == self._request_origin(scope, headers)

@@ -31,6 +31,7 @@ from typing import Final, Literal, NamedTuple, TypeAlias
 
 from starlette.types import Scope
 
+from auth0_asgi._headers import RequestHeaders, gather
 from auth0_asgi._memo import BoundedMemo
 
 __all__ = [
@@ -38,10 +39,12 @@ __all__ = [
     "FORWARDING_HEADERS",
     "LOOPBACK",
     "MAX_FORWARDED_ITEMS",
+    "PROXY_HEADERS",
     "Forwarded",
     "IPAddress",
     "TrustedProxies",
     "forwarded_address",
+    "forwarding_lines",
     "is_direct_loopback",
     "rewritten",
 ]
@@ -63,6 +66,9 @@ FORWARDING_HEADERS: Final = frozenset({b"x-forwarded-for", b"forwarded", b"x-rea
 #: More forwarding items than any real chain of proxies writes: the request is trusted with nothing.
 MAX_FORWARDED_ITEMS: Final = 32
 _X_FORWARDED: Final = (b"x-forwarded-proto", b"x-forwarded-host")
+_ORIGIN_HEADERS: Final = (b"forwarded", *_X_FORWARDED)
+#: Every field this module reads: what the request gate must gather for it.
+PROXY_HEADERS: Final = FORWARDING_HEADERS | frozenset(_ORIGIN_HEADERS)
 # The longest textual address a server can report: "[" v6 with an IPv4 tail and a zone "]:65535".
 _MAX_ADDRESS_LENGTH: Final = 96
 _REMEMBERED: Final = 1024
@@ -185,22 +191,25 @@ class TrustedProxies:
             return None
         return self._proxies[host] or None
 
-    def trusts_peer(self, scope: Scope) -> bool:
-        """Whether the request in `scope` came straight from a configured proxy."""
+    def trusts_peer(self, scope: Scope, headers: RequestHeaders) -> bool:
+        """Whether the request in `scope` came straight from a configured proxy; `headers`: its
+        fields, `PROXY_HEADERS` among them."""
         address = self.proxy_address(_peer_host(scope))
         if address is None:
             return False
-        lines = [(name, value) for name, value in scope["headers"] if name in FORWARDING_HEADERS]
+        lines = forwarding_lines(headers)
         return not (lines and rewritten(lines, address))
 
-    def forwarded(self, scope: Scope) -> Forwarded | None:
+    def forwarded(self, scope: Scope, headers: RequestHeaders) -> Forwarded | None:
         """What the nearest proxy says, `AMBIGUOUS`, or None when the peer is not trusted."""
-        if not self.trusts_peer(scope):
+        if not self.trusts_peer(scope, headers):
             return None
-        last: dict[bytes, str] = {}
-        for name, value in scope["headers"]:
-            if name == b"forwarded" or name in _X_FORWARDED:
-                last[name] = value.decode("latin-1").rsplit(",", 1)[-1].strip(" \t")
+        # Each proxy appends: the last value of each field is the nearest proxy's.
+        last = {
+            name: values[-1].decode("latin-1").rsplit(",", 1)[-1].strip(" \t")
+            for name in _ORIGIN_HEADERS
+            if (values := headers.get(name))
+        }
         has_x_forwarded = any(name in last for name in _X_FORWARDED)
         if b"forwarded" in last:
             if has_x_forwarded:
@@ -220,4 +229,9 @@ def is_direct_loopback(scope: Scope) -> bool:
     peer from one, and a proxy on this machine forwards others' requests)."""
     if LOOPBACK.proxy_address(_peer_host(scope)) is None:
         return False
-    return not any(name in FORWARDING_HEADERS for name, _ in scope["headers"])
+    return not gather(scope, FORWARDING_HEADERS)
+
+
+def forwarding_lines(headers: RequestHeaders) -> list[tuple[bytes, bytes]]:
+    """The request's `FORWARDING_HEADERS` lines, as `rewritten` reads them."""
+    return [(name, value) for name in FORWARDING_HEADERS for value in headers.get(name, ())]

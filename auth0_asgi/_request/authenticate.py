@@ -15,7 +15,8 @@ from functools import partial
 
 from starlette.types import Scope
 
-from auth0_asgi._binding.htu import Origins
+from auth0_asgi._binding.htu import ORIGIN_HEADERS, Origins
+from auth0_asgi._headers import RequestHeaders
 from auth0_asgi._log import fields
 from auth0_asgi.dpop import ProofChecker
 from auth0_asgi.errors import InsufficientScopeError, InsufficientUserAuthenticationError, ReplayedProofError
@@ -25,7 +26,7 @@ from auth0_asgi.settings import Auth0Settings
 from auth0_asgi.user import Auth0User
 from auth0_asgi.verifier import TokenVerifier
 
-from .credentials import CredentialFields, Credentials, read_credentials
+from .credentials import CREDENTIAL_HEADERS, Credentials, read_credentials
 from .protection import NOTHING_MORE, Requirement
 
 __all__ = ["NOTHING_MORE", "RequestAuthenticator", "authorize"]
@@ -48,7 +49,7 @@ class RequestAuthenticator:
     """Authenticates requests for one middleware: its `verifier`, `replay_store` and the
     credential `schemes` it accepts (lower-case), with the DPoP and mTLS settings of `settings`."""
 
-    __slots__ = ("_certificates", "_origins", "_proofs", "_replay_store", "_schemes", "_verifier")
+    __slots__ = ("_certificates", "_origins", "_proofs", "_replay_store", "_schemes", "_verifier", "header_names")
 
     def __init__(
         self, settings: Auth0Settings, verifier: TokenVerifier, replay_store: ReplayStore, schemes: frozenset[str]
@@ -65,6 +66,10 @@ class RequestAuthenticator:
             self._certificates = ClientCertificates(
                 settings.mtls_header_format, settings.mtls_header, settings.trusted_proxies
             )
+        #: The fields `authenticate` reads: what the request gate must gather for it.
+        self.header_names: frozenset[bytes] = CREDENTIAL_HEADERS | ORIGIN_HEADERS
+        if self._certificates is not None:
+            self.header_names |= self._certificates.header_names
         if settings.mtls == "required" and not settings.mtls_header_format:
             logger.warning(
                 "AUTH0_MTLS=required but AUTH0_MTLS_HEADER_FORMAT is not set: a client certificate can then only "
@@ -73,24 +78,23 @@ class RequestAuthenticator:
                 extra=fields("mtls_no_certificate_source", "no_header_format"),
             )
 
-    async def authenticate(
-        self, scope: Scope, requirement: Requirement, fields: CredentialFields | None = None
-    ) -> Auth0User:
+    async def authenticate(self, scope: Scope, requirement: Requirement, headers: RequestHeaders) -> Auth0User:
         """The caller of the request in `scope`, satisfying `requirement`; raises the
-        AuthenticationError to answer. `fields`: the credentials the gate already read."""
-        credentials = read_credentials(scope, self._schemes, fields)
+        AuthenticationError to answer. `headers`: its fields as the gate gathered them (`header_names`)."""
+        credentials = read_credentials(headers, self._schemes)
         # Asked only if the token is bound to a certificate: most are not, and reading one costs.
-        certificate = partial(self._certificates.thumbprint, scope) if self._certificates is not None else None
+        certificate = partial(self._certificates.thumbprint, scope, headers) if self._certificates is not None else None
         if credentials.proof is None:
             user = await self._verifier.authenticate(credentials.token, certificate=certificate)
             if requirement is not NOTHING_MORE or user.is_anonymous:  # else nothing to check
                 authorize(user, requirement)
             return user
-        return await self._authenticate_dpop(scope, credentials, requirement, certificate)
+        return await self._authenticate_dpop(scope, headers, credentials, requirement, certificate)
 
     async def _authenticate_dpop(
         self,
         scope: Scope,
+        headers: RequestHeaders,
         credentials: Credentials,
         requirement: Requirement,
         certificate: Callable[[], str | None] | None,
@@ -100,7 +104,7 @@ class RequestAuthenticator:
         proof = self._proofs.check(
             credentials.proof,
             method=scope.get("method", "GET"),  # a websocket handshake is a GET
-            target_matches=lambda htu: self._origins.matches(htu, scope),
+            target_matches=lambda htu: self._origins.matches(htu, scope, headers),
             access_token=credentials.token,
         )
         user = await self._verifier.authenticate(credentials.token, proof_key=proof.thumbprint, certificate=certificate)

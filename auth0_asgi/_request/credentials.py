@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from starlette.types import Scope
-
+from auth0_asgi._headers import RequestHeaders
 from auth0_asgi.errors import InvalidDPoPProofError, InvalidRequestError, MalformedTokenError, MissingTokenError
 
 __all__ = [
     "BEARER",
+    "CREDENTIAL_HEADERS",
     "DPOP",
-    "CredentialFields",
     "Credentials",
     "authorization_scheme",
-    "credential_fields",
     "read_credentials",
     "scheme_label",
 ]
@@ -39,23 +37,8 @@ class Credentials(NamedTuple):
     proof: str | None
 
 
-class CredentialFields(NamedTuple):
-    """Every `Authorization` and every `DPoP` field value of a request, in order."""
-
-    authorization: list[bytes]
-    proofs: list[bytes]
-
-
-def credential_fields(scope: Scope) -> CredentialFields:
-    """The `Authorization` and `DPoP` field values of the request in `scope`."""
-    authorization: list[bytes] = []
-    proofs: list[bytes] = []
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            authorization.append(value)
-        elif name == b"dpop":
-            proofs.append(value)
-    return CredentialFields(authorization, proofs)
+#: The fields credentials are read from.
+CREDENTIAL_HEADERS: Final = frozenset({b"authorization", b"dpop"})
 
 
 def _scheme(value: bytes) -> str | None:
@@ -63,10 +46,9 @@ def _scheme(value: bytes) -> str | None:
     return _SCHEMES.get(parts[0].lower()) if parts else None
 
 
-def authorization_scheme(scope: Scope, fields: CredentialFields | None = None) -> str | None:
-    """The scheme of the request's only Authorization field, if it is one we know; else None.
-    `fields`: the request's credential fields, when already gathered (the request gate does)."""
-    authorization = (fields if fields is not None else credential_fields(scope)).authorization
+def authorization_scheme(headers: RequestHeaders) -> str | None:
+    """The scheme of the request's only Authorization field, if it is one we know; else None."""
+    authorization = headers.get(b"authorization", ())
     return _scheme(authorization[0]) if len(authorization) == 1 else None
 
 
@@ -75,11 +57,8 @@ def scheme_label(scheme: str | None) -> str | None:
     return scheme.lower() if scheme is not None else None
 
 
-def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFields | None = None) -> Credentials:
-    """The credentials of the request in `scope`, presented with one of `schemes`.
-
-    `fields`: its credential fields, when already gathered (the request gate does); default
-    read from `scope`.
+def read_credentials(headers: RequestHeaders, schemes: frozenset[str]) -> Credentials:
+    """The credentials a request presents in `headers` (`CREDENTIAL_HEADERS` gathered), with one of `schemes`.
 
     Raises MissingTokenError when there is no Authorization field or it uses a scheme not in
     `schemes` (such a request carries none of our credentials); InvalidRequestError when the
@@ -87,7 +66,8 @@ def read_credentials(scope: Scope, schemes: frozenset[str], fields: CredentialFi
     proof or a Bearer token with one; MalformedTokenError when the token is not ASCII;
     InvalidDPoPProofError when there are several proofs.
     """
-    authorization, proofs = fields if fields is not None else credential_fields(scope)
+    authorization = headers.get(b"authorization", ())
+    proofs = headers.get(b"dpop", ())
     if len(authorization) > 1:
         raise InvalidRequestError("several Authorization headers")
     if not authorization:

@@ -20,18 +20,18 @@ everything. Every check is a bounded, linear scan.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 from urllib.parse import unquote
 
 from starlette.types import Scope
 
+from auth0_asgi._headers import RequestHeaders, gather
 from auth0_asgi._memo import BoundedMemo
 from auth0_asgi._uri import is_host_and_port
 from auth0_asgi.errors import TargetTooLongError, UnsafeHostError, UnsafePathError
 
-from .credentials import CredentialFields
-
-__all__ = ["RequestGate"]
+__all__ = ["GATE_HEADERS", "RequestGate"]
 
 #: How many checked values each memo keeps, and how long one may be to be kept (a path at four
 #: bytes a character: 2 MiB a memo at most).
@@ -48,23 +48,30 @@ def _has_control(path: str) -> bool:
     return "%" in path and _CONTROL.search(unquote(path)) is not None
 
 
+#: The fields the gate itself checks.
+GATE_HEADERS: Final = frozenset({b"host", b"x-forwarded-host"})
+
+
 class RequestGate:
-    """Refuses what no request may carry; `max_target_bytes` bounds path plus query."""
+    """Refuses what no request may carry; `max_target_bytes` bounds path plus query. `names`: the
+    header fields later readers need (lower-case), gathered in the same pass."""
 
-    __slots__ = ("_host_is_safe", "_path_is_unsafe", "max_target_bytes")
+    __slots__ = ("_host_is_safe", "_path_is_unsafe", "max_target_bytes", "names")
 
-    def __init__(self, max_target_bytes: int) -> None:
+    def __init__(self, max_target_bytes: int, names: Iterable[bytes] = ()) -> None:
         self.max_target_bytes = max_target_bytes
+        #: The fields `check` gathers: `names`, and the gate's own.
+        self.names = frozenset(names) | GATE_HEADERS
         # Real traffic repeats a few paths and one or two Host values, so a lookup replaces the
         # scans; a flood of distinct ones only empties the memos now and then.
         self._path_is_unsafe = BoundedMemo(_has_control, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH)
         self._host_is_safe = BoundedMemo(is_host_and_port, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH)
 
-    def check(self, scope: Scope) -> CredentialFields:
+    def check(self, scope: Scope) -> RequestHeaders:
         """Raise an UnsafeRequestError subclass when the request in `scope` must be refused.
 
-        Returns the request's `Authorization` and `DPoP` field values, gathered in the same
-        pass over the headers, so that reading the credentials needs no second one.
+        Returns the request's fields named by `names` (and those the gate reads itself), gathered
+        in its one pass over the headers: every later reader takes them from there.
         """
         path: str = scope["path"]
         raw_path: bytes | None = scope.get("raw_path")
@@ -73,28 +80,17 @@ class RequestGate:
             raise TargetTooLongError(f"a target of {length} bytes")
         if self._path_is_unsafe[path]:
             raise UnsafePathError("a control character in the path")
-        hosts = 0
-        authorization: list[bytes] = []
-        proofs: list[bytes] = []
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization.append(value)
-            elif name == b"host":
-                hosts += 1
-                if hosts > 1:
-                    raise UnsafeHostError("Host is repeated")
-                if not self._host_is_safe[value]:
-                    raise UnsafeHostError("Host is not host[:port]")
-            elif name == b"dpop":
-                proofs.append(value)
-            # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
-            elif name == b"x-forwarded-host" and not _all_hosts(value):
-                raise UnsafeHostError("X-Forwarded-Host holds a value that is not host[:port]")
-        # tuple's constructor: a NamedTuple's own is a Python function, and this runs per request.
-        return _new_tuple(CredentialFields, (authorization, proofs))
-
-
-_new_tuple: Final = tuple.__new__
+        headers = gather(scope, self.names)
+        hosts = headers.get(b"host")
+        if hosts is not None:
+            if len(hosts) > 1:
+                raise UnsafeHostError("Host is repeated")
+            if not self._host_is_safe[hosts[0]]:
+                raise UnsafeHostError("Host is not host[:port]")
+        # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
+        if not all(_all_hosts(value) for value in headers.get(b"x-forwarded-host", ())):
+            raise UnsafeHostError("X-Forwarded-Host holds a value that is not host[:port]")
+        return headers
 
 
 def _all_hosts(value: bytes) -> bool:

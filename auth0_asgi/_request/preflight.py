@@ -10,23 +10,25 @@ a proxy) for anyone, so it is opt-in. The fix a refused preflight points to is S
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from starlette.types import Scope
 
+from auth0_asgi._headers import RequestHeaders
 from auth0_asgi._log import fields
 from auth0_asgi._rate_limit import RateLimit
 
-__all__ = ["Preflights", "is_preflight"]
+__all__ = ["PREFLIGHT_HEADERS", "Preflights", "is_preflight"]
+
+#: The fields that make an OPTIONS request a preflight: what the request gate must gather.
+PREFLIGHT_HEADERS: Final = (b"origin", b"access-control-request-method")
 
 logger = logging.getLogger("auth0_asgi")
 
 
-def is_preflight(scope: Scope) -> bool:
-    """Whether the request in `scope` is a CORS preflight."""
-    if scope.get("method") != "OPTIONS":
-        return False
-    names = {name for name, _ in scope["headers"]}
-    return b"origin" in names and b"access-control-request-method" in names
+def is_preflight(scope: Scope, headers: RequestHeaders) -> bool:
+    """Whether the request in `scope` is a CORS preflight; `headers`: its `PREFLIGHT_HEADERS`."""
+    return scope.get("method") == "OPTIONS" and all(name in headers for name in PREFLIGHT_HEADERS)
 
 
 class Preflights:

@@ -9,6 +9,7 @@ from typing import Final
 
 from starlette.types import Receive, Scope, Send
 
+from auth0_asgi._headers import RequestHeaders, gather
 from auth0_asgi._log import fields
 from auth0_asgi._rate_limit import RateLimit
 from auth0_asgi._tokens.diagnosis import diagnose, token_of
@@ -17,7 +18,7 @@ from auth0_asgi.events import Auth0Observer, LikelyCause, RequestOutcome
 from auth0_asgi.settings import Auth0Settings
 
 from .challenge import Challenges
-from .credentials import authorization_scheme, scheme_label
+from .credentials import CREDENTIAL_HEADERS, authorization_scheme, scheme_label
 from .denial_log import mark_denied
 
 __all__ = ["Refusals"]
@@ -45,12 +46,16 @@ class Refusals:
         error: AuthenticationError,
         started: float | None = None,
         scopes: Iterable[str] = (),
+        headers: RequestHeaders | None = None,
     ) -> None:
         """Answer the request in `scope` with the RFC 6750 response for `error`, and log it.
 
         `started`: the `time.perf_counter()` at which authenticating began, when observed;
-        `scopes`: what the request needs, named in a 401's challenges.
+        `scopes`: what the request needs, named in a 401's challenges; `headers`: its fields as
+        the gate gathered them (gathered here when the gate refused it, or did not finish).
         """
+        if headers is None:
+            headers = gather(scope, CREDENTIAL_HEADERS)
         duration = time.perf_counter() - started if started is not None else None
         level = logging.WARNING if error.status_code >= 500 else logging.INFO
         # %r: the path is percent-decoded, so a raw newline in it could forge a log line; cut,
@@ -65,8 +70,8 @@ class Refusals:
         )
         # A request the gate refused is refused for its target, not its token: nothing to explain.
         if error.status_code in (400, 401) and error.error is not None and not isinstance(error, UnsafeRequestError):
-            self._explain(scope, error)
-        scheme = authorization_scheme(scope)
+            self._explain(headers, error)
+        scheme = authorization_scheme(headers)
         websocket = scope["type"] == "websocket"
         if websocket and "websocket.http.response" not in scope.get("extensions", {}):
             # RFC 6455 §7.4.1 1008 policy violation; closing before accept makes the server answer 403.
@@ -81,13 +86,14 @@ class Refusals:
             used = scheme_label(scheme)
             self._observer.on_event(RequestOutcome("refused", error.code, error.error, status, used, duration))
 
-    def _explain(self, scope: Scope, error: AuthenticationError) -> None:
+    def _explain(self, headers: RequestHeaders, error: AuthenticationError) -> None:
         """Log (at most once a minute per cause) and observe what the refusal likely comes from."""
         if self._observer is None and not logger.isEnabledFor(logging.INFO):
             return
-        authorization = next((value for name, value in scope["headers"] if name == b"authorization"), None)
-        if authorization is None:
+        values = headers.get(b"authorization")
+        if not values:
             return
+        authorization = values[0]
         if len(authorization) > self._settings.max_token_bytes + 16:
             return  # a token refused for its size is not read any further, not even to explain it
         diagnosis = diagnose(token_of(authorization), error, self._settings)

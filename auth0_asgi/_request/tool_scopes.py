@@ -25,9 +25,10 @@ from typing import Final
 from starlette.types import Scope
 
 from auth0_asgi._config.tool_scopes import ANY_NAME, METHOD_NAME, NAME_BEARING_METHODS, ToolScopeMapping
+from auth0_asgi._headers import RequestHeaders
 from auth0_asgi.errors import MalformedMCPHeaderError
 
-__all__ = ["ToolScopes"]
+__all__ = ["ROUTING_HEADERS", "ToolScopes"]
 
 #: The first protocol revision whose servers must refuse headers that disagree with the body.
 _FIRST_CHECKED_REVISION: Final = "2026-07-28"
@@ -36,7 +37,8 @@ _REVISION: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # anything else travels base64-encoded between =?base64? and ?=.
 _PLAIN_NAME: Final = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,4094}[\x21-\x7e])?")
 _ENCODED_NAME: Final = re.compile(r"=\?base64\?([A-Za-z0-9+/=]{0,8192})\?=")
-_ROUTING_HEADERS: Final = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
+#: The fields `ToolScopes` reads: what the request gate must gather for it.
+ROUTING_HEADERS: Final = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
 
 
 def _decoded_name(raw: bytes) -> str:
@@ -67,15 +69,16 @@ class ToolScopes:
         self._mapping = mapping
         self._every = frozenset().union(*(scopes for names in mapping.values() for scopes in names.values()))
 
-    def required(self, scope: Scope) -> frozenset[str]:
-        """The scopes the request in `scope` needs by its headers; MalformedMCPHeaderError (400)
-        for repeated, empty or malformed routing headers."""
+    def required(self, scope: Scope, headers: RequestHeaders) -> frozenset[str]:
+        """The scopes the request in `scope` needs by its `headers` (`ROUTING_HEADERS` gathered);
+        MalformedMCPHeaderError (400) for repeated, empty or malformed routing headers."""
         found: dict[bytes, bytes] = {}
-        for name, value in scope["headers"]:
-            if name in _ROUTING_HEADERS:
-                if name in found:
-                    raise MalformedMCPHeaderError(f"{name.decode()} repeated")
-                found[name] = value
+        for field in ROUTING_HEADERS:
+            values = headers.get(field, ())
+            if len(values) > 1:
+                raise MalformedMCPHeaderError(f"{field.decode()} repeated")
+            if values:
+                found[field] = values[0]
         method_value = found.get(b"mcp-method")
         if method_value is None:
             return self._every if scope.get("method") == "POST" else frozenset()
