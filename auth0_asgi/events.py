@@ -65,6 +65,9 @@ class RequestOutcome(NamedTuple):
     - `token_age`: seconds since the accepted token's `iat`; None otherwise.
     - `issuer`, `client_id`, `subject`: the accepted token's `iss`, `azp` (or `client_id`)
       and `sub`, only with ``observe_identity=True``; else None.
+    - `binding`: what an accepted token was bound to and the request proved: ``dpop`` (its
+      proof key), ``mtls`` (its client certificate), ``dpop+mtls``; None for an unbound token.
+      With `scheme`, it tells a certificate-bound token sent as ``bearer`` from a DPoP one.
     """
 
     outcome: Literal["accepted", "refused", "unprotected"]
@@ -77,6 +80,7 @@ class RequestOutcome(NamedTuple):
     issuer: str | None = None
     client_id: str | None = None
     subject: str | None = None
+    binding: str | None = None
 
 
 class TokenCacheLookup(NamedTuple):

@@ -33,7 +33,7 @@ from ._request.preflight import PREFLIGHT_HEADERS, Preflights, is_preflight
 from ._request.protection import ProtectionRules, Requirement, listed
 from ._request.refusal import Refusals
 from ._request.tool_scopes import ROUTING_HEADERS, ToolScopes
-from ._tokens.confirmation import Mode
+from ._tokens.confirmation import Mode, proved
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -318,7 +318,7 @@ class Auth0Middleware:
             scope["user"] = user
             scope["auth"] = AuthCredentials(user.sorted_scopes)
             if began is not None:
-                outcome = self._accepted(user, time.perf_counter() - began, scheme_label(authorization_scheme(headers)))
+                outcome = self._accepted(user, time.perf_counter() - began, authorization_scheme(headers))
         await self._call_app(scope, receive, send, outcome)
 
     @staticmethod
@@ -341,13 +341,17 @@ class Auth0Middleware:
         # iat was checked to be a safe number when the token was verified.
         age = time.time() - issued_at if issued_at is not None else None
         scheme = scheme_label(scheme)
+        binding = proved(claims) if "cnf" in claims else None
         # _make: every request builds one, and it skips the keyword handling of __new__.
         if not self._observe_identity:
-            return RequestOutcome._make(("accepted", "accepted", None, None, scheme, duration, age, None, None, None))
+            values = ("accepted", "accepted", None, None, scheme, duration, age, None, None, None, binding)
+            return RequestOutcome._make(values)
         client = claims.get("azp", claims.get("client_id"))
         client = client if isinstance(client, str) else None
-        values = ("accepted", "accepted", None, None, scheme, duration, age, claims["iss"], client, user.identity)
-        return RequestOutcome._make(values)
+        issuer, subject = claims["iss"], user.identity
+        return RequestOutcome._make(
+            ("accepted", "accepted", None, None, scheme, duration, age, issuer, client, subject, binding)
+        )
 
     async def authenticate(self, scope: Scope, requirement: Requirement = NOTHING_MORE) -> Auth0User:
         """The verified caller of the request in `scope`, whose token satisfies `requirement`.
@@ -361,9 +365,7 @@ class Auth0Middleware:
             return await self._authenticator.authenticate(scope, requirement, headers)
         began = time.perf_counter()
         user = await self._authenticator.authenticate(scope, requirement, headers)
-        scope[_OUTCOME_SCOPE_KEY] = self._accepted(
-            user, time.perf_counter() - began, scheme_label(authorization_scheme(headers))
-        )
+        scope[_OUTCOME_SCOPE_KEY] = self._accepted(user, time.perf_counter() - began, authorization_scheme(headers))
         return user
 
     async def _call_app_for_sdk(

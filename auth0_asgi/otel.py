@@ -7,7 +7,7 @@ every instrument is a no-op).
 Metrics (meter ``auth0_asgi``; docs/observability.md has them with their attributes):
 
 - counters: `auth0_asgi.requests` (by `auth0_asgi.outcome`, `auth0_asgi.reason`,
-  `auth0_asgi.scheme`, `error.type`, `auth0_asgi.issuer`), `auth0_asgi.token_cache.lookups`
+  `auth0_asgi.scheme`, `auth0_asgi.binding`, `error.type`, `auth0_asgi.issuer`), `auth0_asgi.token_cache.lookups`
   (`auth0_asgi.token_cache.result`: hit or miss), `auth0_asgi.key_set.stale_served`,
   `auth0_asgi.key_set.stale_dropped`, `auth0_asgi.key_set.refresh_suppressed` (by `url.full`
   and `auth0_asgi.issuer`)
@@ -71,7 +71,7 @@ FETCH_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1
 TOKEN_AGE_BUCKETS: Final = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
 _Attributes = Mapping[str, AttributeValue]
-_RequestKey = tuple[str, str, str | None, str | None, str | None]
+_RequestKey = tuple[str, str, str | None, str | None, str | None, str | None]
 
 
 class _Counts:
@@ -163,7 +163,7 @@ class OpenTelemetryObserver:
     def on_event(self, event: Event) -> None:
         """Count or record `event`, and note it on the current span."""
         if type(event) is RequestOutcome:  # every request: counted inline, one lookup and one store
-            key: _RequestKey = (event.outcome, event.reason, event.error, event.scheme, event.issuer)
+            key: _RequestKey = (event.outcome, event.reason, event.error, event.scheme, event.binding, event.issuer)
             counts = self._request_counts
             count = counts.get(key)
             if count is not None:
@@ -257,6 +257,8 @@ def _request_attributes(event: RequestOutcome) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {"auth0_asgi.outcome": event.outcome, "auth0_asgi.reason": event.reason}
     if event.scheme is not None:
         attributes["auth0_asgi.scheme"] = event.scheme
+    if event.binding is not None:
+        attributes["auth0_asgi.binding"] = event.binding
     if event.error is not None:
         attributes["error.type"] = event.error
     if event.issuer is not None:

@@ -16,7 +16,7 @@ from jwt.exceptions import PyJWTError
 
 from ._tokens.cache import VerifiedToken, VerifiedTokenCache
 from ._tokens.claim_checks import ClaimChecks
-from ._tokens.confirmation import check_confirmation
+from ._tokens.confirmation import Evidence, check_confirmation
 from ._tokens.frozen import thaw
 from ._tokens.jwk import SigningKey
 from ._tokens.jws import frozen_json_object, is_safe_number, parse_compact
@@ -93,6 +93,7 @@ class TokenVerifier:
             issuer: source.fresh_key for issuer, source in self._sources.items() if isinstance(source, JWKSCache)
         }
         self._mtls_required = settings.mtls == "required"
+        self._modes = {"dpop": settings.dpop, "mtls": settings.mtls}
         self._now = now
         self._claims = ClaimChecks(settings, now)
         self._signature_checks: Mapping[str, SignatureCheck] = {
@@ -153,7 +154,7 @@ class TokenVerifier:
         # Signature first, then the binding: an unsigned cnf proves nothing. An unbound token
         # presented as a bearer token, where certificates are not required, has none to check.
         if proof_key is not None or "cnf" in user.claims or self._mtls_required:
-            check_confirmation(user.claims, proof_key, certificate, self.settings.mtls)
+            check_confirmation(user.claims, Evidence(proof_key, certificate), self._modes)
         return user
 
     def _held(self, token: str) -> Auth0User | VerifiedToken[Auth0User] | None:

@@ -326,14 +326,15 @@ async def test_a_replayed_proof_is_told_as_dpop_proof_replayed() -> None:
         again = await client.get("/api/private", headers=headers)
     assert (first.status_code, again.status_code) == (200, 401)
     assert [_timeless(event) for event in recorder.of(RequestOutcome)] == [
-        RequestOutcome("accepted", "accepted", None, None, "dpop", 0.0, 0.0),
+        RequestOutcome("accepted", "accepted", None, None, "dpop", 0.0, 0.0, binding="dpop"),
         _refused("dpop_proof_replayed", "invalid_dpop_proof", 401, "dpop"),
     ]
 
 
 async def test_a_certificate_bound_token_is_told_with_the_scheme_the_request_used() -> None:
     # The scheme comes from the request's credentials, never from the claims: a token with `cnf`
-    # (here x5t#S256, bound to a client certificate) sent as Bearer is a bearer request (issue 30).
+    # (here x5t#S256, bound to a client certificate) sent as Bearer is a bearer request, and the
+    # binding it proved is the certificate (issue 30).
     issuer = LocalIssuer(private_key=_rsa_private(0))
     recorder = Recorder()
     certificate = client_certificate("alice")
@@ -351,7 +352,7 @@ async def test_a_certificate_bound_token_is_told_with_the_scheme_the_request_use
         answer = await client.get("/api/private", headers=headers)
     assert answer.status_code == 200
     assert [_timeless(event) for event in recorder.of(RequestOutcome)] == [
-        RequestOutcome("accepted", "accepted", None, None, "bearer", 0.0, 0.0),
+        RequestOutcome("accepted", "accepted", None, None, "bearer", 0.0, 0.0, binding="mtls"),
     ]
 
 
