@@ -5,12 +5,9 @@ Auth0Error
  ├── JWKSFetchError                one key-set fetch failed; the cache logs it and keeps what it has
  └── AuthenticationError           a request is refused; carries the HTTP status and RFC 6750 code
       ├── MissingTokenError        401, no bearer credentials at all (no error attribute)
-      ├── InvalidRequestError      400 invalid_request
-      │    ├── MalformedMCPHeaderError  Mcp-Method or Mcp-Name repeated, empty or malformed
-      │    └── UnsafeRequestError  refused by the request gate, before any credentials are read
-      │         ├── UnsafePathError     a control character in the path
-      │         ├── UnsafeHostError     a Host or X-Forwarded-Host that is not host[:port]
-      │         └── TargetTooLongError  a request target past max_target_bytes
+      ├── InvalidRequestError      400 invalid_request; also, by `code` (`REASONS`), the request
+      │                            gate's refusals (unsafe_path, unsafe_host, target_too_long)
+      │                            and malformed MCP routing headers (mcp_header_malformed)
       ├── InvalidTokenError        401 invalid_token
       │    ├── MalformedTokenError
       │    ├── TokenTooLargeError
@@ -32,10 +29,17 @@ Auth0Error
       ├── InvalidDPoPProofError    401 invalid_dpop_proof (RFC 9449 §7.1)
       │    └── ReplayedProofError  the proof's jti was seen before
       ├── InsufficientUserAuthenticationError  401 insufficient_user_authentication (RFC 9470)
-      ├── InsufficientScopeError   403 insufficient_scope
+      ├── InsufficientScopeError   403 insufficient_scope; code rule_not_met for a claim rule
       └── TemporarilyUnavailableError  503 temporarily_unavailable, with Retry-After
            ├── SigningKeysUnavailableError
            └── ReplayStoreUnavailableError
+
+A class exists where user code may write ``except`` for it. Refusals that only the middleware
+ever sees and answers itself are instances of their RFC 6750 class carrying a finer `code`
+(`AuthenticationError.REASONS` lists them); the retired classes for them
+(`UnsafeRequestError`, `UnsafePathError`, `UnsafeHostError`, `TargetTooLongError`,
+`MalformedMCPHeaderError`) are importable from here for one more release, with a
+DeprecationWarning, as the class they now are.
 
 Every `description` is one of our own fixed strings: a client never sees a library
 message, a token or a stack trace.
@@ -43,8 +47,10 @@ message, a token or a stack trace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import ClassVar
+import warnings
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import ClassVar, Final
 
 __all__ = [
     "Auth0Error",
@@ -67,22 +73,17 @@ __all__ = [
     "JWKSFetchError",
     "KeyBindingError",
     "MalformedDelegationError",
-    "MalformedMCPHeaderError",
     "MalformedTokenError",
     "MissingClaimError",
     "MissingTokenError",
     "ReplayStoreUnavailableError",
     "ReplayedProofError",
     "SigningKeysUnavailableError",
-    "TargetTooLongError",
     "TemporarilyUnavailableError",
     "TokenProfileError",
     "TokenTooLargeError",
     "TokenTooOldError",
     "UnknownSigningKeyError",
-    "UnsafeHostError",
-    "UnsafePathError",
-    "UnsafeRequestError",
 ]
 
 
@@ -121,9 +122,15 @@ class AuthenticationError(Auth0Error):
     code: str = "refused"
     status_code: ClassVar[int] = 401
     error: ClassVar[str | None] = None
-    description: ClassVar[str] = "Not authenticated"
+    description: str = "Not authenticated"
+    #: The finer reason codes an instance may carry instead of the class's, each with its
+    #: client-facing description: refusals no user code catches, so no class of their own.
+    REASONS: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
-    def __init__(self, reason: str | None = None) -> None:
+    def __init__(self, reason: str | None = None, *, code: str | None = None) -> None:
+        if code is not None:
+            self.code = code
+            self.description = self.REASONS[code]  # KeyError: a code this class does not carry
         self.reason = reason or self.description
         super().__init__(self.reason)
 
@@ -141,42 +148,17 @@ class InvalidRequestError(AuthenticationError):
     status_code = 400
     error = "invalid_request"
     description = "The Authorization header is malformed"
-
-
-class MalformedMCPHeaderError(InvalidRequestError):
-    """An MCP routing header (Mcp-Method, Mcp-Name, MCP-Protocol-Version) is repeated, or
-    Mcp-Method or Mcp-Name is empty or malformed, where per-tool scopes read them."""
-
-    code = "mcp_header_malformed"
-    description = "The Mcp-Method or Mcp-Name header is malformed"
-
-
-class UnsafeRequestError(InvalidRequestError):
-    """The request gate refused the request: no router reading of it may be trusted."""
-
-    code = "unsafe_request"
-    description = "The request is not acceptable"
-
-
-class UnsafePathError(UnsafeRequestError):
-    """The path holds a control character (C0, DEL or C1), decoded or encoded once more."""
-
-    code = "unsafe_path"
-    description = "The request path is not acceptable"
-
-
-class UnsafeHostError(UnsafeRequestError):
-    """A Host or X-Forwarded-Host value is not ``host[:port]``, or Host is repeated."""
-
-    code = "unsafe_host"
-    description = "The Host header is not acceptable"
-
-
-class TargetTooLongError(UnsafeRequestError):
-    """The request target (path and query) is longer than `max_target_bytes`."""
-
-    code = "target_too_long"
-    description = "The request target is too long"
+    REASONS: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            # Mcp-Method, Mcp-Name or MCP-Protocol-Version repeated; Mcp-Method or Mcp-Name
+            # empty or malformed, where per-tool scopes read them.
+            "mcp_header_malformed": "The Mcp-Method or Mcp-Name header is malformed",
+            # The request gate: no router's reading of the request may be trusted.
+            "unsafe_path": "The request path is not acceptable",  # a control character, decoded or not
+            "unsafe_host": "The Host header is not acceptable",  # Host or X-Forwarded-Host not host[:port]
+            "target_too_long": "The request target is too long",  # path and query past max_target_bytes
+        }
+    )
 
 
 class InvalidTokenError(AuthenticationError):
@@ -377,11 +359,15 @@ class InsufficientScopeError(AuthenticationError):
     error = "insufficient_scope"
     description = "The access token does not grant the required scope"
 
+    REASONS: ClassVar[Mapping[str, str]] = MappingProxyType({"rule_not_met": description})
+
     def __init__(self, required_scopes: Iterable[str] = (), reason: str | None = None) -> None:
         self.required_scopes = tuple(sorted(required_scopes))
-        if not self.required_scopes:
-            self.code = "rule_not_met"  # a claim rule, not a scope, refused the token
-        super().__init__(reason or f"missing scope(s): {' '.join(self.required_scopes)}")
+        # No scope named: a claim rule, not a scope, refused the token.
+        super().__init__(
+            reason or f"missing scope(s): {' '.join(self.required_scopes)}",
+            code=None if self.required_scopes else "rule_not_met",
+        )
 
 
 class TemporarilyUnavailableError(AuthenticationError):
@@ -421,3 +407,25 @@ class ReplayStoreUnavailableError(TemporarilyUnavailableError):
     code = "replay_store_unavailable"
 
     description = "DPoP replay protection is temporarily unavailable"
+
+
+# Retired classes (see the module's docstring), by the code their refusals now carry.
+_RETIRED: Final = {
+    "UnsafeRequestError": "unsafe_path, unsafe_host or target_too_long",
+    "UnsafePathError": "unsafe_path",
+    "UnsafeHostError": "unsafe_host",
+    "TargetTooLongError": "target_too_long",
+    "MalformedMCPHeaderError": "mcp_header_malformed",
+}
+
+
+def __getattr__(name: str) -> type[InvalidRequestError]:
+    if name in _RETIRED:
+        warnings.warn(
+            f"auth0_asgi.errors.{name} is retired: its refusals are InvalidRequestError with code "
+            f"{_RETIRED[name]} (answered by the middleware itself); the name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return InvalidRequestError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

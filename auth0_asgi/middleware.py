@@ -37,7 +37,7 @@ from ._tokens.confirmation import Mode, proved
 from .errors import (
     AuthenticationError,
     ConfigurationError,
-    UnsafeRequestError,
+    InvalidRequestError,
 )
 from .events import UNPROTECTED, Auth0Observer, RequestOutcome, guarded
 from .jwks import JWKSCache
@@ -290,7 +290,7 @@ class Auth0Middleware:
         try:
             # First, protected path or not: a request no decision can be sure of goes no further.
             headers = self._gate.check(scope)
-        except UnsafeRequestError as exc:
+        except InvalidRequestError as exc:  # the gate's refusals (GATE_CODES)
             await self._refusals.answer(scope, receive, send, exc)
             return
         if self.resource is not None and scope_type == "http" and self.resource.serves(scope):

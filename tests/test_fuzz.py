@@ -32,7 +32,7 @@ from auth0_asgi.testing import DPoPKey
 
 from ._docs import table
 from .conftest import AUDIENCE, Recorder, SigningPair, _rsa_private, make_settings, running_jwks_server, standard_claims
-from .test_errors import refusal_classes
+from .test_errors import reason_codes
 
 CHALLENGE: Final = re.compile(
     r'Bearer realm="[^"\\]*"'
@@ -161,7 +161,7 @@ authorization_values = st.one_of(
 )
 
 
-REFUSAL_CODES: Final = {cls.code for cls in refusal_classes()} | {"rule_not_met"}
+REFUSAL_CODES: Final = set(reason_codes())
 #: The diagnosis codes, as the docs list them: a likely cause told must be one of these.
 LIKELY_CAUSES: Final = {code.strip("` ") for row in table("docs/refusals.md", "code") for code in row[0].split(",")}
 

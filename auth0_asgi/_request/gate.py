@@ -29,9 +29,12 @@ from starlette.types import Scope
 from auth0_asgi._headers import RequestHeaders, gather
 from auth0_asgi._memo import BoundedMemo
 from auth0_asgi._uri import is_host_and_port
-from auth0_asgi.errors import TargetTooLongError, UnsafeHostError, UnsafePathError
+from auth0_asgi.errors import InvalidRequestError
 
-__all__ = ["GATE_HEADERS", "RequestGate"]
+__all__ = ["GATE_CODES", "GATE_HEADERS", "RequestGate"]
+
+#: The reason codes of the gate's refusals (InvalidRequestError): the request's target, not its token.
+GATE_CODES: Final = frozenset({"unsafe_path", "unsafe_host", "target_too_long"})
 
 #: How many checked values each memo keeps, and how long one may be to be kept (a path at four
 #: bytes a character: 2 MiB a memo at most).
@@ -68,7 +71,7 @@ class RequestGate:
         self._host_is_safe = BoundedMemo(is_host_and_port, max_entries=_REMEMBERED, max_length=_REMEMBERED_LENGTH)
 
     def check(self, scope: Scope) -> RequestHeaders:
-        """Raise an UnsafeRequestError subclass when the request in `scope` must be refused.
+        """Raise InvalidRequestError, with one of `GATE_CODES`, when the request in `scope` must be refused.
 
         Returns the request's fields named by `names` (and those the gate reads itself), gathered
         in its one pass over the headers: every later reader takes them from there.
@@ -77,19 +80,19 @@ class RequestGate:
         raw_path: bytes | None = scope.get("raw_path")
         length = (len(raw_path) if raw_path is not None else len(path)) + len(scope.get("query_string", b""))
         if length > self.max_target_bytes:
-            raise TargetTooLongError(f"a target of {length} bytes")
+            raise InvalidRequestError(f"a target of {length} bytes", code="target_too_long")
         if self._path_is_unsafe[path]:
-            raise UnsafePathError("a control character in the path")
+            raise InvalidRequestError("a control character in the path", code="unsafe_path")
         headers = gather(scope, self.names)
         hosts = headers.get(b"host")
         if hosts is not None:
             if len(hosts) > 1:
-                raise UnsafeHostError("Host is repeated")
+                raise InvalidRequestError("Host is repeated", code="unsafe_host")
             if not self._host_is_safe[hosts[0]]:
-                raise UnsafeHostError("Host is not host[:port]")
+                raise InvalidRequestError("Host is not host[:port]", code="unsafe_host")
         # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
         if not all(_all_hosts(value) for value in headers.get(b"x-forwarded-host", ())):
-            raise UnsafeHostError("X-Forwarded-Host holds a value that is not host[:port]")
+            raise InvalidRequestError("X-Forwarded-Host holds a value that is not host[:port]", code="unsafe_host")
         return headers
 
 

@@ -13,13 +13,14 @@ from auth0_asgi._headers import RequestHeaders, gather
 from auth0_asgi._log import fields
 from auth0_asgi._rate_limit import RateLimit
 from auth0_asgi._tokens.diagnosis import diagnose, token_of
-from auth0_asgi.errors import AuthenticationError, UnsafeRequestError
+from auth0_asgi.errors import AuthenticationError
 from auth0_asgi.events import Auth0Observer, LikelyCause, RequestOutcome
 from auth0_asgi.settings import Auth0Settings
 
 from .challenge import Challenges
 from .credentials import CREDENTIAL_HEADERS, authorization_scheme, scheme_label
 from .denial_log import mark_denied
+from .gate import GATE_CODES
 
 __all__ = ["Refusals"]
 
@@ -69,7 +70,7 @@ class Refusals:
             extra=fields("request_outcome", error.code, error=error.error, status=error.status_code),
         )
         # A request the gate refused is refused for its target, not its token: nothing to explain.
-        if error.status_code in (400, 401) and error.error is not None and not isinstance(error, UnsafeRequestError):
+        if error.status_code in (400, 401) and error.error is not None and error.code not in GATE_CODES:
             self._explain(headers, error)
         scheme = authorization_scheme(headers)
         websocket = scope["type"] == "websocket"

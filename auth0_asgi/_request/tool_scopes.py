@@ -26,7 +26,7 @@ from starlette.types import Scope
 
 from auth0_asgi._config.tool_scopes import ANY_NAME, METHOD_NAME, NAME_BEARING_METHODS, ToolScopeMapping
 from auth0_asgi._headers import RequestHeaders
-from auth0_asgi.errors import MalformedMCPHeaderError
+from auth0_asgi.errors import InvalidRequestError
 
 __all__ = ["ROUTING_HEADERS", "ToolScopes"]
 
@@ -41,22 +41,26 @@ _ENCODED_NAME: Final = re.compile(r"=\?base64\?([A-Za-z0-9+/=]{0,8192})\?=")
 ROUTING_HEADERS: Final = (b"mcp-method", b"mcp-name", b"mcp-protocol-version")
 
 
+def _malformed(reason: str) -> InvalidRequestError:
+    return InvalidRequestError(reason, code="mcp_header_malformed")
+
+
 def _decoded_name(raw: bytes) -> str:
     text = raw.decode("latin-1")
     if _PLAIN_NAME.fullmatch(text) and not text.startswith("=?base64?"):
         return text
     match = _ENCODED_NAME.fullmatch(text)
     if match is None:
-        raise MalformedMCPHeaderError("Mcp-Name is neither plain printable text nor =?base64?...?=")
+        raise _malformed("Mcp-Name is neither plain printable text nor =?base64?...?=")
     payload = match.group(1)
     try:
         decoded = base64.b64decode(payload, validate=True)
         name = decoded.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise MalformedMCPHeaderError("Mcp-Name holds bad base64 or UTF-8") from None
+        raise _malformed("Mcp-Name holds bad base64 or UTF-8") from None
     # Only the canonical encoding, as the SDK compares it: two spellings of one name are two readings.
     if base64.b64encode(decoded).decode("ascii") != payload or not name:
-        raise MalformedMCPHeaderError("Mcp-Name is not canonically encoded")
+        raise _malformed("Mcp-Name is not canonically encoded")
     return name
 
 
@@ -71,12 +75,12 @@ class ToolScopes:
 
     def required(self, scope: Scope, headers: RequestHeaders) -> frozenset[str]:
         """The scopes the request in `scope` needs by its `headers` (`ROUTING_HEADERS` gathered);
-        MalformedMCPHeaderError (400) for repeated, empty or malformed routing headers."""
+        InvalidRequestError (400, code mcp_header_malformed) for repeated, empty or malformed routing headers."""
         found: dict[bytes, bytes] = {}
         for field in ROUTING_HEADERS:
             values = headers.get(field, ())
             if len(values) > 1:
-                raise MalformedMCPHeaderError(f"{field.decode()} repeated")
+                raise _malformed(f"{field.decode()} repeated")
             if values:
                 found[field] = values[0]
         method_value = found.get(b"mcp-method")
@@ -84,7 +88,7 @@ class ToolScopes:
             return self._every if scope.get("method") == "POST" else frozenset()
         method = method_value.decode("latin-1")
         if not METHOD_NAME.fullmatch(method):
-            raise MalformedMCPHeaderError("Mcp-Method is empty or malformed")
+            raise _malformed("Mcp-Method is empty or malformed")
         raw_name = found.get(b"mcp-name")
         name = _decoded_name(raw_name) if raw_name is not None else None
         if not _checked_revision(found.get(b"mcp-protocol-version")):
@@ -93,7 +97,7 @@ class ToolScopes:
         if by_name is None:
             return frozenset()
         if name is None and method in NAME_BEARING_METHODS and len(by_name) > (ANY_NAME in by_name):
-            raise MalformedMCPHeaderError(f"Mcp-Name missing on {method}")
+            raise _malformed(f"Mcp-Name missing on {method}")
         needed = by_name.get(ANY_NAME, frozenset())
         return needed | by_name[name] if name is not None and name in by_name else needed
 
