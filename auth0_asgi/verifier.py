@@ -26,7 +26,6 @@ from .errors import (
     DisallowedAlgorithmError,
     ExpiredTokenError,
     ImmatureTokenError,
-    InvalidIssuerError,
     InvalidSignatureError,
     TokenTooLargeError,
     UnknownSigningKeyError,
@@ -223,11 +222,9 @@ class TokenVerifier:
         # configured is refused here, before any lookup, so no token can name a key source.
         # Read-only from the start: every request with this token will share these claims.
         claims = frozen_json_object(payload, "payload")
-        issuer = claims.get("iss")
-        source = self._sources.get(issuer) if isinstance(issuer, str) else None
-        if source is None:
-            raise InvalidIssuerError()
-        fresh_key = self._fresh_keys.get(claims["iss"])  # a str: a configured issuer
+        issuer = self._claims.check_issuer(claims)
+        source = self._sources[issuer]  # one source per trusted issuer (checked at construction)
+        fresh_key = self._fresh_keys.get(issuer)
         key = fresh_key(kid) if fresh_key is not None else None
         if key is None:
             key = await source.get_signing_key(kid)

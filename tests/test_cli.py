@@ -133,6 +133,48 @@ def test_explain_names_the_failing_check_and_the_answer_a_worker_gives(
     assert verdict in _lines(result, "verdict:")[0]
 
 
+@pytest.mark.parametrize(
+    ("claims", "environment", "lines"),
+    [
+        pytest.param(
+            {}, {"AUTH0_REQUIRED_CLAIMS": "org_id"}, ["FAIL  validity rules: no 'org_id' claim"], id="required-claim"
+        ),
+        pytest.param({"act": "not-an-actor"}, {}, ["FAIL  delegation: act is not an object"], id="malformed-act"),
+        pytest.param(
+            {"cnf": {"x5t#S256": "c" * 43}},
+            {"AUTH0_MTLS": "disabled"},
+            ["FAIL  binding: client certificate-bound token, and AUTH0_MTLS is disabled"],
+            id="certificate-bound-mtls-disabled",
+        ),
+    ],
+)
+def test_explain_prints_what_the_worker_s_own_checks_found(
+    run: Runner,
+    tmp_path: Path,
+    tenant: dict[str, str],
+    make_token: TokenMaker,
+    claims: dict[str, Any],
+    environment: dict[str, str],
+    lines: list[str],
+) -> None:
+    # Issue 30: the CLI printed its own restatement of the checks, so a token the validity rules
+    # refused passed every line and was then refused by the verdict.
+    result = run(tmp_path, "explain", make_token(**claims), **tenant, **environment)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _lines(result, "FAIL") == lines
+    assert _lines(result, "verdict:")[0].startswith("verdict: refused: ")
+
+
+def test_explain_notes_a_certificate_bound_token_it_cannot_present(
+    run: Runner, tmp_path: Path, tenant: dict[str, str], make_token: TokenMaker
+) -> None:
+    result = run(tmp_path, "explain", make_token(cnf={"x5t#S256": "c" * 43}), **tenant)
+    assert _lines(result, "NOTE  binding") == [
+        "NOTE  binding: bound to a client certificate (cnf x5t#S256): it passes only over that client's mTLS connection"
+    ]
+    assert _lines(result, "FAIL") == []
+
+
 def test_explain_says_the_likely_cause(
     run: Runner, tmp_path: Path, tenant: dict[str, str], make_token: TokenMaker
 ) -> None:

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
-from jwt.algorithms import get_default_algorithms
-
+from auth0_asgi._tokens.claim_checks import ClaimChecks
+from auth0_asgi._tokens.confirmation import BINDINGS, BINDINGS_BY_LABEL, Evidence, check_confirmation, proved
 from auth0_asgi._tokens.diagnosis import diagnose
-from auth0_asgi._tokens.jws import is_safe_number, json_object, parse_compact
-from auth0_asgi.errors import AuthenticationError, ConfigurationError, SigningKeysUnavailableError
+from auth0_asgi._tokens.jws import json_object, parse_compact
+from auth0_asgi._tokens.signature import signature_check
+from auth0_asgi.errors import (
+    AuthenticationError,
+    CertificateBindingError,
+    ConfigurationError,
+    DisallowedAlgorithmError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    SigningKeysUnavailableError,
+)
 from auth0_asgi.jwks import JWKSCache
 from auth0_asgi.middleware import Auth0Middleware
 
@@ -77,11 +86,15 @@ class _Explainer:
         self.settings = source.settings
         self.now = now
         self.middleware = Auth0Middleware(accepting_app, settings=source.settings, keys=source.keys)
+        self.checks = ClaimChecks(source.settings, now)
 
     async def key_for(self, token: _Token) -> tuple[Any, str]:
-        kid = token.header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            return None, "no kid (key id) in the header, so no key to check the signature with"
+        try:
+            kid = self.checks.check_kid(token.header)
+        except AuthenticationError:
+            if "kid" not in token.header:
+                return None, "no kid (key id) in the header, so no key to check the signature with"
+            return None, f"kid {_shown(token.header['kid'])} (the key id): not a usable key id"
         issuer = token.claims.get("iss")
         source = self.middleware.key_sets.get(issuer) if isinstance(issuer, str) else None
         if source is None:
@@ -99,84 +112,108 @@ class _Explainer:
         return "the signing keys could not be fetched"
 
 
-Check = Callable[[_Explainer, _Token], tuple[bool | None, str]]
+# Each check's words: what the token says and what the settings allow. Whether it passes is
+# not decided here: that is the outcome of the worker's own check (`ClaimChecks.outcomes`).
+Words = Callable[[_Explainer, _Token, AuthenticationError | None], str]
+
+_MEANINGS: Final = {"exp": "expiry time", "nbf": "not valid before", "iat": "issued at"}
 
 
-def _structure(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    return True, "a JWT: three base64url parts (header.payload.signature), header and payload strict JSON"
-
-
-def _algorithm(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
+def _algorithm(explainer: _Explainer, token: _Token, refusal: AuthenticationError | None) -> str:
     alg, allowed = token.header.get("alg"), explainer.settings.algorithms
     if not isinstance(alg, str):
-        return False, "no alg (the signing algorithm) in the header"
-    return alg in allowed, f"alg (the signing algorithm) {_shown(alg)}; allowed: {', '.join(allowed)}"
+        return "no alg (the signing algorithm) in the header"
+    if refusal is not None and not isinstance(refusal, DisallowedAlgorithmError):
+        return f"alg (the signing algorithm) {_shown(alg)}: {refusal.reason}"
+    return f"alg (the signing algorithm) {_shown(alg)}; allowed: {', '.join(allowed)}"
 
 
-def _issuer(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
+def _issuer(explainer: _Explainer, token: _Token, refusal: AuthenticationError | None) -> str:
     issuer = token.claims.get("iss")
     trusted = ", ".join(repr(t.issuer) for t in explainer.settings.trusted_issuers)
     if issuer is None:
-        return False, f"no iss (who issued it) claim; trusted: {trusted}"
-    ok = isinstance(issuer, str) and issuer in [t.issuer for t in explainer.settings.trusted_issuers]
-    return ok, f"iss (who issued it) {_shown(issuer)}; trusted: {trusted}"
+        return f"no iss (who issued it) claim; trusted: {trusted}"
+    return f"iss (who issued it) {_shown(issuer)}; trusted: {trusted}"
 
 
-def _times(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    now, leeway = explainer.now(), explainer.settings.leeway
-    exp = token.claims.get("exp")
-    if not is_safe_number(exp):
-        return False, "no exp (expiry time) claim, or it is not a number"
-    if exp <= now - leeway:
-        return False, f"expired {duration(now - exp)} ago"
-    for name, meaning in (("nbf", "not valid before"), ("iat", "issued at")):
-        value = token.claims.get(name)
-        if value is None:
-            continue
-        if not is_safe_number(value):
-            return False, f"{name} ({meaning}) is not a number"
-        if value > now + leeway:
-            return False, f"{name} ({meaning}) lies {duration(value - now)} ahead: is a clock wrong?"
-    return True, f"expires in {duration(exp - now)}"
+def _times(explainer: _Explainer, token: _Token, refusal: AuthenticationError | None) -> str:
+    now = explainer.now()
+    if refusal is None:
+        return f"expires in {duration(token.claims['exp'] - now)}"
+    if isinstance(refusal, ExpiredTokenError):
+        return f"expired {duration(now - token.claims['exp'])} ago"
+    name = refusal.reason.split()[0]  # the claim the check names: exp, nbf or iat
+    if isinstance(refusal, ImmatureTokenError):
+        return f"{name} ({_MEANINGS[name]}) lies {duration(token.claims[name] - now)} ahead: is a clock wrong?"
+    if name == "exp":
+        return "no exp (expiry time) claim, or it is not a number"
+    return f"{name} ({_MEANINGS[name]}) is not a number"
 
 
-def _audience(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    audience = token.claims.get("aud")
-    granted = audience if isinstance(audience, list) else [audience]
-    ok = any(isinstance(item, str) and item in explainer.settings.audience for item in granted)
+def _audience(explainer: _Explainer, token: _Token, refusal: AuthenticationError | None) -> str:
+    audience, this_api = token.claims.get("aud"), ", ".join(explainer.settings.audience)
     if audience is None:
-        return False, f"no aud (the API it is for) claim; this API: {', '.join(explainer.settings.audience)}"
-    return ok, f"aud (the API it is for) {_shown(audience)}; this API: {', '.join(explainer.settings.audience)}"
+        return f"no aud (the API it is for) claim; this API: {this_api}"
+    return f"aud (the API it is for) {_shown(audience)}; this API: {this_api}"
 
 
-def _subject(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
+def _subject(explainer: _Explainer, token: _Token, refusal: AuthenticationError | None) -> str:
     subject = token.claims.get("sub")
-    if subject is None:
-        return False, "no sub (who the token is about) claim"
-    return isinstance(subject, str) and bool(subject), f"sub (who the token is about) {_shown(subject)}"
+    return (
+        "no sub (who the token is about) claim"
+        if subject is None
+        else f"sub (who the token is about) {_shown(subject)}"
+    )
+
+
+def _reason(explainer: _Explainer, token: _Token, refusal: AuthenticationError | None) -> str:
+    return "met" if refusal is None else refusal.reason
+
+
+_WORDS: Final[dict[str, Words]] = {
+    "algorithm": _algorithm,
+    "issuer": _issuer,
+    "times": _times,
+    "audience": _audience,
+    "subject": _subject,
+    "delegation": _reason,
+    "validity rules": _reason,
+}
 
 
 def _binding(explainer: _Explainer, token: _Token) -> tuple[bool | None, str]:
-    confirmation = token.claims.get("cnf")
+    """The `cnf` table's own verdict on the token presented as a Bearer token with no certificate."""
     if "cnf" not in token.claims:
         return True, "a bearer token: not bound to a client key or certificate (no cnf claim)"
-    if isinstance(confirmation, dict) and set(confirmation) == {"x5t#S256"}:
+    confirmation = token.claims["cnf"]
+    try:
+        check_confirmation(token.claims, Evidence(None, None), {"mtls": explainer.settings.mtls})
+    except CertificateBindingError as refusal:
+        if refusal.reason != BINDINGS_BY_LABEL["mtls"].absent:
+            return False, refusal.reason
+        # What only the client's connection can show: not for this command to judge.
         return None, "bound to a client certificate (cnf x5t#S256): it passes only over that client's mTLS connection"
-    if isinstance(confirmation, dict) and "jkt" in confirmation:
-        return False, "bound to the client's key (cnf jkt): send it with the DPoP scheme and a proof, not as Bearer"
-    return False, f"bound to something this API cannot check (cnf {_shown(confirmation)})"
+    except AuthenticationError as refusal:
+        if isinstance(confirmation, dict) and "jkt" in confirmation:
+            return False, "bound to the client's key (cnf jkt): send it with the DPoP scheme and a proof, not as Bearer"
+        if isinstance(confirmation, dict) and confirmation and confirmation.keys() <= {row.member for row in BINDINGS}:
+            return False, refusal.reason
+        return False, f"bound to something this API cannot check (cnf {_shown(confirmation)})"
+    return True, f"bound to {proved(token.claims)}"
 
 
-_CHECKS: Sequence[tuple[str, Check]] = (
-    ("structure", _structure),
-    ("algorithm", _algorithm),
-    ("issuer", _issuer),
-    ("times", _times),
-    ("audience", _audience),
-    ("subject", _subject),
-    ("binding", _binding),
-)
 _MARKS: Final = {True: "PASS", False: "FAIL", None: "NOTE"}
+_STRUCTURE: Final = "a JWT: three base64url parts (header.payload.signature), header and payload strict JSON"
+# Checks shown only when they fail, or when there is something for them to check.
+_SHOWN_WHEN_FAILING: Final[dict[str, Callable[[_Explainer, _Token], bool]]] = {
+    "delegation": lambda explainer, token: "act" in token.claims,
+    "validity rules": lambda explainer, token: bool(
+        explainer.settings.token_profile
+        or explainer.settings.required_claims
+        or explainer.settings.allowed_clients
+        or explainer.settings.max_token_age
+    ),
+}
 
 
 def _decode(text: str, out: TextIO) -> _Token | None:
@@ -253,9 +290,13 @@ async def explain(text: str, source: TokenSource, out: TextIO, now: Callable[[],
         print(f"checking against {source.described}", file=out)
         token = _decode(text, out)
         if token is not None:
-            for name, check in _CHECKS:
-                ok, detail = check(explainer, token)
-                print(f"  {_MARKS[ok]}  {name}: {detail}", file=out)
+            print(f"  PASS  structure: {_STRUCTURE}", file=out)
+            for name, refusal in explainer.checks.outcomes(token.header, token.claims):
+                if name in _SHOWN_WHEN_FAILING and refusal is None and not _SHOWN_WHEN_FAILING[name](explainer, token):
+                    continue
+                print(f"  {_MARKS[refusal is None]}  {name}: {_WORDS[name](explainer, token, refusal)}", file=out)
+            ok, detail = _binding(explainer, token)
+            print(f"  {_MARKS[ok]}  binding: {detail}", file=out)
             for prefix, requirement in settings.step_up.items():
                 try:
                     requirement.enforce(token.claims)
@@ -274,7 +315,7 @@ async def explain(text: str, source: TokenSource, out: TextIO, now: Callable[[],
             print(f"  {'PASS' if key is not None else 'FAIL' if trusted else 'SKIP'}  key: {why}", file=out)
             alg = token.header.get("alg")
             if key is not None and isinstance(alg, str) and alg in key.algorithms:
-                valid = get_default_algorithms()[alg].verify(token.signing_input, key.key, token.signature)
+                valid = signature_check(alg)(token.signing_input, key.key, token.signature)
                 detail = (
                     "matches the key"
                     if valid

@@ -25,7 +25,18 @@ from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 from auth0_asgi.errors import BoundTokenError, CertificateBindingError, InvalidTokenError, KeyBindingError
 
-__all__ = ["BINDINGS", "MODES", "X5T", "Binding", "Evidence", "Mode", "check_binding", "check_confirmation", "proved"]
+__all__ = [
+    "BINDINGS",
+    "BINDINGS_BY_LABEL",
+    "MODES",
+    "X5T",
+    "Binding",
+    "Evidence",
+    "Mode",
+    "check_binding",
+    "check_confirmation",
+    "proved",
+]
 
 #: A proof-of-possession mode, DPoP's (AUTH0_DPOP) and mTLS's (AUTH0_MTLS): `allowed`, a bound
 #: or an unbound token; `required`, bound tokens only; `disabled`, no binding of that kind.
@@ -82,6 +93,7 @@ BINDINGS: Final = (
     ),
 )
 _BY_MEMBER: Final = {binding.member: binding for binding in BINDINGS}
+BINDINGS_BY_LABEL: Final = {binding.label: binding for binding in BINDINGS}
 _ANNOUNCED: Final = tuple(binding for binding in BINDINGS if binding.announced)
 _UNANNOUNCED: Final = tuple(binding for binding in BINDINGS if not binding.announced)
 _UNANNOUNCED_MEMBERS: Final = frozenset(binding.member for binding in _UNANNOUNCED)
