@@ -22,13 +22,14 @@ from jwt.algorithms import Algorithm, get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from ._base64url import encode
+from ._config.dpop import check_dpop_algorithms
 from ._memo import BoundedMemo
 from ._tokens.algorithms import PROOF_ALGORITHMS, fits
 from ._tokens.confirmation import check_binding
 from ._tokens.jwk import UnusableKey, jwk_thumbprint, load_public_key
 from ._tokens.jws import decode_segment, is_safe_number, json_object, split_compact
 from ._tokens.signature import SignatureCheck, signature_check
-from .errors import ConfigurationError, InvalidDPoPProofError
+from .errors import InvalidDPoPProofError
 
 __all__ = ["DPOP_ALGORITHMS", "ProofChecker", "VerifiedProof", "access_token_hash", "check_binding"]
 
@@ -90,11 +91,7 @@ class ProofChecker:
         leeway: float = 30.0,
         now: Callable[[], float] = time.time,
     ) -> None:
-        names = tuple(algorithms)
-        unknown = [name for name in names if name not in DPOP_ALGORITHMS]
-        if unknown or not names:
-            allowed = ", ".join(sorted(DPOP_ALGORITHMS))
-            raise ConfigurationError(f"AUTH0_DPOP_ALGORITHMS={','.join(names)!r}: allowed: {allowed}")
+        names = check_dpop_algorithms(tuple(algorithms))
         defaults = get_default_algorithms()
         self.algorithms = names
         # PyJWT's algorithms load the proofs' keys; the signatures are checked by our own.
