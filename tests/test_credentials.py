@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from auth0_asgi._headers import RequestHeaders, gather
 from auth0_asgi._request.credentials import BEARER, CREDENTIAL_HEADERS, DPOP, read_credentials
 from auth0_asgi.errors import InvalidRequestError, MalformedTokenError, MissingTokenError
+from auth0_asgi.testing import DPoPKey
+
+from . import _inprocess as review
 
 BOTH = frozenset({BEARER, DPOP})
 
@@ -58,3 +62,18 @@ def test_what_depends_on_the_other_fields_is_checked_after_the_token() -> None:
         read_credentials(_scope((b"authorization", b"Bearer a.b.c"), (b"dpop", b"p.r.f")), BOTH)
     credentials = read_credentials(_scope((b"authorization", b"dpop a.b.c"), (b"dpop", b"p.r.f")), BOTH)
     assert (credentials.scheme, credentials.token, credentials.proof) == (DPOP, "a.b.c", "p.r.f")
+
+
+# From the outside review (issue 18), finding 9: a DPoP token that is not ASCII.
+
+
+@pytest.mark.anyio
+async def test_a_dpop_token_that_is_not_ascii_is_refused_as_malformed() -> None:
+    app = review.middleware(review.starlette_app())
+    key = DPoPKey()
+    proof = key.proof("GET", "http://testserver/api/private", access_token="x")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        response = await client.get(
+            "/api/private", headers=[(b"authorization", "DPoP tök".encode("latin-1")), (b"dpop", proof.encode())]
+        )
+    review.assert_refused(response, (401, "invalid_token", "The access token is malformed"), "DPoP")

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any, Final
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from auth0_asgi import Auth0Middleware
 from auth0_asgi.events import RequestOutcome
+from auth0_asgi.rules import claim_equals
 from auth0_asgi.testing import LocalIssuer
 
+from . import _inprocess as review
 from .conftest import Recorder
 
 ISSUER: Final = LocalIssuer()
@@ -149,3 +155,113 @@ async def test_a_gate_refusal_logs_its_reason_a_cut_path_and_no_token_diagnosis(
             "unsafe_path",
         )
     ]
+
+
+# From the outside review (issue 18), finding 1: a trailing newline routes to the exact route.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/api/private%0A", "/api/private%0a", "/api/private%0D", "/api/private%00"])
+async def test_a_control_after_an_exact_protected_route_is_refused(path: str) -> None:
+    response = await review.call(review.middleware(review.starlette_app(), protected_prefixes=["/api/private"]), path)
+    review.assert_refused(response, review.UNSAFE_PATH)
+
+
+@pytest.mark.anyio
+async def test_a_newline_after_a_fastapi_route_without_a_dependency_is_refused() -> None:
+    app = FastAPI()
+
+    @app.get("/api/private")
+    async def private() -> dict[str, str]:
+        return {"message": "reached"}
+
+    app.add_middleware(
+        Auth0Middleware, settings=review.ISSUER.settings(), keys=review.ISSUER, protected_prefixes=["/api/private"]
+    )
+    review.assert_refused(await review.call(app, "/api/private%0A"), review.UNSAFE_PATH)
+
+
+@pytest.mark.anyio
+async def test_a_newline_after_a_scoped_prefix_is_refused_under_the_default_protection() -> None:
+    app = review.middleware(review.starlette_app(), required_scopes={"/api/admin": ["admin"]})
+    token = review.ISSUER.token(scope="read:messages")
+    assert (await review.call(app, "/api/admin", authorization=f"Bearer {token}")).status_code == 403
+    review.assert_refused(
+        await review.call(app, "/api/admin%0A", authorization=f"Bearer {token}"), review.UNSAFE_PATH, "Bearer"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_newline_after_a_ruled_prefix_is_refused() -> None:
+    app = review.middleware(review.starlette_app(), rules={"/api/admin": [claim_equals("org_id", "acme")]})
+    token = review.ISSUER.token()
+    assert (await review.call(app, "/api/admin", authorization=f"Bearer {token}")).status_code == 403
+    review.assert_refused(
+        await review.call(app, "/api/admin%0A", authorization=f"Bearer {token}"), review.UNSAFE_PATH, "Bearer"
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("denial_extension", [True, False], ids=["http-denial", "close"])
+async def test_a_newline_after_a_websocket_route_is_refused_before_accept(denial_extension: bool) -> None:
+    reached: list[str] = []
+
+    async def private_socket(websocket: WebSocket) -> None:
+        reached.append(websocket.url.path)
+        await websocket.accept()
+        await websocket.close()
+
+    routes = [WebSocketRoute("/ws/private", private_socket)]
+    app = review.middleware(Starlette(routes=routes), protected_prefixes=["/ws/private"])
+    scope: dict[str, Any] = {
+        "type": "websocket",
+        "scheme": "ws",
+        "path": "/ws/private\n",
+        "raw_path": b"/ws/private%0A",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+        "subprotocols": [],
+        "extensions": {"websocket.http.response": {}} if denial_extension else {},
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await app(scope, receive, send)
+    assert reached == []
+    if not denial_extension:
+        assert sent == [{"type": "websocket.close", "code": 1008}]
+        return
+    assert sent[0]["type"] == "websocket.http.response.start"
+    assert sent[0]["status"] == 400
+    fields = [value.decode() for name, value in sent[0]["headers"] if name == b"www-authenticate"]
+    assert fields == review.challenge(*review.UNSAFE_PATH[1:])
+    assert json.loads(b"".join(m.get("body", b"") for m in sent[1:])) == {
+        "detail": review.UNSAFE_PATH[2],
+        "error": "invalid_request",
+    }
+
+
+# From the outside review (issue 18), finding 4: the Host header joined to the path.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", ["127.0.0.1:8765#", "127.0.0.1:8765?", "h/api/private", "a b", "u@h", "h\\x"])
+async def test_a_host_that_is_not_host_and_port_is_refused(host: str) -> None:
+    response = await review.call(review.middleware(review.starlette_app()), "/", host=host)
+    review.assert_refused(response, review.UNSAFE_HOST)
+
+
+@pytest.mark.anyio
+async def test_a_forwarded_host_that_is_not_host_and_port_is_refused() -> None:
+    response = await review.call(
+        review.middleware(review.starlette_app()), "/", **{"x-forwarded-host": "good, 127.0.0.1:8765#"}
+    )
+    review.assert_refused(response, review.UNSAFE_HOST)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
-from auth0_asgi._tokens.jwk import jwk_thumbprint
+from auth0_asgi._tokens.jwk import jwk_thumbprint, parse_jwks
 from auth0_asgi.testing import LocalIssuer
+
+from . import _inprocess as review
 
 # RFC 7638 §3.1.
 RFC_7638_KEY = {
@@ -48,3 +53,14 @@ def test_the_local_issuer_publishes_each_key_under_its_thumbprint(algorithm: str
     issuer = LocalIssuer(algorithm=algorithm)
     (published,) = issuer.jwks()["keys"]
     assert published["kid"] == issuer.kid == jwk_thumbprint(published)
+
+
+# From the outside review (issue 18), finding 9: a 500 on a key-set entry of the wrong shape.
+
+
+@pytest.mark.parametrize("member", [{"alg": ["RS256"]}, {"crv": ["P-256"], "kty": "EC"}, {"kty": ["RSA"]}])
+def test_a_key_set_entry_of_the_wrong_shape_is_skipped(member: dict[str, Any]) -> None:
+    good = dict(review.ISSUER.jwks()["keys"][0])
+    bad = {**good, "kid": "bad", **member}
+    keys = parse_jwks(json.dumps({"keys": [bad, good]}).encode(), ["RS256", "ES256"])
+    assert sorted(keys) == [good["kid"]]

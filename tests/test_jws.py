@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from auth0_asgi._tokens.frozen import FrozenDict
 from auth0_asgi._tokens.jws import json_object, parse_compact
 from auth0_asgi.errors import MalformedTokenError
 
+from . import _inprocess as review
 from .conftest import b64url, forge
 
 
@@ -85,3 +87,42 @@ def test_the_direct_scan_decodes_and_refuses_as_the_decoder_does(text: str) -> N
     assert direct == outcome(_jws._FROZEN_JSON.decode)
     if direct[0] == "value" and isinstance(direct[1], dict):
         assert type(direct[1]) is FrozenDict
+
+
+# From the outside review (issue 18), finding 9: claims JSON cannot hold.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("claims", [{"name": "\ud800"}, {"nested": {"x": ["\udfff"]}}], ids=["lone-high", "nested-low"])
+async def test_a_claim_with_a_lone_surrogate_is_malformed(claims: dict[str, Any]) -> None:
+    token = review.ISSUER.token(**claims)
+    response = await review.call(
+        review.middleware(review.starlette_app()), "/api/private", authorization=f"Bearer {token}"
+    )
+    review.assert_refused(response, (401, "invalid_token", "The access token is malformed"), "Bearer")
+
+
+@pytest.mark.anyio
+async def test_a_surrogate_pair_escape_is_a_valid_claim() -> None:
+    token = review.ISSUER.token(name="\U0001f600")
+    response = await review.call(
+        review.middleware(review.starlette_app()), "/api/private", authorization=f"Bearer {token}"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_non_finite_number_in_the_payload_is_malformed() -> None:
+    import jwt
+
+    from auth0_asgi.testing._keys import IssuerKey
+
+    assert isinstance(review.ISSUER._current, IssuerKey)
+    payload = json.dumps(review.ISSUER.claims()).rstrip("}") + ',"size":1e99999}'
+    token = jwt.api_jws.encode(
+        payload.encode(), review.ISSUER._current.private, algorithm="RS256", headers={"kid": review.ISSUER.kid}
+    )
+    response = await review.call(
+        review.middleware(review.starlette_app()), "/api/private", authorization=f"Bearer {token}"
+    )
+    review.assert_refused(response, (401, "invalid_token", "The access token is malformed"), "Bearer")

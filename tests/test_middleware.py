@@ -15,13 +15,12 @@ from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
-from auth0_asgi._request.paths import readings, segments
-from auth0_asgi._request.protection import ProtectionRules
 
+from . import _inprocess as review
 from .conftest import (
     AUDIENCE,
     ISSUER,
@@ -604,24 +603,16 @@ async def test_past_max_stale_the_cached_keys_are_refused_with_503(
     assert "www-authenticate" not in refused.headers
 
 
-def test_the_path_decision_memo_stays_bounded_and_right() -> None:
-    rules = ProtectionRules(["/api/private"], {"/api/private/admin": ["read:admin"]})
-    for n in range(5000):  # a flood of made-up paths
-        assert rules.decide({"path": f"/x/{n}", "root_path": ""}) is None
-    assert len(rules._decisions) <= rules._decisions.max_entries
-    assert rules.decide({"path": "/API//private/admin/x", "root_path": ""}) == (frozenset({"read:admin"}), (), False)
-    assert rules.decide({"path": "/api/private", "root_path": ""}) == (frozenset(), (), False)
+# From the outside review (issue 18), finding 8: CORS preflights pass only when asked to.
 
 
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        pytest.param("/API/b/../c;x=1//", ("api", "c"), id="resolved-folded-cut"),
-        pytest.param("/../../a", ("a",), id="above-the-root"),
-        pytest.param("/a\\b/./c", ("a", "b", "c"), id="backslash-and-dot"),
-    ],
-)
-def test_the_resolved_normal_form(path: str, expected: tuple[str, ...]) -> None:
-    assert segments(path) == expected
-    # It is one of the readings the protection decision considers, never the only one.
-    assert expected in set(readings(path, depth=len(expected)))
+@pytest.mark.anyio
+async def test_a_preflight_to_a_handler_that_answers_options_is_refused_by_default() -> None:
+    async def everything(request: Request) -> Response:
+        return PlainTextResponse(f"ran {request.method}")
+
+    app = review.middleware(Starlette(routes=[Route("/api/private", everything, methods=["GET", "OPTIONS"])]))
+    preflight = {"origin": "https://app.example", "access-control-request-method": "GET"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        response = await client.options("/api/private", headers=preflight)
+    assert (response.status_code, response.headers.get_list("www-authenticate")) == (401, review.challenge())

@@ -153,3 +153,22 @@ async def test_a_hung_redis_is_unavailable_within_the_timeout() -> None:
     finally:
         await store.aclose()
         sock.close()
+
+
+# From the outside review (issue 18), finding 9: a replay record timed by Redis's clock.
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # redis-py runs on asyncio
+async def test_a_replay_record_lives_as_long_as_the_proof_by_our_clock_not_redis_clock(redis_url: str) -> None:
+    from auth0_asgi.redis import RedisReplayStore
+
+    lagging = time.time() - 120.0  # the app's clock is two minutes behind Redis's
+    store = RedisReplayStore.from_url(redis_url, now=lambda: lagging)
+    try:
+        assert await store.first_use("proof-key", lagging + 60.0) is True
+        assert await store.first_use("proof-key", lagging + 60.0) is False
+        ttl = await store.client.pttl(store.prefix + "proof-key")
+        assert 55_000 <= ttl <= 60_000
+    finally:
+        await store.aclose()
