@@ -166,30 +166,23 @@ class Auth0Settings:
     Raises ConfigurationError naming the variable and the bad value.
     """
 
+    # The tenant and its keys
     domain: str
     audience: tuple[str, ...]
     issuer: str = ""
     algorithms: tuple[str, ...] = ("RS256",)
     jwks_url: str = ""
-    leeway: float = 5.0
-    jwks_cache_ttl: float = 600.0
-    jwks_refresh_cooldown: float = 30.0
-    jwks_fetch_timeout: float = 5.0
-    jwks_retry_interval: float = 5.0
-    jwks_max_stale: float = 14400.0
-    max_token_bytes: int = 8192
-    token_cache_size: int = 1024
-    max_target_bytes: int = 8192
-    cors_preflight: bool = False
     prefetch_keys: bool = False
     jwks_cache_control: bool = False
-    discovery: bool = False
     jwks_cache_ttl_min: float = 60.0
     jwks_cache_ttl_max: float = 86400.0
+    discovery: bool = False
+    # Validity rules
     max_token_age: float = 0.0
     token_profile: str = ""
     allowed_clients: tuple[str, ...] = ()
     required_claims: tuple[str, ...] = ()
+    # DPoP
     dpop: Mode = "allowed"
     dpop_algorithms: tuple[str, ...] = ("ES256",)
     dpop_max_age: float = 300.0
@@ -199,14 +192,29 @@ class Auth0Settings:
     dpop_trusted_proxies: tuple[str, ...] = ()
     dpop_replay_url: str = field(default="", repr=False)  # may hold the Redis password
     dpop_replay_capacity: int = 100_000
+    # Tunables
+    leeway: float = 5.0
+    jwks_cache_ttl: float = 600.0
+    jwks_refresh_cooldown: float = 30.0
+    jwks_fetch_timeout: float = 5.0
+    jwks_retry_interval: float = 5.0
+    jwks_max_stale: float = 14400.0
+    max_token_bytes: int = 8192
+    token_cache_size: int = 1024
+    max_target_bytes: int = 8192
+    # Requests
+    cors_preflight: bool = False
+    # The protected resource
     resource_url: str = ""
     resource_name: str = ""
     resource_documentation: str = ""
     tool_scopes: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict, hash=False)
+    # mTLS-bound tokens
     mtls: Mode = "allowed"
     mtls_header_format: str = ""
     mtls_header: str = ""
     mtls_trusted_proxies: tuple[str, ...] = ()
+    # Who authenticated, and how
     step_up: Mapping[str, StepUp] = field(default_factory=dict, hash=False)
     acr_claim: str = "acr"
     amr_claim: str = "amr"
