@@ -64,3 +64,7 @@ def test_observer_benchmark_smoke() -> None:
         "ours, reused token, OpenTelemetry observer",
     ], output
     assert all("added over no observer:" in row for row in rows)
+
+
+def test_instruction_count_benchmark_smoke() -> None:
+    assert _smoke("instructions.py").strip() == "smoke: every row ran"
