@@ -265,7 +265,7 @@ class Auth0Middleware:
             self._schemes = frozenset(schemes)
             metadata_url = self.resource.metadata_url if self.resource is not None else ""
             challenges = Challenges(self.realm, schemes, settings.dpop_algorithms, metadata_url)
-            self._refusals = Refusals(settings, challenges, self._observer)
+            self._refusals = Refusals(settings, challenges, self._observer, lambda: self.verifier.verified_any)
             self.replay_store = replay_store if replay_store is not None else replay_store_for(settings)
             self._owns_replay_store = replay_store is None
             self._authenticator = RequestAuthenticator(settings, self.verifier, self.replay_store, self._schemes)

@@ -95,6 +95,8 @@ class TokenVerifier:
         self._modes = {"dpop": settings.dpop, "mtls": settings.mtls}
         self._now = now
         self._claims = ClaimChecks(settings, now)
+        #: Whether any token has passed a full verification on this verifier yet.
+        self.verified_any = False
         self._signature_checks: Mapping[str, SignatureCheck] = {
             name: signature_check(name) for name in settings.algorithms
         }
@@ -239,6 +241,7 @@ class TokenVerifier:
         not_before = iat if nbf is None else nbf if iat is None else max(nbf, iat)
         entry = VerifiedToken(user, claims["iss"], kid, key, claims["exp"], not_before, iat)
         self._cache.put(token, entry)
+        self.verified_any = True
         return user
 
     def _check_signature(self, algorithm_name: str, key: SigningKey, signing_input: bytes, signature: bytes) -> None:

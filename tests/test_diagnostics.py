@@ -37,6 +37,17 @@ EXPIRED: Final = (401, "invalid_token", "The access token has expired")
 IMMATURE: Final = (401, "invalid_token", "The access token is not yet valid")
 
 
+#: The causes that mean this server (or its tenant's API settings) is misconfigured.
+SERVER_SIDE: Final = {
+    "issuer_spelling",
+    "issuer_region",
+    "issuer_unknown",
+    "symmetric_api",
+    "clock_ahead",
+    "clock_behind",
+}
+
+
 @pytest.fixture(scope="module")
 def issuer() -> LocalIssuer:
     return LocalIssuer(issuer=TENANT, private_key=_rsa_private(0))
@@ -140,16 +151,36 @@ async def test_a_mistake_is_explained_in_the_log_and_the_answer_is_unchanged(
     token = value.split(None, 1)[1].strip("\"'")
     if code != "placeholder_token":  # a placeholder's text is what the line must show
         assert all(token not in record.getMessage() for record in caplog.records)
-    assert all(record.levelno == logging.INFO for record in caplog.records)
+    # A cause that means this server is misconfigured is a WARNING: Python shows it by default.
+    expected = logging.WARNING if code in SERVER_SIDE else logging.INFO
+    assert [r.levelno for r in caplog.records if r.getMessage().startswith("likely cause")] == [expected]
+    assert all(r.levelno == logging.INFO for r in caplog.records if not r.getMessage().startswith("likely cause"))
 
 
 async def test_ordinary_refusals_get_no_diagnosis(issuer: LocalIssuer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="auth0_asgi")
     async with asgi_client(_app(issuer)) as client:
-        for token in (issuer.expired_token(), issuer.tampered_token(), issuer.wrong_audience_token(), "a.b.c"):
+        for token in (issuer.expired_token(), issuer.tampered_token(), "a.b.c"):
             assert (await client.get("/api", headers={"Authorization": f"Bearer {token}"})).status_code == 401
         assert (await client.get("/api")).status_code == 401
     assert [r for r in caplog.records if r.getMessage().startswith("likely cause")] == []
+
+
+async def test_a_token_for_another_api_is_the_server_s_cause_until_a_token_passes(
+    issuer: LocalIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="auth0_asgi")
+    wrong = {"Authorization": f"Bearer {issuer.wrong_audience_token()}"}
+    async with asgi_client(_app(issuer)) as client:
+        # Nothing has passed yet: every token for another API may mean AUTH0_API_AUDIENCE is wrong.
+        assert (await client.get("/api", headers=wrong)).status_code == 401
+        assert (await client.get("/api", headers={"Authorization": f"Bearer {issuer.token()}"})).status_code == 200
+        # A token passed: this one is a client's mistake.
+        assert (await client.get("/api", headers=wrong)).status_code == 401
+    causes = [(r.levelno, r.getMessage()) for r in caplog.records if r.getMessage().startswith("likely cause")]
+    assert [level for level, _ in causes] == [logging.WARNING, logging.INFO]
+    assert all(message.startswith("likely cause (audience_other_api): the token is for ") for _, message in causes)
+    assert "set AUTH0_API_AUDIENCE to the API identifier the clients request" in causes[0][1]
 
 
 async def test_the_same_mistake_is_logged_once_a_minute(issuer: LocalIssuer, caplog: pytest.LogCaptureFixture) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from starlette.types import Receive, Scope, Send
@@ -29,15 +29,30 @@ logger = logging.getLogger("auth0_asgi")
 _LOGGED_PATH_CHARACTERS: Final = 512
 
 
+#: How often a likely cause is logged at most: a client's mistake once a minute; a cause that
+#: means the server is misconfigured (a WARNING) once per five minutes.
+_CLIENT_CAUSE_INTERVAL: Final = 60.0
+_SERVER_CAUSE_INTERVAL: Final = 300.0
+
+
 class Refusals:
     """How a middleware answers the requests it refuses, with `challenges` for `settings`,
-    telling `observer` (already guarded) of each refusal."""
+    telling `observer` (already guarded) of each refusal. `accepted_any()`: whether this worker
+    has accepted a token yet (when none has, a token for another API hints at the setting)."""
 
-    def __init__(self, settings: Auth0Settings, challenges: Challenges, observer: Auth0Observer | None) -> None:
+    def __init__(
+        self,
+        settings: Auth0Settings,
+        challenges: Challenges,
+        observer: Auth0Observer | None,
+        accepted_any: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._settings = settings
         self._challenges = challenges
         self._observer = observer
-        self._diagnoses = RateLimit()
+        self._accepted_any = accepted_any
+        self._client_causes = RateLimit(_CLIENT_CAUSE_INTERVAL)
+        self._server_causes = RateLimit(_SERVER_CAUSE_INTERVAL)
 
     async def answer(
         self,
@@ -88,8 +103,9 @@ class Refusals:
             self._observer.on_event(RequestOutcome("refused", error.code, error.error, status, used, duration))
 
     def _explain(self, headers: RequestHeaders, error: AuthenticationError) -> None:
-        """Log (at most once a minute per cause) and observe what the refusal likely comes from."""
-        if self._observer is None and not logger.isEnabledFor(logging.INFO):
+        """Log and observe what the refusal likely comes from: at INFO once a minute per cause
+        when it is a client's mistake, at WARNING once per five minutes when the server's."""
+        if self._observer is None and not logger.isEnabledFor(logging.WARNING):
             return
         values = headers.get(b"authorization")
         if not values:
@@ -102,8 +118,11 @@ class Refusals:
             return
         if self._observer is not None:
             self._observer.on_event(LikelyCause(diagnosis.code))
-        if logger.isEnabledFor(logging.INFO) and self._diagnoses.allow(diagnosis.code):
-            logger.info(
+        server_side = diagnosis.server_side or (diagnosis.code == "audience_other_api" and not self._accepted_any())
+        level, causes = (logging.WARNING, self._server_causes) if server_side else (logging.INFO, self._client_causes)
+        if logger.isEnabledFor(level) and causes.allow(diagnosis.code):
+            logger.log(
+                level,
                 "likely cause (%s): %s",
                 diagnosis.code,
                 diagnosis.message,

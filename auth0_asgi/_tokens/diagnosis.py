@@ -39,10 +39,15 @@ _ID_TOKEN_CLAIMS: Final = ("nonce", "at_hash", "c_hash", "auth_time", "sid")
 
 
 class Diagnosis(NamedTuple):
-    """A recognised cause: a fixed `code` (for log fields and tests) and the sentence to log."""
+    """A recognised cause: a fixed `code` (for log fields and tests) and the sentence to log.
+
+    `server_side`: the cause is this server's configuration (or clock, or the tenant's API
+    settings), not one client's mistake: worth a WARNING, which Python's default logging shows.
+    """
 
     code: str
     message: str
+    server_side: bool = False
 
 
 def _shown(value: object) -> str:
@@ -85,6 +90,7 @@ def _issuer_cause(claimed: object, settings: TokenPolicy, payload: Mapping[str, 
                 "issuer_spelling",
                 f"AUTH0_DOMAIN/AUTH0_ISSUER is {shown} but the token says {_shown(claimed)}: "
                 "Auth0's issuer is exactly https://{domain}/ (with the slash)",
+                server_side=True,
             )
     host = _without_scheme(claimed).split("/", 1)[0]
     tenants = {_without_scheme(issuer).split(".", 1)[0] for issuer in configured}
@@ -93,6 +99,7 @@ def _issuer_cause(claimed: object, settings: TokenPolicy, payload: Mapping[str, 
             "issuer_region",
             f"AUTH0_DOMAIN/AUTH0_ISSUER is {shown} but the token says {_shown(claimed)}: the same tenant "
             "name in another region's domain; copy the domain from the dashboard (Applications > your app)",
+            server_side=True,
         )
     audience = payload.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
@@ -101,6 +108,7 @@ def _issuer_cause(claimed: object, settings: TokenPolicy, payload: Mapping[str, 
             "issuer_unknown",
             f"the token's issuer {_shown(claimed)} is not among {shown}, yet it names this API: if it is your "
             "tenant's custom domain, add it to AUTH0_DOMAIN (comma-separated)",
+            server_side=True,
         )
     return None
 
@@ -113,7 +121,16 @@ def _audience_cause(payload: Mapping[str, Any], settings: TokenPolicy) -> Diagno
             f"this is an ID token (its aud {_shown(audience)} is a client id): send the access token, the "
             f"one requested with audience={_shown(settings.audience[0])}",
         )
-    return None
+    if audience is None:
+        return None
+    # Signed by a trusted issuer (the audience is checked after the signature), for another API:
+    # one client's mistake, or, when no token passes at all, AUTH0_API_AUDIENCE names the wrong API.
+    return Diagnosis(
+        "audience_other_api",
+        f"the token is for {_shown(audience)} but AUTH0_API_AUDIENCE is "
+        f"{', '.join(map(_shown, settings.audience))}: if every token is refused so, set AUTH0_API_AUDIENCE to "
+        "the API identifier the clients request (Auth0 dashboard: APIs > your API > Identifier)",
+    )
 
 
 def _clock_cause(error: AuthenticationError, payload: Mapping[str, Any], now: float, leeway: float) -> Diagnosis | None:
@@ -123,6 +140,7 @@ def _clock_cause(error: AuthenticationError, payload: Mapping[str, Any], now: fl
             "clock_ahead",
             f"the token was issued {now - iat:.0f}s ago (by its iat) yet has expired: this server's clock may be "
             "ahead (check NTP), or the API's token lifetime is very short",
+            server_side=True,
         )
     if isinstance(error, ImmatureTokenError):
         for name in ("nbf", "iat"):
@@ -132,6 +150,7 @@ def _clock_cause(error: AuthenticationError, payload: Mapping[str, Any], now: fl
                     "clock_behind",
                     f"the token's {name} is {value - now:.0f}s ahead of this server's clock: if the token is "
                     "fresh, this server's clock is behind (check NTP), or raise AUTH0_LEEWAY",
+                    server_side=True,
                 )
     return None
 
@@ -197,6 +216,7 @@ def diagnose(
                 "symmetric_api",
                 f"the token is signed with {_shown(header.get('alg'))}: the API is set to HS256 in the Auth0 "
                 "dashboard (APIs > your API > Settings); choose RS256",
+                server_side=True,
             )
     return _clock_cause(error, payload, time.time() if now is None else now, settings.leeway)
 
