@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from auth0_asgi import Auth0Middleware, Auth0Settings, Auth0User, ConfigurationError
 from auth0_asgi.fastapi import Claims, document_security, require_scopes
+from auth0_asgi.settings import read_variables
 from auth0_asgi.testing import (
     ISSUER_PATHS,
     LocalIssuer,
@@ -85,7 +86,8 @@ def create_app(
 
 
 def _config() -> Config:
-    return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
+    # The variables as Auth0Settings.from_env reads them: the environment over .env (python-dotenv's rules).
+    return Config(environ=read_variables())
 
 
 def _switch(name: str) -> bool:
@@ -106,7 +108,7 @@ def _runs_offline() -> bool:
         if domain:
             raise SystemExit("demo_app: configuration error: AUTH0_DEMO_OFFLINE and AUTH0_DOMAIN: set one of them")
         return True
-    half_configured = tenant_without_domain({**config.file_values, **os.environ})
+    half_configured = tenant_without_domain(read_variables())
     if not half_configured:
         return not domain
     raise SystemExit(

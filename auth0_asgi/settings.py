@@ -6,15 +6,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from starlette.config import Config
-
 from ._config.domains import TrustedIssuer, resolve_domains
 from ._config.dpop import check_dpop_algorithms, check_mode, check_origins, check_proxies, check_replay_url
-from ._config.environment import SWITCHES, TUNABLES, read_environment
+from ._config.environment import SWITCHES, TUNABLES, read_environment, read_variables, warn_unknown
 from ._config.fields import ASYMMETRIC_ALGORITHMS, check_algorithms
 from ._config.resource_url import audience_mismatch, check_resource_url
 from ._config.tool_scopes import check_tool_scopes
@@ -22,7 +19,7 @@ from ._tokens.confirmation import Mode
 from ._tokens.step_up import StepUp, parse_step_up
 from .errors import ConfigurationError
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer"]
+__all__ = ["ASYMMETRIC_ALGORITHMS", "Auth0Settings", "TrustedIssuer", "read_variables"]
 
 #: An RFC 9110 field name (a token).
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -338,6 +335,7 @@ class Auth0Settings:
         `tunables` are keyword fields (``leeway=10``) and win over both. Raises
         ConfigurationError naming the first missing or invalid variable and its value.
         """
-        source = os.environ if environ is None else environ
-        file = Path(env_file) if env_file is not None and os.path.isfile(env_file) else None
-        return cls(**read_environment(Config(file, environ=source), tunables))
+        variables = read_variables(environ, env_file)
+        settings = cls(**read_environment(variables, tunables))
+        warn_unknown(variables)
+        return settings

@@ -44,14 +44,14 @@ def block(page: str, marker: str, language: str = "python") -> str:
 
 
 def table(page: str, first_header: str) -> list[list[str]]:
-    """The body rows of the Markdown table on `page` whose first header cell is `first_header`."""
+    """The body rows of the Markdown tables on `page` whose first header cell is `first_header`
+    (one table, or several under headings), in order."""
     rows: list[list[str]] = []
     inside = False
     for line in (REPO / page).read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")] if line.startswith("|") else None
         if cells is None:
-            if inside:
-                break
+            inside = False
             continue
         if not inside:
             inside = cells[0] == first_header

@@ -39,7 +39,6 @@ BAD_VALUES: Final = (
 #: Settings that take any non-empty text (names, identifiers): no value is wrong on its own.
 FREE_TEXT: Final = {
     "AUTH0_API_AUDIENCE",  # an API identifier is whatever the dashboard says
-    "AUTH0_ISSUER",  # the exact iss expected; compared byte for byte
     "AUTH0_ALLOWED_CLIENTS",
     "AUTH0_REQUIRED_CLAIMS",
     "AUTH0_RESOURCE_NAME",

@@ -336,3 +336,120 @@ def test_one_set_of_trusted_proxies_serves_dpop_and_mtls(variables: dict[str, st
     settings = Auth0Settings.from_env({**TENANT, **variables}, env_file=None)
     assert settings.trusted_proxies == ("10.0.0.0/8", "::1")  # the one name's order, where it is given
     assert settings.dpop_trusted_proxies == settings.mtls_trusted_proxies == settings.trusted_proxies
+
+
+# --- issue 31: .env as users write it, names users reach for, values that can never match -----
+
+
+def test_the_env_file_is_read_by_python_dotenv_s_rules(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "export AUTH0_DOMAIN=dev-x.us.auth0.com\n"  # a file also sourced by a shell
+        "AUTH0_API_AUDIENCE=https://api.example.com # my api\n"  # a comment after the value
+        "AUTH0_LEEWAY='10'\n"
+        "AUTH0_REQUIRED_CLAIMS\n"  # no "=": sets nothing
+    )
+    settings = Auth0Settings.from_env({}, env_file=env_file)
+    assert settings.domain == "dev-x.us.auth0.com"
+    assert settings.audience == ("https://api.example.com",)
+    assert (settings.leeway, settings.required_claims) == (10.0, ())
+
+
+@pytest.mark.parametrize(
+    ("environ", "audience"),
+    [
+        pytest.param({"AUTH0_AUDIENCE": "https://api.example.com"}, ("https://api.example.com",), id="alias-alone"),
+        pytest.param(
+            {"AUTH0_AUDIENCE": "https://a.example", "AUTH0_API_AUDIENCE": "https://a.example"},
+            ("https://a.example",),
+            id="both-the-same",
+        ),
+    ],
+)
+def test_auth0_audience_is_an_alias_of_the_api_audience(environ: dict[str, str], audience: tuple[str, ...]) -> None:
+    # AUTH0_AUDIENCE is the name Auth0's own FastAPI SDK documents.
+    settings = Auth0Settings.from_env({"AUTH0_DOMAIN": "dev-x.us.auth0.com", **environ}, env_file=None)
+    assert settings.audience == audience
+
+
+def test_two_different_audience_variables_are_refused_naming_both() -> None:
+    environ = {"AUTH0_DOMAIN": "d.auth0.com", "AUTH0_AUDIENCE": "https://a.example", "AUTH0_API_AUDIENCE": "https://b"}
+    with pytest.raises(ConfigurationError) as refused:
+        Auth0Settings.from_env(environ, env_file=None)
+    assert str(refused.value) == (
+        "AUTH0_API_AUDIENCE='https://b' and AUTH0_AUDIENCE='https://a.example': two audiences; set one of them"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        pytest.param(
+            {"AUTH0_DOMAIN": '"dev-x.us.auth0.com"'},
+            "AUTH0_DOMAIN='\"dev-x.us.auth0.com\"': holds quotes, which your shell or compose file kept: remove them",
+            id="quoted-domain",
+        ),
+        pytest.param(
+            {"AUTH0_ISSUER": "'https://dev-x.us.auth0.com/'"},
+            "AUTH0_ISSUER=\"'https://dev-x.us.auth0.com/'\": holds quotes, which your shell or compose file kept: "
+            "remove them",
+            id="quoted-issuer",
+        ),
+        pytest.param(
+            {"AUTH0_ISSUER": "https://dev-x.us.auth0.com"},
+            "AUTH0_ISSUER='https://dev-x.us.auth0.com': Auth0's issuer for this domain is exactly "
+            "'https://dev-x.us.auth0.com/' (lower case, with the trailing slash): unset AUTH0_ISSUER to use it",
+            id="issuer-without-slash",
+        ),
+        pytest.param(
+            {"AUTH0_ISSUER": "https://DEV-X.us.auth0.com/"},
+            "AUTH0_ISSUER='https://DEV-X.us.auth0.com/': Auth0's issuer for this domain is exactly "
+            "'https://dev-x.us.auth0.com/' (lower case, with the trailing slash): unset AUTH0_ISSUER to use it",
+            id="issuer-upper-case",
+        ),
+    ],
+)
+def test_a_value_no_token_could_ever_match_is_refused_at_start_up(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Auth0Settings.from_env({**TENANT, **environ}, env_file=None)
+    assert str(refused.value) == message
+
+
+def test_an_issuer_of_another_host_is_still_taken_as_given() -> None:
+    # A custom issuer (a proxy's, a test tenant's) is compared byte for byte: not second-guessed.
+    settings = Auth0Settings.from_env({**TENANT, "AUTH0_ISSUER": "https://login.example.com"}, env_file=None)
+    assert settings.issuer == "https://login.example.com"
+
+
+@pytest.mark.parametrize(
+    ("variable", "line"),
+    [
+        pytest.param(
+            "AUTH0_DPOP_REQUIRED", "AUTH0_DPOP_REQUIRED is not a setting of auth0-asgi: did you mean AUTH0_DPOP?",
+            id="setting-spelt-as-its-value",
+        ),
+        pytest.param(
+            "AUTH0_DOMIAN", "AUTH0_DOMIAN is not a setting of auth0-asgi: did you mean AUTH0_DOMAIN?", id="typo"
+        ),
+        pytest.param(
+            "AUTH0_FAVOURITE_COLOUR", "AUTH0_FAVOURITE_COLOUR is not a setting of auth0-asgi: it is ignored",
+            id="nothing-near",
+        ),
+    ],
+)  # fmt: skip
+def test_an_unknown_auth0_variable_is_warned_of_with_the_closest_name(
+    variable: str, line: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    Auth0Settings.from_env({**TENANT, variable: "x", "AUTH0_CLIENT_ID": "abc"}, env_file=None)
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert [record.getMessage() for record in warnings] == [line]  # other Auth0 libraries' names are at home
+    assert {name: value for name, value in vars(warnings[0]).items() if name.startswith("auth0_asgi_")} == {
+        "auth0_asgi_event": "unknown_variable",
+        "auth0_asgi_reason": "not_a_setting",
+        "auth0_asgi_variables": [variable],
+    }
+
+
+def test_known_variables_draw_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    Auth0Settings.from_env({**TENANT, "AUTH0_DPOP": "required", "AUTH0_DEMO_URL": "x"}, env_file=None)
+    assert caplog.records == []

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.config import Config
 
 from auth0_asgi.errors import ConfigurationError
-from auth0_asgi.settings import Auth0Settings
+from auth0_asgi.settings import Auth0Settings, read_variables
 from auth0_asgi.verifier import SigningKeySource
 
 __all__ = ["TokenSource", "demo_url", "token_source"]
@@ -34,7 +33,8 @@ class TokenSource:
 
 
 def _config() -> Config:
-    return Config(Path(".env") if os.path.isfile(".env") else None, environ=os.environ)
+    # The variables as Auth0Settings.from_env reads them: the environment over .env (python-dotenv's rules).
+    return Config(environ=read_variables())
 
 
 def _demo_settings(issuer: str, jwks_url: str = "") -> Auth0Settings:
@@ -65,7 +65,7 @@ def token_source(running_demo: str | None = None) -> TokenSource:
         return TokenSource(settings, None, f"your tenant ({', '.join(t.issuer for t in settings.trusted_issuers)})")
     from auth0_asgi.testing import LocalIssuer, demo_key_path, load_or_create_private_key, tenant_without_domain
 
-    half_configured = tenant_without_domain({**config.file_values, **os.environ})
+    half_configured = tenant_without_domain(read_variables())
     if half_configured:
         raise ConfigurationError(
             f"{half_configured}: set AUTH0_DOMAIN and AUTH0_API_AUDIENCE for your tenant, or unset the rest to check "

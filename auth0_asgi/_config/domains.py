@@ -56,6 +56,7 @@ def check_jwks_url(url: str) -> None:
 
 def _domain(raw: str) -> tuple[str, str]:
     """(scheme, host[:port]) of one AUTH0_DOMAIN item."""
+    _refuse_quotes("AUTH0_DOMAIN", raw)
     domain, scheme = raw.strip(), "https"
     for candidate in ("https", "http"):
         if domain.lower().startswith(f"{candidate}://"):
@@ -72,6 +73,25 @@ def _domain(raw: str) -> tuple[str, str]:
     if scheme == "http" and not is_loopback(hostname):
         raise ConfigurationError(f"AUTH0_DOMAIN={raw!r}: http:// only for a loopback host; use https://")
     return scheme, domain
+
+
+def _refuse_quotes(variable: str, value: str) -> None:
+    # A shell, a compose file or a Dockerfile ENV keeps quotes python-dotenv would have taken off:
+    # no issuer ever matches a quoted one, and every token would be refused one 401 at a time.
+    if any(quote in value for quote in "\"'`"):
+        raise ConfigurationError(
+            f"{variable}={value!r}: holds quotes, which your shell or compose file kept: remove them"
+        )
+
+
+def _check_issuer(issuer: str, base: str) -> None:
+    """AUTH0_ISSUER that can never equal Auth0's `iss` for the domain: refused, saying why."""
+    _refuse_quotes("AUTH0_ISSUER", issuer)
+    if issuer != base and issuer.rstrip("/").lower() == base.rstrip("/").lower():
+        raise ConfigurationError(
+            f"AUTH0_ISSUER={issuer!r}: Auth0's issuer for this domain is exactly {base!r} (lower case, with the "
+            "trailing slash): unset AUTH0_ISSUER to use it"
+        )
 
 
 def _split(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -104,6 +124,8 @@ def resolve_domains(value: str | Iterable[str], issuer: str, jwks_url: str) -> t
     issuers = []
     for scheme, domain in parsed:
         base = f"{scheme}://{domain}/"
+        if issuer:
+            _check_issuer(issuer, base)
         issuers.append(TrustedIssuer(issuer or base, jwks_url or base + JWKS_PATH))
     for trusted in issuers:
         check_jwks_url(trusted.jwks_url)

@@ -1,21 +1,38 @@
 """Auth0Settings from the environment: which variable holds which field, and how each is read.
 
 `Auth0Settings` checks the values, however they came; this only turns AUTH0_* text into them.
+The variables are the environment's over a ``.env`` file's, the file read by python-dotenv's
+rules (comments, ``export``, quotes), as pydantic-settings and ``uvicorn --env-file`` read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import logging
+import os
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from starlette.config import Config
+from dotenv import dotenv_values
 
+from auth0_asgi._log import fields
 from auth0_asgi.errors import ConfigurationError
 
 from .fields import Tunable, boolean, json_object, split_list
 from .tool_scopes import parse_tool_scopes
 
-__all__ = ["LISTS", "RESOURCE_TEXTS", "SWITCHES", "TUNABLES", "read_environment"]
+__all__ = [
+    "KNOWN_VARIABLES",
+    "LISTS",
+    "RESOURCE_TEXTS",
+    "SWITCHES",
+    "TUNABLES",
+    "read_environment",
+    "read_variables",
+    "warn_unknown",
+]
+
+logger = logging.getLogger("auth0_asgi")
 
 #: The on/off fields, each also read from AUTH0_<FIELD> by `from_env`.
 SWITCHES: Final = ("prefetch_keys", "jwks_cache_control", "discovery", "cors_preflight")
@@ -64,15 +81,111 @@ RESOURCE_TEXTS: Final = (
 )
 
 
-def read_environment(config: Config, tunables: Mapping[str, Any]) -> dict[str, Any]:
-    """The Auth0Settings keyword arguments `config` (the environment and .env) gives, `tunables`
+#: Every variable `read_environment` reads, and the offline demo's (demo_app, the CLI).
+KNOWN_VARIABLES: Final = frozenset(
+    {
+        "AUTH0_DOMAIN",
+        "AUTH0_API_AUDIENCE",
+        "AUTH0_AUDIENCE",
+        "AUTH0_ISSUER",
+        "AUTH0_ALGORITHMS",
+        "AUTH0_JWKS_URL",
+        "AUTH0_TOOL_SCOPES",
+        "AUTH0_STEP_UP",
+        "AUTH0_DPOP",
+        "AUTH0_DPOP_REPLAY_URL",
+        "AUTH0_TOKEN_PROFILE",
+        *(f"AUTH0_{name.upper()}" for name in (*TUNABLES, *SWITCHES, *LISTS, *RESOURCE_TEXTS)),
+        "AUTH0_DEMO_URL",
+        "AUTH0_DEMO_OFFLINE",
+        "AUTH0_DEMO_KEY_FILE",
+        "AUTH0_DEMO_ALLOW_REMOTE",
+        "AUTH0_PROTECTED_PREFIXES",
+    }
+)
+#: Variables other Auth0 libraries read (a login app's, a machine client's): at home beside ours.
+_OTHER_LIBRARIES: Final = frozenset(
+    {
+        "AUTH0_CLIENT_ID",
+        "AUTH0_CLIENT_SECRET",
+        "AUTH0_SECRET",
+        "AUTH0_BASE_URL",
+        "AUTH0_APP_BASE_URL",
+        "AUTH0_ISSUER_BASE_URL",
+        "AUTH0_CALLBACK_URL",
+        "AUTH0_REDIRECT_URI",
+        "AUTH0_SCOPE",
+        "AUTH0_CONNECTION",
+        "AUTH0_ORGANIZATION",
+        "AUTH0_MANAGEMENT_API_TOKEN",
+    }
+)
+
+
+def read_variables(
+    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = ".env"
+) -> dict[str, str]:
+    """The variables `environ` (default `os.environ`) and the `env_file` (if it exists) give,
+    the environment winning. A line of the file without ``=`` sets nothing."""
+    source = os.environ if environ is None else environ
+    from_file = dotenv_values(env_file) if env_file is not None and os.path.isfile(env_file) else {}
+    return {**{name: value for name, value in from_file.items() if value is not None}, **source}
+
+
+def warn_unknown(variables: Iterable[str]) -> None:
+    """One WARNING naming each AUTH0_* variable in `variables` that nothing here reads, with the
+    closest name that something does ("AUTH0_DPOP_REQUIRED: did you mean AUTH0_DPOP?")."""
+    unknown = sorted(
+        name
+        for name in variables
+        if name.startswith("AUTH0_") and name not in KNOWN_VARIABLES and name not in _OTHER_LIBRARIES
+    )
+    if not unknown:
+        return
+    logger.warning(
+        "%s",
+        "; ".join(_unknown(name) for name in unknown),
+        extra=fields("unknown_variable", "not_a_setting", variables=unknown),
+    )
+
+
+def _unknown(name: str) -> str:
+    # A known name and a suffix is a setting spelt as its value (AUTH0_DPOP_REQUIRED): the known one.
+    extended = [known for known in KNOWN_VARIABLES if name.startswith(known + "_")]
+    closest = (
+        max(extended, key=len)
+        if extended
+        else next(iter(difflib.get_close_matches(name, KNOWN_VARIABLES, 1, 0.75)), None)
+    )
+    if closest is None:
+        return f"{name} is not a setting of auth0-asgi: it is ignored"
+    return f"{name} is not a setting of auth0-asgi: did you mean {closest}?"
+
+
+def _audience(variables: Mapping[str, str]) -> str:
+    """AUTH0_API_AUDIENCE, or AUTH0_AUDIENCE (the name Auth0's FastAPI SDK documents)."""
+    ours, theirs = variables.get("AUTH0_API_AUDIENCE", ""), variables.get("AUTH0_AUDIENCE", "")
+    if ours.strip() and theirs.strip() and split_list(ours) != split_list(theirs):
+        raise ConfigurationError(
+            f"AUTH0_API_AUDIENCE={ours!r} and AUTH0_AUDIENCE={theirs!r}: two audiences; set one of them"
+        )
+    audience = ours if ours.strip() else theirs
+    if not audience.strip():
+        raise ConfigurationError("AUTH0_API_AUDIENCE is not set: give your API identifier from the Auth0 dashboard")
+    return audience
+
+
+def read_environment(variables: Mapping[str, str], tunables: Mapping[str, Any]) -> dict[str, Any]:
+    """The Auth0Settings keyword arguments `variables` (`read_variables`) give, `tunables`
     (keyword fields) winning. Raises ConfigurationError naming the variable that is missing or bad."""
+
+    def config(name: str, default: str = "") -> str:
+        return variables.get(name, default)
+
     domain = config("AUTH0_DOMAIN", default="")
     if not domain.strip():
         raise ConfigurationError("AUTH0_DOMAIN is not set: give your tenant domain, such as 'dev-x.us.auth0.com'")
-    audience = config("AUTH0_API_AUDIENCE", default="")
-    if not audience.strip():
-        raise ConfigurationError("AUTH0_API_AUDIENCE is not set: give your API identifier from the Auth0 dashboard")
+    audience = _audience(variables)
     from_environment: dict[str, Any] = {}
     for name, tunable in TUNABLES.items():
         variable = f"AUTH0_{name.upper()}"
