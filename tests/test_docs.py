@@ -48,6 +48,7 @@ EXAMPLES: Final = {
     ("docs/mcp.md", "MCPServer("),  # tests/test_mcp_client.py runs it on uvicorn
     ("docs/step-up.md", "step_up("),
     ("docs/delegation.md", "acting_for_user(), actor_in"),
+    ("docs/quickstart.md", "# myapi.py"),
 }
 FRAGMENTS: Final = {
     ("README.md", 'app.add_middleware(Auth0Middleware, protected_prefixes=["/api/private"])'),
@@ -89,6 +90,29 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     security = (tmp_path / "site" / "security" / "index.html").read_text()
     assert "--8&lt;--" not in security
     assert "What a request must satisfy on a protected path" in security
+    fallen = {
+        page.relative_to(tmp_path / "site").as_posix(): out_of_place
+        for page in (tmp_path / "site").rglob("index.html")
+        if (out_of_place := _fallen_out_of_lists(page.read_text()))
+    }
+    assert fallen == {}
+
+
+def _fallen_out_of_lists(html: str) -> list[str]:
+    """Paragraphs of a built page that hold a list item or a code fence Markdown did not see as
+    one: what a fence indented too little inside a list item turns into."""
+    found = []
+    for paragraph in re.findall(r"<p>(.*?)</p>", html, re.DOTALL):
+        text = re.sub(r"<[^>]+>", "", paragraph)
+        if "```" in text or re.search(r"^\s*(?:\d+\.|[-*+])\s", text, re.MULTILINE):
+            found.append(text[:120])
+    return found
+
+
+def test_the_fallen_list_finder_finds_a_fallen_item() -> None:
+    assert _fallen_out_of_lists("<p><code>A=1</code>\n3. Get a token</p>") == ["A=1\n3. Get a token"]
+    assert _fallen_out_of_lists("<p>```\nA=1\n```</p>") == ["```\nA=1\n```"]
+    assert _fallen_out_of_lists("<ol><li><p>Get a token</p></li></ol><p>Then 3. of them.</p>") == []
 
 
 def test_the_quickstart_starts_the_demo_with_the_readme_command() -> None:
@@ -186,6 +210,15 @@ def _serving(page: str, marker: str) -> Iterator[httpx.Client]:
     namespace = _run(page, marker)
     with serve_with_uvicorn(namespace["app"]) as base_url, httpx.Client(base_url=base_url) as client:
         yield client
+
+
+@pytest.mark.usefixtures("tenant_env")
+def test_the_quickstart_s_own_app_runs(make_token: TokenMaker) -> None:
+    with _serving("docs/quickstart.md", "# myapi.py") as client:
+        me = client.get("/api/me", headers={"Authorization": f"Bearer {make_token()}"})
+        anonymous = client.get("/api/me")
+    assert (me.status_code, me.json()) == (200, {"caller": "client-42@clients"})
+    assert (anonymous.status_code, anonymous.json()) == (401, {"detail": "Not authenticated"})
 
 
 @pytest.mark.usefixtures("tenant_env")
