@@ -410,7 +410,17 @@ class Auth0Middleware:
         return list({id(source): source for source in self.key_sets.values() if isinstance(source, JWKSCache)}.values())
 
     async def _started(self) -> None:
-        if self.settings.dpop != "disabled" and isinstance(self.replay_store, InMemoryReplayStore):
+        settings = self.settings
+        logger.info(
+            "protecting %s for %s (audience %s); DPoP %s, mTLS %s",
+            ", ".join(self._rules.protected_prefixes),
+            ", ".join(self.verifier.trusted_issuers),
+            ", ".join(settings.audience),
+            settings.dpop,
+            settings.mtls,
+            extra=fields("protecting", "started", prefixes=list(self._rules.protected_prefixes)),
+        )
+        if settings.dpop != "disabled" and isinstance(self.replay_store, InMemoryReplayStore):
             logger.info(
                 "DPoP replay protection is per process: a proof replayed to another worker is not "
                 "caught; set AUTH0_DPOP_REPLAY_URL to share it",

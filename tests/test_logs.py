@@ -4,12 +4,16 @@ fixture in conftest checks every line of every test; these check the values)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
-from auth0_asgi import JWKSCache
+from auth0_asgi import Auth0Middleware, JWKSCache
+from auth0_asgi.testing import LocalIssuer
 
-from .conftest import JWKSServer, TokenMaker, asgi_client, protect
+from .conftest import JWKSServer, TokenMaker, _rsa_private, asgi_client, protect
 
 pytestmark = pytest.mark.anyio
 
@@ -79,3 +83,35 @@ async def test_a_format_string_can_name_the_fields(
     assert [formatter.format(record) for record in caplog.records] == [
         "request_outcome missing_token refused GET '/api/private': Not authenticated"
     ]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_start_up_says_in_one_line_what_is_protected(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="auth0_asgi")
+    issuer = LocalIssuer(private_key=_rsa_private(0))
+    app = Auth0Middleware(
+        Starlette(),
+        settings=issuer.settings(dpop="required", mtls="disabled"),
+        keys=issuer,
+        protected_prefixes=["/api/private", "/admin"],
+    )
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    assert [message["type"] for message in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    lines = [record for record in caplog.records if _fields(record).get("auth0_asgi_event") == "protecting"]
+    assert [(record.levelno, record.getMessage()) for record in lines] == [
+        (
+            logging.INFO,
+            f"protecting /api/private, /admin for {issuer.issuer} (audience {issuer.audience}); "
+            "DPoP required, mTLS disabled",
+        )
+    ]
+    assert _fields(lines[0])["auth0_asgi_prefixes"] == ["/api/private", "/admin"]

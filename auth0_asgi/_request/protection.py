@@ -93,7 +93,16 @@ class ProtectionRules:
     own `root_path`), unseen in the scope the middleware gets but routed on all the same.
     """
 
-    __slots__ = ("_anonymous", "_decisions", "_depth", "_protected", "_root_paths", "_ruled", "_scoped")
+    __slots__ = (
+        "_anonymous",
+        "_decisions",
+        "_depth",
+        "_protected",
+        "_root_paths",
+        "_ruled",
+        "_scoped",
+        "protected_prefixes",
+    )
 
     def __init__(
         self,
@@ -109,9 +118,9 @@ class ProtectionRules:
         # What to call each argument in a refusal: the middleware names the settings' variables.
         label = {"rules": "rules", "anonymous_prefixes": "anonymous_prefixes", "step_up": "step_up", **(labels or {})}
         self._root_paths = tuple(root_paths)
-        self._protected = tuple(
-            _Rule(_prefix_segments(p), frozenset()) for p in listed(protected_prefixes, "protected_prefixes")
-        )
+        #: The protected prefixes as given, for the start-up line that says what is protected.
+        self.protected_prefixes = tuple(listed(protected_prefixes, "protected_prefixes"))
+        self._protected = tuple(_Rule(_prefix_segments(p), frozenset()) for p in self.protected_prefixes)
         if not self._protected:
             raise ConfigurationError("protected_prefixes=[]: name at least one path prefix to protect")
         scoped = []
