@@ -207,6 +207,11 @@ class JWKSCache:
         return dict(self._servable_keys() or {})
 
     @property
+    def refresh_under_way(self) -> bool:
+        """Whether a fetch of the key set is under way (or waiting for the one that is)."""
+        return self._refreshing > 0
+
+    @property
     def has_keys(self) -> bool:
         """Whether keys are held that may be served: fresh, or stale within `max_stale`."""
         return self._servable_keys() is not None

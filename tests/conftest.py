@@ -142,6 +142,8 @@ class JWKSServer:
     drop: bool = False
     declare_length: bool = True
     requests: list[dict[str, str]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    """When each request arrived (`time.monotonic()`), in the order of `requests`."""
     documents: dict[str, bytes] = field(default_factory=dict)
     """Other paths the server answers (200, JSON), such as a discovery document."""
     abandoned: int = 0
@@ -166,6 +168,7 @@ class JWKSServer:
 def _handler_for(server: JWKSServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            server.arrivals.append(time.monotonic())
             server.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
             server.received.set()
             if server.hang:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -78,6 +79,28 @@ def test_a_rotation_is_picked_up_in_the_background_and_no_request_waits(
     assert rotated_in.status_code == 200
 
 
+def test_the_first_refresh_ahead_waits_its_share_of_the_ttl_after_the_first_fetch(
+    jwks_server: JWKSServer, rsa_key: SigningPair
+) -> None:
+    # Issue 31: with a 2 s TTL the key set was fetched twice within 50 ms at start. The refresher
+    # looked (once a second) while the first request's fetch was in flight, found no keys held
+    # ("due now") and fetched again the moment that fetch finished. A slow key server makes the
+    # first fetch span the refresher's first look.
+    jwks_server.delay = 1.3
+    app = _app(jwks_server, jwks_cache_ttl=2)
+    with serve_with_uvicorn(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        assert client.get("/api/private", headers=_token(rsa_key)).status_code == 200
+        first_held = time.monotonic()  # the first fetch is done: its keys verified the token
+        jwks_server.delay = 0
+        _wait_for(lambda: jwks_server.count >= 3, seconds=15)
+    first, second, third = jwks_server.arrivals[:3]
+    # Each refresh is due at 72-80 % of the TTL after the keys it replaces arrived (a busy machine
+    # can only make it later): 1.44 s at the earliest, less what the response took to come back.
+    assert second - first_held >= 1.3, jwks_server.arrivals
+    assert third - second >= 1.4, jwks_server.arrivals
+    assert second - first >= 1.3 + 1.3  # the first one was slow, the second came long after it
+
+
 def test_without_pre_warm_the_first_protected_request_fetches_and_readiness_follows(
     jwks_server: JWKSServer, rsa_key: SigningPair
 ) -> None:
@@ -136,3 +159,34 @@ def test_a_bad_prefetch_keys_is_named() -> None:
     with pytest.raises(ConfigurationError) as raised:
         Auth0Settings.from_env({**TENANT, "AUTH0_PREFETCH_KEYS": "maybe"}, None)
     assert str(raised.value) == "AUTH0_PREFETCH_KEYS='maybe': must be true or false"
+
+
+@pytest.mark.anyio
+async def test_the_refresher_does_not_fetch_again_as_the_first_fetch_lands() -> None:
+    # Issue 31, the race behind "fetched twice within 50 ms at start": the refresher looked while
+    # the first request's fetch was in flight, took "no keys held" for "due now", slept its 50 ms
+    # floor, and forced a second fetch because the first had landed in between. The key server
+    # is a transport whose answer this test releases: the first fetch lands inside that sleep.
+    from auth0_asgi._keys.refresh_ahead import keep_fresh
+
+    issuer = LocalIssuer(private_key=_rsa_private(0))
+    release, fetches = anyio.Event(), []
+
+    async def key_server(request: httpx.Request) -> httpx.Response:
+        fetches.append(request.url.path)
+        if len(fetches) == 1:
+            await release.wait()
+        return httpx.Response(200, json=issuer.jwks())
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(key_server)) as client:
+        cache = JWKSCache("https://tenant.example/.well-known/jwks.json", algorithms=["RS256"], http_client=client,
+                          cache_ttl=2.0)  # fmt: skip
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(cache.get_signing_key, issuer.kid)  # the first request: its fetch hangs
+            await anyio.sleep(0.01)
+            tasks.start_soon(keep_fresh, [cache])  # it looks now, with the fetch in flight
+            await anyio.sleep(0.01)
+            release.set()  # the first fetch lands while the refresher would sleep 50 ms
+            await anyio.sleep(0.5)  # long before the first refresh is due (1.44 s at the earliest)
+            tasks.cancel_scope.cancel()
+    assert fetches == ["/.well-known/jwks.json"]

@@ -28,7 +28,7 @@ REFRESH_AHEAD: Final = 0.8
 _JITTER: Final = 0.1
 # Floor between two wake-ups, so that nothing can make the loop spin.
 _MIN_SLEEP: Final = 0.05
-# Before anything was fetched (no pre-warm): how often to look whether a request has.
+# Before the first fetch (no pre-warm), or while one is under way: how often to look again.
 _IDLE_POLL: Final = 1.0
 
 
@@ -53,8 +53,10 @@ async def _keep_one_fresh(cache: JWKSCache, fraction: Callable[[], float]) -> No
 
 async def _refresh_until_cancelled(cache: JWKSCache, fraction: Callable[[], float]) -> None:
     while True:
-        if cache.fetch_count == 0:
-            # Without pre-warm the first protected request fetches, as without lifespan.
+        if cache.fetch_count == 0 or cache.refresh_under_way:
+            # Nothing fetched yet: without pre-warm the first protected request fetches, as
+            # without lifespan. A fetch under way decides when the next is due: taken for "no
+            # keys, due now", it was fetched again the moment it landed (twice at start).
             await anyio.sleep(_IDLE_POLL)
             continue
         ahead = REFRESH_AHEAD * (1 - _JITTER * fraction())
