@@ -11,6 +11,7 @@ trailing slash. ``ws``/``wss`` read as ``http``/``https``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Final
 
@@ -21,6 +22,7 @@ __all__ = [
     "PATH_SAFE",
     "REMEMBERED_URL_LENGTH",
     "is_host_and_port",
+    "is_loopback",
     "normal_path",
     "normalise_origin",
     "normalise_url",
@@ -135,3 +137,16 @@ def normalise_origin(origin: str) -> str | None:
     if split is None or split[1] != "/" or origin.rstrip("/").count("/") != 2 or "?" in origin or "#" in origin:
         return None
     return split[0]
+
+
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine (a loopback address or localhost)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+import auth0_asgi
 from auth0_asgi._cli import main
 from auth0_asgi.testing import DEFAULT_AUDIENCE, DEFAULT_DEMO_URL, LocalIssuer, load_or_create_private_key, serve_issuer
 
@@ -492,3 +493,35 @@ def test_the_cli_page_shows_the_offline_demo_output_as_it_is(run: Runner, tmp_pa
         assert result.returncode == (1 if command == "explain" else 0), result.stdout + result.stderr
         produced = _as_in_the_docs(result.stdout, shown, cache, issuer.kid)
         assert produced.splitlines() == shown.splitlines()[1:], command
+
+
+def test_a_token_for_a_demo_on_another_port_carries_the_issuer_it_signs_as(run: Runner, tmp_path: Path) -> None:
+    # Issue 31: `uvicorn demo_app:app --port 8765` still signs as http://127.0.0.1:8000/ (no
+    # AUTH0_DEMO_URL), and a token minted for --demo http://127.0.0.1:8765 was refused as
+    # issuer_unknown. The running demo's discovery document says which issuer it is.
+    key_file = tmp_path / "demo-key.pem"
+    demo = _demo_issuer(key_file)
+    with serve_issuer(demo) as url:  # served on a free port, signing as :8000
+        assert url != DEFAULT_DEMO_URL
+        result = run(tmp_path, "token", "--demo", url, AUTH0_DEMO_KEY_FILE=str(key_file))
+    assert result.returncode == 0, result.stderr
+    public = load_or_create_private_key(key_file).public_key()
+    claims = jwt.decode(result.stdout.strip(), public, algorithms=["RS256"], audience=demo.audience)
+    assert claims["iss"] == "http://127.0.0.1:8000/"
+
+
+def test_token_says_plainly_when_a_tenant_is_configured(run: Runner, tmp_path: Path) -> None:
+    key_file = tmp_path / "demo-key.pem"
+    result = run(tmp_path, "token", AUTH0_DEMO_KEY_FILE=str(key_file), AUTH0_DOMAIN="dev-x.us.auth0.com")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "auth0-asgi: note: AUTH0_DOMAIN is set, but this token is the offline demo's: your tenant's API will "
+        "refuse it. For a tenant token use your API's Test tab in the Auth0 dashboard or its /oauth/token"
+    )
+
+
+def test_the_command_says_its_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "auth0_asgi", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, f"auth0-asgi {auth0_asgi.__version__}")

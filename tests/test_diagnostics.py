@@ -221,3 +221,22 @@ def test_quoted_values_are_escaped_and_cut_short(issuer: LocalIssuer) -> None:
 def test_a_garbage_token_gets_no_diagnosis_and_no_error(issuer: LocalIssuer) -> None:
     for token in ("", ".", "a.b", "a.b.c", "%%%.%%%.%%%", "eyJ.eyJ.x", "a" * 10):
         assert diagnose(token, MalformedTokenError(), issuer.settings()) is None
+
+
+async def test_a_token_of_the_demo_on_another_port_names_auth0_demo_url(caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 31: offline, the hint said "add it to AUTH0_DOMAIN", which would switch offline mode off.
+    caplog.set_level(logging.INFO, logger="auth0_asgi")
+    demo = LocalIssuer(issuer="http://127.0.0.1:8000/", private_key=_rsa_private(1))
+    elsewhere = LocalIssuer(issuer="http://127.0.0.1:8765/", private_key=_rsa_private(1))
+    async with asgi_client(_app(demo)) as client:
+        response = await client.get("/api", headers={"Authorization": f"Bearer {elsewhere.token()}"})
+    assert (response.status_code, response.json()) == (401, {"detail": UNTRUSTED[2], "error": "invalid_token"})
+    causes = [(r.levelno, r.getMessage()) for r in caplog.records if r.getMessage().startswith("likely cause")]
+    assert causes == [
+        (
+            logging.INFO,
+            "likely cause (issuer_local): the token's issuer 'http://127.0.0.1:8765/' is a local issuer other than "
+            "this one ('http://127.0.0.1:8000/'): mint tokens for this demo with auth0-asgi token (--demo URL where "
+            "it runs), or set AUTH0_DEMO_URL to the URL clients use before starting it",
+        )
+    ]

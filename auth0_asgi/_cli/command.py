@@ -29,9 +29,11 @@ import httpx
 
 from auth0_asgi._keys.fetch import DEFAULT_MAX_BODY_BYTES, fetch_document
 from auth0_asgi._tokens.jwk import unusable_keys
+from auth0_asgi._version import __version__
 from auth0_asgi.errors import ConfigurationError, JWKSFetchError
 from auth0_asgi.jwks import JWKSCache
 from auth0_asgi.middleware import Auth0Middleware
+from auth0_asgi.settings import read_variables
 
 from .doctor import check_resource
 from .explain import accepting_app, explain, plain_token
@@ -122,17 +124,39 @@ def _running_demo_kids(url: str) -> list[str] | None:
     return [str(key.get("kid")) for key in keys if isinstance(key, dict)]
 
 
+def _running_demo_issuer(url: str) -> str | None:
+    """The issuer a demo running at `url` signs as (its discovery document's), or None."""
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/.well-known/openid-configuration", timeout=1.0)
+        issuer = response.json().get("issuer") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return issuer if isinstance(issuer, str) and issuer.startswith(("http://", "https://")) else None
+
+
 def _token(scope: str, claims_text: str | None, subject: str, running_demo: str | None, out: TextIO) -> int:
     from auth0_asgi.testing import LocalIssuer, demo_issuer_url, demo_key_path, load_or_create_private_key
 
     claims = _claims(claims_text)
     path = demo_key_path()
-    issuer_url = demo_issuer_url({"AUTH0_DEMO_URL": running_demo}) if running_demo else demo_url()
+    # A demo running where it was not told it runs (another port) still signs as its own issuer:
+    # its discovery document says which, so the token matches it without AUTH0_DEMO_URL.
+    issuer_url = (
+        (_running_demo_issuer(running_demo) or demo_issuer_url({"AUTH0_DEMO_URL": running_demo}))
+        if running_demo
+        else demo_url()
+    )
     issuer = LocalIssuer(issuer=issuer_url, private_key=load_or_create_private_key(path))
     print(issuer.token(scope=scope, subject=subject, **claims), file=out)
     # To stderr: `$(auth0-asgi token)` takes the token alone.
     print(f"auth0-asgi: signed with the offline demo's key {issuer.kid!r} from {path}", file=sys.stderr)
-    at = issuer_url.rstrip("/")
+    if read_variables().get("AUTH0_DOMAIN", "").strip():
+        print(
+            "auth0-asgi: note: AUTH0_DOMAIN is set, but this token is the offline demo's: your tenant's API will "
+            "refuse it. For a tenant token use your API's Test tab in the Auth0 dashboard or its /oauth/token",
+            file=sys.stderr,
+        )
+    at = (running_demo or issuer_url).rstrip("/")  # where it runs: its issuer may name another port
     published = _running_demo_kids(at)
     if published is not None and issuer.kid not in published:
         print(
@@ -146,6 +170,7 @@ def _token(scope: str, claims_text: str | None, subject: str, running_demo: str 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auth0-asgi", description=_DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"auth0-asgi {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_help = "with no tenant configured: the URL of a running offline demo, whose key set to use"
     explain_parser = commands.add_parser("explain", help="check a token as a worker would, and say why it is refused")

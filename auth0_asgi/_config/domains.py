@@ -9,16 +9,15 @@ only, never from a token.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
+from auth0_asgi._uri import is_loopback
 from auth0_asgi.errors import ConfigurationError
 
 __all__ = ["TrustedIssuer", "check_jwks_url", "resolve_domains"]
 
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
 JWKS_PATH: Final = ".well-known/jwks.json"
 
 
@@ -27,16 +26,6 @@ class TrustedIssuer(NamedTuple):
 
     issuer: str
     jwks_url: str
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` names this machine (a loopback address or localhost)."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_jwks_url(url: str) -> None:

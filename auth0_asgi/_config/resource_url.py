@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import urlsplit
 
+from auth0_asgi._uri import is_loopback
 from auth0_asgi.errors import ConfigurationError
-
-from .domains import is_loopback
 
 __all__ = ["audience_mismatch", "check_resource_url"]
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from auth0_asgi._base64url import decode_lenient
+from auth0_asgi._uri import is_loopback
 from auth0_asgi.errors import (
     AuthenticationError,
     DisallowedAlgorithmError,
@@ -101,6 +102,14 @@ def _issuer_cause(claimed: object, settings: TokenPolicy, payload: Mapping[str, 
             "name in another region's domain; copy the domain from the dashboard (Applications > your app)",
             server_side=True,
         )
+    if _is_local(claimed) and all(_is_local(issuer) for issuer in configured):
+        # The offline demo (or a test issuer): another port or host name than the one it signs as.
+        return Diagnosis(
+            "issuer_local",
+            f"the token's issuer {_shown(claimed)} is a local issuer other than this one ({shown}): mint tokens "
+            "for this demo with auth0-asgi token (--demo URL where it runs), or set AUTH0_DEMO_URL to the URL "
+            "clients use before starting it",
+        )
     audience = payload.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     if any(a in settings.audience for a in audiences):
@@ -111,6 +120,13 @@ def _issuer_cause(claimed: object, settings: TokenPolicy, payload: Mapping[str, 
             server_side=True,
         )
     return None
+
+
+def _is_local(issuer: str) -> bool:
+    """Whether `issuer` is a plain-http issuer on this machine (the offline demo's kind)."""
+    scheme, _, rest = issuer.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return scheme == "http" and is_loopback(host)
 
 
 def _audience_cause(payload: Mapping[str, Any], settings: TokenPolicy) -> Diagnosis | None:
