@@ -90,8 +90,9 @@ class RequestGate:
                 raise InvalidRequestError("Host is repeated", code="unsafe_host")
             if not self._host_is_safe[hosts[0]]:
                 raise InvalidRequestError("Host is not host[:port]", code="unsafe_host")
+        forwarded_hosts = headers.get(b"x-forwarded-host")
         # RFC 9110 §5.6.1 list syntax: each proxy appends one value.
-        if not all(_all_hosts(value) for value in headers.get(b"x-forwarded-host", ())):
+        if forwarded_hosts is not None and not all(_all_hosts(value) for value in forwarded_hosts):
             raise InvalidRequestError("X-Forwarded-Host holds a value that is not host[:port]", code="unsafe_host")
         return headers
 
