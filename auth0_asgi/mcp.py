@@ -18,18 +18,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 try:
     from mcp.server.auth.middleware.auth_context import auth_context_var
     from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
     from mcp.server.auth.provider import AccessToken
+    from mcp.server.transport_security import TransportSecuritySettings
 except ImportError as exc:  # pragma: no cover - the extra is installed wherever the tests run
     raise ImportError('auth0_asgi.mcp needs the MCP SDK: pip install "auth0-asgi[mcp]"') from exc
 
+from .settings import Auth0Settings
 from .user import Auth0User
 
-__all__ = ["MCPUser", "sdk_user_context", "user_factory"]
+__all__ = ["MCPUser", "sdk_user_context", "transport_security", "user_factory"]
+
+# What the SDK allows by default (an app built for host="127.0.0.1"), kept so that the server still
+# answers on this machine: a health check, a local client.
+_LOOPBACK_HOSTS: Final = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+_LOOPBACK_ORIGINS: Final = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 
 
 def _client_id(claims: Mapping[str, Any]) -> str:
@@ -99,3 +107,22 @@ def user_factory(resource_url: str) -> Callable[[Mapping[str, Any], str], Auth0U
 def sdk_user_context() -> ContextVar[Any]:
     """The context variable the SDK's `get_access_token()` reads."""
     return auth_context_var
+
+
+def transport_security(resource_url: str | None = None) -> TransportSecuritySettings:
+    """The SDK's DNS-rebinding protection for a server reached at `resource_url` (default the
+    settings' AUTH0_RESOURCE_URL): its Host and its origin allowed, and loopback ones as before.
+
+    ``server.streamable_http_app()`` keeps the SDK's default for ``host="127.0.0.1"``: only
+    loopback Hosts and Origins, so behind ``https://api.example.com/mcp`` every request gets
+    ``421 Invalid Host header``, and a browser client's Origin a 403. Pass this instead:
+    ``server.streamable_http_app(transport_security=transport_security())``. With no resource
+    URL configured, the SDK's loopback default.
+    """
+    url = resource_url if resource_url is not None else Auth0Settings.from_env().resource_url
+    public = urlsplit(url) if url else None
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[*([public.netloc] if public else []), *_LOOPBACK_HOSTS],
+        allowed_origins=[*([f"{public.scheme}://{public.netloc}"] if public else []), *_LOOPBACK_ORIGINS],
+    )

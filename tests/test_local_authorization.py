@@ -74,6 +74,8 @@ def test_discovery_is_served_as_rfc_8414_and_oidc_with_the_served_url_as_issuer(
     assert document["authorization_endpoint"] == f"{url}/authorize"
     assert document["registration_endpoint"] == f"{url}/oidc/register"
     assert document["code_challenge_methods_supported"] == ["S256"]
+    # Only what /authorize answers: the implicit flow's "token" is refused there (issue 31).
+    assert document["response_types_supported"] == ["code"]
     assert document["scopes_supported"] == ["read:repos", "openid", "profile", "email", "offline_access"]
 
 

@@ -13,7 +13,7 @@ import contextlib
 import io
 import json
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -346,3 +346,41 @@ def test_the_doctor_fails_a_server_that_names_no_metadata(monkeypatch: pytest.Mo
     assert "  SKIP  a valid token is accepted: give --token" in report
     assert "  PASS  an unsigned (alg=none) token is refused" in report
     assert report.splitlines()[-1].endswith("check(s) failed")
+
+
+#: A legacy initialize (the token holds every tool's scope, as a legacy POST needs).
+CLIENT_INFO: Final = {"name": "t", "version": "1"}
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "status"),
+    [
+        pytest.param("api.example.com", None, 200, id="the-public-host"),
+        pytest.param("api.example.com", "https://api.example.com", 200, id="a-browser-on-the-public-origin"),
+        pytest.param("evil.example", None, 421, id="another-host-still-refused"),
+        pytest.param("api.example.com", "https://evil.example", 403, id="another-origin-still-refused"),
+    ],
+)
+def test_the_example_answers_at_its_public_url(
+    monkeypatch: pytest.MonkeyPatch, issuer: LocalIssuer, host: str, origin: str | None, status: int
+) -> None:
+    # Issue 31: with streamable_http_app() alone the SDK allowed loopback Hosts only, so behind
+    # https://api.example.com/mcp a valid token got "421 Invalid Host header". The proxy in front
+    # is left out: the request reaches uvicorn with the public Host, as a proxy passes it on.
+    public = "https://api.example.com/mcp"
+    with _example(monkeypatch, issuer, AUTH0_RESOURCE_URL=public, AUTH0_API_AUDIENCE=public) as server:
+        headers = {
+            "Host": host,
+            "Authorization": f"Bearer {issuer.token(aud=public, scope='tools:call repo:admin')}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            **({"Origin": origin} if origin else {}),
+        }
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": CLIENT_INFO},
+        }
+        response = httpx.post(server.url + "/mcp", json=initialize, headers=headers, timeout=10)
+    assert response.status_code == status, response.text

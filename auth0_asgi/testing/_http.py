@@ -89,7 +89,7 @@ def handle_issuer_request(
             "registration_endpoint": base_url + REGISTER_PATH,
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
-            "response_types_supported": ["code", "token"],
+            "response_types_supported": ["code"],  # /authorize answers the code flow only
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
             "scopes_supported": supported_scopes(issuer),
