@@ -49,6 +49,10 @@ EXAMPLES: Final = {
     ("docs/step-up.md", "step_up("),
     ("docs/delegation.md", "acting_for_user(), actor_in"),
     ("docs/quickstart.md", "# myapi.py"),
+    # tests/test_frameworks.py serves each in its real server.
+    ("docs/frameworks.md", "# litestar_app.py"),
+    ("docs/frameworks.md", "# quart_app.py"),
+    ("docs/frameworks.md", "# django_app.py"),
 }
 FRAGMENTS: Final = {
     ("README.md", 'app.add_middleware(Auth0Middleware, protected_prefixes=["/api/private"])'),
