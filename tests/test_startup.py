@@ -27,8 +27,9 @@ from starlette.types import ASGIApp
 
 from auth0_asgi import Auth0Middleware, ConfigurationError
 from auth0_asgi.middleware import MISCONFIGURED_BODY
+from auth0_asgi.testing import LocalIssuer, serve_issuer
 
-from .conftest import loopback_socket
+from .conftest import _rsa_private, loopback_socket, wait_for_port
 
 OWN_APP: Final = """
 from fastapi import FastAPI
@@ -58,8 +59,24 @@ def _servers(port: int) -> dict[str, list[str]]:
     }
 
 
+#: The AUTH0_* variables of a misconfigured app, and the one line it stops with.
+MISCONFIGURED: Final = [
+    pytest.param({}, LINE, id="no-domain"),
+    pytest.param(
+        # What a compose file or a Dockerfile's ENV keeps: the quotes, which no issuer ever matches.
+        {"AUTH0_DOMAIN": '"dev-x.us.auth0.com"', "AUTH0_API_AUDIENCE": "https://api.example.com"},
+        "Auth0Middleware: AUTH0_DOMAIN='\"dev-x.us.auth0.com\"': holds quotes, which your shell or compose file "
+        "kept: remove them",
+        id="quoted-domain",
+    ),
+]
+
+
+@pytest.mark.parametrize(("variables", "line"), MISCONFIGURED)
 @pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "granian"])
-def test_a_misconfigured_own_app_exits_at_start_up_naming_the_variable(server: str, tmp_path: Path) -> None:
+def test_a_misconfigured_own_app_exits_at_start_up_naming_the_variable(
+    server: str, variables: dict[str, str], line: str, tmp_path: Path
+) -> None:
     if server == "granian" and shutil.which("granian", path=os.path.dirname(sys.executable)) is None:
         pytest.skip("granian is not installed (the test extra installs it)")
     (tmp_path / "app.py").write_text(OWN_APP)
@@ -67,11 +84,12 @@ def test_a_misconfigured_own_app_exits_at_start_up_naming_the_variable(server: s
     sock.close()
     environment = {name: value for name, value in os.environ.items() if not name.startswith("AUTH0_")}
     environment["PYTHONPATH"] = os.pathsep.join([str(tmp_path), environment.get("PYTHONPATH", "")])
+    environment.update(variables)
     finished = subprocess.run(
         _servers(port)[server], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60, check=False
     )
     output = finished.stdout + finished.stderr
-    assert LINE in output, output
+    assert line in output, output
     # It stopped by itself (the timeout above would have raised): the server never served.
     if server != "hypercorn":  # Hypercorn exits 0 after a failed start-up: its own choice
         assert finished.returncode != 0, output
@@ -118,3 +136,38 @@ def test_built_directly_the_middleware_still_raises_at_once(monkeypatch: pytest.
     monkeypatch.chdir(Path(__file__).parent)
     with pytest.raises(ConfigurationError, match=r"^AUTH0_DOMAIN is not set"):
         Auth0Middleware(FastAPI(), protected_prefixes=["/api/private"])
+
+
+def test_a_server_misconfiguration_is_visible_under_the_server_s_default_logging(tmp_path: Path) -> None:
+    # Issue 31: an own app printed only '"GET /api/private HTTP/1.1" 401' while every token was
+    # refused for an issuer that differs by its trailing slash: the likely cause was INFO, which
+    # no default logging shows. A cause that means the server is misconfigured is a WARNING, and
+    # Python prints a WARNING of a logger nobody configured (uvicorn configures only its own).
+    issuer = LocalIssuer(private_key=_rsa_private(0))
+    (tmp_path / "app.py").write_text(OWN_APP)
+    sock, port = loopback_socket()
+    sock.close()
+    with serve_issuer(issuer):
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("AUTH0_")}
+        environment = {**inherited, **issuer.environ(), "PYTHONPATH": str(tmp_path)}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port)],
+            cwd=tmp_path,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for_port(port, lambda: server.poll() is None, "uvicorn")
+            token = issuer.token(iss=issuer.issuer.rstrip("/"))  # what a tenant would never sign: no slash
+            refused = httpx.get(f"http://127.0.0.1:{port}/api/private", headers={"Authorization": f"Bearer {token}"})
+        finally:
+            server.terminate()
+            _, errors = server.communicate(timeout=20)
+    assert refused.status_code == 401
+    causes = [line for line in errors.splitlines() if line.startswith("likely cause (issuer_spelling)")]
+    assert causes == [
+        f"likely cause (issuer_spelling): AUTH0_DOMAIN/AUTH0_ISSUER is {issuer.issuer!r} but the token says "
+        f"{issuer.issuer.rstrip('/')!r}: Auth0's issuer is exactly https://{{domain}}/ (with the slash)"
+    ]
