@@ -64,26 +64,6 @@ def _app(protected: bool) -> tuple[Any, Any]:
     return app, issuer
 
 
-def _scope(path: str, token: str | None) -> dict[str, Any]:
-    headers = [(b"host", b"bench"), (b"user-agent", b"bench/1"), (b"accept", b"*/*")]
-    if token is not None:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("bench", 80),
-    }
-
-
 def _requests(row: str, count: int) -> Callable[[], None]:
     """A function that sends `count` requests of `row` (everything else done before it runs)."""
     if row == "F":
@@ -102,11 +82,13 @@ def _requests(row: str, count: int) -> Callable[[], None]:
                 public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
 
         return verify
+    from overhead import http_scope  # the requests bench/overhead.py times, counted here
+
     app, issuer = _app(protected=row != "bare")
     path = "/api/public" if row == "public" else "/api/private"
     token = issuer.token()
     tokens = [issuer.token(jti=str(n)) for n in range(MANY)] if row == "new" else [token] * MANY
-    scopes = [_scope(path, tokens[n] if row != "public" else None) for n in range(MANY)]
+    scopes = [http_scope(path, tokens[n] if row != "public" else None) for n in range(MANY)]
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -119,7 +101,7 @@ def _requests(row: str, count: int) -> Callable[[], None]:
             await app(scope, receive, send)
 
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(run([_scope(path, token if row != "public" else None)]))  # keys fetched, caches warm
+    loop.run_until_complete(run([http_scope(path, token if row != "public" else None)]))  # keys fetched, caches warm
 
     def send_all() -> None:
         # No collection during the run: when one starts depends on everything allocated so far.

@@ -31,7 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from auth0_asgi import Auth0Middleware, Auth0Settings
-from auth0_asgi.events import Event
+from auth0_asgi.events import Auth0Observer, Event
 
 AUDIENCE = "https://api.example.test"
 DOMAIN = "tenant.example.test"
@@ -510,3 +510,24 @@ def own_redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def certificate_bound_request(observer: Auth0Observer) -> int:
+    """The status of one request with a certificate-bound token sent as Bearer, with its client
+    certificate in an RFC 9440 header from a trusted proxy, through a middleware telling `observer`."""
+    from auth0_asgi.testing import LocalIssuer, client_certificate, proxy_header
+
+    issuer = LocalIssuer(private_key=_rsa_private(0))
+    certificate = client_certificate("alice")
+    name, value = proxy_header(certificate, "rfc9440")
+    app = Auth0Middleware(
+        Starlette(routes=demo_routes()),
+        settings=issuer.settings(mtls_header_format="rfc9440", trusted_proxies=["127.0.0.1"]),
+        keys=issuer,
+        protected_prefixes=["/api/private"],
+        observer=observer,
+    )
+    headers = {"Authorization": f"Bearer {issuer.mtls_token(certificate.thumbprint)}", name: value}
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return (await client.get("/api/private", headers=headers)).status_code

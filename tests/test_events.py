@@ -30,9 +30,19 @@ from auth0_asgi.events import (
 from auth0_asgi.fastapi import CurrentUser, require_scopes
 from auth0_asgi.redis import RedisReplayStore
 from auth0_asgi.rules import claim_equals
-from auth0_asgi.testing import DPoPKey, LocalIssuer, client_certificate, proxy_header
+from auth0_asgi.testing import DPoPKey, LocalIssuer
 
-from .conftest import ISSUER, JWKSServer, Recorder, TokenMaker, _rsa_private, asgi_client, demo_routes, protect
+from .conftest import (
+    ISSUER,
+    JWKSServer,
+    Recorder,
+    TokenMaker,
+    _rsa_private,
+    asgi_client,
+    certificate_bound_request,
+    demo_routes,
+    protect,
+)
 from .test_jwks import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -335,22 +345,8 @@ async def test_a_certificate_bound_token_is_told_with_the_scheme_the_request_use
     # The scheme comes from the request's credentials, never from the claims: a token with `cnf`
     # (here x5t#S256, bound to a client certificate) sent as Bearer is a bearer request, and the
     # binding it proved is the certificate (issue 30).
-    issuer = LocalIssuer(private_key=_rsa_private(0))
     recorder = Recorder()
-    certificate = client_certificate("alice")
-    name, value = proxy_header(certificate, "rfc9440")
-    app = Auth0Middleware(
-        Starlette(routes=demo_routes()),
-        settings=issuer.settings(mtls_header_format="rfc9440", mtls_trusted_proxies=["127.0.0.1"]),
-        keys=issuer,
-        protected_prefixes=["/api/private"],
-        observer=recorder,
-    )
-    headers = {"Authorization": f"Bearer {issuer.mtls_token(certificate.thumbprint)}", name: value}
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        answer = await client.get("/api/private", headers=headers)
-    assert answer.status_code == 200
+    assert await certificate_bound_request(recorder) == 200
     assert [_timeless(event) for event in recorder.of(RequestOutcome)] == [
         RequestOutcome("accepted", "accepted", None, None, "bearer", 0.0, 0.0, binding="mtls"),
     ]

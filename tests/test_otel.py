@@ -13,20 +13,17 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from auth0_asgi import Auth0Middleware, JWKSCache
+from auth0_asgi import JWKSCache
 from auth0_asgi.otel import FETCH_BUCKETS, METER_NAME, TOKEN_AGE_BUCKETS, VERIFICATION_BUCKETS, OpenTelemetryObserver
-from auth0_asgi.testing import LocalIssuer, client_certificate, proxy_header
 
 from .conftest import (
     ISSUER,
     JWKSServer,
     TokenMaker,
-    _rsa_private,
     asgi_client,
-    demo_routes,
+    certificate_bound_request,
     protect,
     serve_with_uvicorn,
 )
@@ -315,20 +312,7 @@ async def test_with_no_sdk_the_observer_costs_nothing_but_works(
 async def test_a_certificate_bound_token_is_counted_as_bearer_bound_by_mtls(sdk: Metrics) -> None:
     # Issue 30: the scheme was re-derived from the claims, so every mTLS-bound request was counted
     # as DPoP. Now the scheme is what the request presented, the binding what the token proved.
-    issuer = LocalIssuer(private_key=_rsa_private(0))
-    certificate = client_certificate("alice")
-    name, value = proxy_header(certificate, "rfc9440")
-    app = Auth0Middleware(
-        Starlette(routes=demo_routes()),
-        settings=issuer.settings(mtls_header_format="rfc9440", trusted_proxies=["127.0.0.1"]),
-        keys=issuer,
-        protected_prefixes=["/api/private"],
-        observer=OpenTelemetryObserver(meter_provider=sdk.provider),
-    )
-    headers = {"Authorization": f"Bearer {issuer.mtls_token(certificate.thumbprint)}", name: value}
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        assert (await client.get("/api/private", headers=headers)).status_code == 200
+    assert await certificate_bound_request(OpenTelemetryObserver(meter_provider=sdk.provider)) == 200
     values, _ = sdk.collect()
     assert values["auth0_asgi.requests"] == {
         _key(
