@@ -234,4 +234,7 @@ def is_direct_loopback(scope: Scope) -> bool:
 
 def forwarding_lines(headers: RequestHeaders) -> list[tuple[bytes, bytes]]:
     """The request's `FORWARDING_HEADERS` lines, as `rewritten` reads them."""
+    # Most requests carry none: three lookups say so, where building the list costs four times that.
+    if b"x-forwarded-for" not in headers and b"forwarded" not in headers and b"x-real-ip" not in headers:
+        return []
     return [(name, value) for name in FORWARDING_HEADERS for value in headers.get(name, ())]
