@@ -21,6 +21,8 @@ __all__ = [
     "MAX_HOST_BYTES",
     "PATH_SAFE",
     "REMEMBERED_URL_LENGTH",
+    "below_root",
+    "full_path",
     "is_host_and_port",
     "is_loopback",
     "normal_path",
@@ -150,3 +152,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def below_root(path: str, root_path: str) -> str | None:
+    """What follows `root_path` in `path` when `path` lies under it (on a segment boundary, as
+    Starlette's router reads it); None when it does not. Where root_path and path meet: here only."""
+    if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
+        return path[len(root_path) :]
+    return None
+
+
+def full_path(path: str, root_path: str) -> str:
+    """The full path a request for `path` under `root_path` was sent to: `path` itself when it
+    holds the root path (servers that keep it there), else the two joined (servers that leave it out)."""
+    if not root_path or below_root(path, root_path) is not None:
+        return path
+    return root_path.rstrip("/") + path

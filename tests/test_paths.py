@@ -62,3 +62,24 @@ async def test_an_inner_root_path_leaves_no_spelling_unprotected(prefix: str, pa
 def test_a_prefix_that_can_never_match_is_refused_at_start_up(prefix: str) -> None:
     with pytest.raises(ConfigurationError, match="protected prefix"):
         ProtectionRules([prefix], {})
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "below", "full"),
+    [
+        pytest.param("/api/private", "/api", "/private", "/api/private", id="kept-in-the-path"),
+        pytest.param("/api", "/api", "", "/api", id="the-root-itself"),
+        pytest.param("/private", "/api", None, "/api/private", id="left-out-of-the-path"),
+        pytest.param("/apix", "/api", None, "/api/apix", id="not-on-a-segment-boundary"),
+        pytest.param("/x", "/api/", None, "/api/x", id="a-root-path-with-a-slash"),
+        pytest.param("/x", "", None, "/x", id="no-root-path"),
+    ],
+)
+def test_where_root_path_and_path_meet(path: str, root_path: str, below: str | None, full: str) -> None:
+    # Issue 30: the path decision and DPoP's htu read root_path each their own way ("/apix" under
+    # "/api" was "/apix" to one and "/api/apix" to the other). One reading now serves both.
+    from auth0_asgi._binding.htu import _request_path
+    from auth0_asgi._uri import below_root, full_path
+
+    assert (below_root(path, root_path), full_path(path, root_path)) == (below, full)
+    assert _request_path(None, path, root_path) == full

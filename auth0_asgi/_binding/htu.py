@@ -22,6 +22,7 @@ from auth0_asgi._uri import (
     MAX_HOST_BYTES,
     PATH_SAFE,
     REMEMBERED_URL_LENGTH,
+    full_path,
     is_host_and_port,
     normal_path,
     normalise_origin,
@@ -52,9 +53,7 @@ def _request_path(raw: bytes | None, path: str, root_path: str) -> str | None:
         path = quote_from_bytes(raw.split(b"?", 1)[0], safe=PATH_SAFE)
     else:
         path = quote(path, safe=PATH_SAFE.replace("%", ""))
-    if root_path and not path.startswith(root_path):
-        path = root_path + path  # servers that leave root_path out of the path
-    return normal_path(path)
+    return normal_path(full_path(path, root_path))
 
 
 # Both depend on their arguments alone, and a client sends proof after proof to the same host

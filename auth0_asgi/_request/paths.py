@@ -26,6 +26,8 @@ from urllib.parse import unquote
 
 from starlette.types import Scope
 
+from auth0_asgi._uri import below_root, full_path
+
 __all__ = [
     "SEPARATORS",
     "RootPaths",
@@ -123,10 +125,8 @@ def segments(path: str) -> Segments:
 def route_path(scope: Scope) -> str:
     """The path the app routes on: `path` less `root_path`, as Starlette's router computes it."""
     path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if root_path and path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
-        return path[len(root_path) :]
-    return path
+    below = below_root(path, scope.get("root_path", ""))
+    return path if below is None else below
 
 
 def _below_and_above(path: str, root_path: str) -> str:
@@ -135,9 +135,8 @@ def _below_and_above(path: str, root_path: str) -> str:
     Starlette routes a path under `root_path` on what follows it, and any other path as it is:
     so ``/private`` and ``/api/private`` reach the same route when the root path is ``/api``.
     """
-    if path.startswith(root_path) and path[len(root_path) : len(root_path) + 1] in ("", "/"):
-        return path[len(root_path) :]
-    return root_path.rstrip("/") + path
+    below = below_root(path, root_path)
+    return full_path(path, root_path) if below is None else below
 
 
 #: How many objects the walk of an app graph visits at the most: a real app has tens to hundreds.
