@@ -114,8 +114,9 @@ def check_confirmation(claims: Mapping[str, Any], evidence: Evidence, modes: Map
     """Raise unless the request's `evidence` proves what the token's `cnf` demands.
 
     `modes`: each method's mode by its label (a label not given is ``allowed``). Raises the
-    row's `error` (a `BindingError`) when what was presented is missing or differs,
-    BoundTokenError for a bound token presented as a bearer token or with its method disabled.
+    row's `error` (KeyBindingError, CertificateBindingError) when what was presented is missing
+    or differs; BoundTokenError for a bound token presented as a bearer token, or with its
+    method disabled.
     """
     confirmation = claims.get("cnf", _UNBOUND)
     # A null, empty or non-object cnf binds to something unknowable. Verified claims hold JSON
