@@ -450,6 +450,16 @@ def test_an_unknown_auth0_variable_is_warned_of_with_the_closest_name(
     }
 
 
+def test_an_unknown_variable_is_warned_of_once_however_often_the_settings_are_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for _ in range(3):  # the middleware, the OpenAPI helper, transport_security(): each reads them
+        Auth0Settings.from_env({**TENANT, "AUTH0_LEWAY": "10"}, env_file=None)
+    assert [record.getMessage() for record in caplog.records] == [
+        "AUTH0_LEWAY is not a setting of auth0-asgi: did you mean AUTH0_LEEWAY?"
+    ]
+
+
 def test_known_variables_draw_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     Auth0Settings.from_env({**TENANT, "AUTH0_DPOP": "required", "AUTH0_DEMO_URL": "x"}, env_file=None)
     assert caplog.records == []

@@ -132,16 +132,26 @@ def read_variables(
     return {**{name: value for name, value in from_file.items() if value is not None}, **source}
 
 
+#: The unknown variables already warned of (an environment's names: a handful).
+_WARNED_OF: Final[set[str]] = set()
+
+
 def warn_unknown(variables: Iterable[str]) -> None:
     """One WARNING naming each AUTH0_* variable in `variables` that nothing here reads, with the
     closest name that something does ("AUTH0_DPOP_REQUIRED: did you mean AUTH0_DPOP?")."""
     unknown = sorted(
         name
         for name in variables
-        if name.startswith("AUTH0_") and name not in KNOWN_VARIABLES and name not in _OTHER_LIBRARIES
+        if name.startswith("AUTH0_")
+        and name not in KNOWN_VARIABLES
+        and name not in _OTHER_LIBRARIES
+        and name not in _WARNED_OF
     )
     if not unknown:
         return
+    # Once per process: the middleware, FastAPI's OpenAPI helper and transport_security() each
+    # read the settings at start-up, and the same line three times says nothing more.
+    _WARNED_OF.update(unknown)
     logger.warning(
         "%s",
         "; ".join(_unknown(name) for name in unknown),
